@@ -1,0 +1,3 @@
+"""CoinMarketCap market data for StrateQueue."""
+
+from __future__ import annotations

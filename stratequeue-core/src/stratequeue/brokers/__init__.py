@@ -1,0 +1,38 @@
+"""Brokers: the registry facade kept from the 0.5 API.
+
+``BrokerFactory.register_broker(name, cls)`` and ``get_supported_brokers()`` work as before,
+and list plugin-registered brokers too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .. import plugins
+from .base import BaseBroker, BrokerConfig, CredentialStatus, OrderAck
+
+__all__ = ["BaseBroker", "BrokerConfig", "BrokerFactory", "CredentialStatus", "OrderAck"]
+
+
+class BrokerFactory:
+    @staticmethod
+    def register_broker(name: str, cls: type[BaseBroker]) -> None:
+        plugins.add_to_registry("brokers", name, cls)
+
+    @staticmethod
+    def get_supported_brokers() -> list[str]:
+        return plugins.registry("brokers").names()
+
+    @staticmethod
+    def get_broker_class(name: str) -> type[BaseBroker]:
+        return plugins.registry("brokers").get(name)
+
+    @staticmethod
+    def create_broker(name: str, config: BrokerConfig) -> BaseBroker:
+        return BrokerFactory.get_broker_class(name)(config)
+
+    @staticmethod
+    def detect_brokers(env: Mapping[str, str]) -> dict[str, CredentialStatus]:
+        """Each registered broker's credential status in ``env``."""
+        reg = plugins.registry("brokers")
+        return {name: reg.get(name).credential_status(env) for name in reg.names()}

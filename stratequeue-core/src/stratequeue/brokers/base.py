@@ -1,0 +1,138 @@
+"""What a broker is. Plugins subclass :class:`BaseBroker` and register it with
+``register_brokers``; the 0.5 API (``connect``, ``execute_order``, ``get_account_info``) is kept.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..models import AccountInfo, Bar, BrokerOrder, Fill, OrderStatus, Position
+
+__all__ = ["BaseBroker", "BrokerConfig", "CredentialStatus", "OrderAck"]
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """How to build a broker. ``credentials`` never appear in reprs, logs or the ledger."""
+
+    broker_type: str
+    paper_trading: bool = True
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+    additional_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CredentialStatus:
+    """What ``--broker-status`` shows for one broker (never the secrets themselves)."""
+
+    paper: bool
+    live: bool
+    detail: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.paper and self.live:
+            return "Paper & Live Ready"
+        if self.paper:
+            return "Paper Ready"
+        if self.live:
+            return "Live Ready"
+        return "Not Configured"
+
+
+@dataclass(frozen=True)
+class OrderAck:
+    """A broker's answer about one order."""
+
+    client_order_id: str
+    status: OrderStatus
+    broker_order_id: str = ""
+    message: str = ""
+    filled_qty: float = 0.0
+    symbol: str = ""
+
+
+class BaseBroker(ABC):
+    """A trading account.
+
+    ``fills_at_book_prices`` marks a simulated broker whose fills follow backtesting.py's
+    rules exactly (sizes decided at fill time from the strategy's capital); a real broker
+    leaves it False: the portfolio then converts sizes at submission and reconciles each
+    strategy's book with the fills it reports.
+    """
+
+    name: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    fills_at_book_prices: ClassVar[bool] = False
+    #: May one account hold a long and a short of the same symbol at once?
+    supports_hedging: ClassVar[bool] = False
+    #: Asset classes and order types, for ``--list-brokers``.
+    features: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+
+    # -- credentials and setup -------------------------------------------------------------
+    @classmethod
+    def credential_status(cls, env: Mapping[str, str]) -> CredentialStatus:
+        """Which credentials ``env`` holds for this broker (paper, live)."""
+        return CredentialStatus(paper=False, live=False)
+
+    @classmethod
+    def setup_instructions(cls) -> str:
+        return f"The '{cls.name}' broker needs no setup."
+
+    # -- the account ------------------------------------------------------------------------
+    @abstractmethod
+    def connect(self) -> bool:
+        """Open the connection; True when the account answered."""
+
+    def disconnect(self) -> None:  # noqa: B027 - optional hook
+        """Close connections."""
+
+    @abstractmethod
+    def get_account_info(self) -> AccountInfo:
+        """Cash, equity and positions of the account."""
+
+    @abstractmethod
+    def get_positions(self) -> list[Position]:
+        """Open positions, signed quantities."""
+
+    # -- orders -----------------------------------------------------------------------------
+    @abstractmethod
+    def submit_order(self, order: BrokerOrder) -> OrderAck:
+        """Send ``order``. Must be idempotent on ``order.client_order_id``: a second call with
+        an id the broker already knows returns that order's state and places nothing."""
+
+    @abstractmethod
+    def cancel_order(self, client_order_id: str) -> OrderAck:
+        """Cancel a working order."""
+
+    @abstractmethod
+    def get_order(self, client_order_id: str) -> OrderAck | None:
+        """The order's current state, or None when the broker never received it."""
+
+    @abstractmethod
+    def get_open_orders(self) -> list[OrderAck]:
+        """Every working order of the account."""
+
+    def poll_fills(self) -> list[Fill]:
+        """Executions since the last call (streaming brokers queue them here)."""
+        return []
+
+    def on_bar(self, bar: Bar) -> None:  # noqa: B027 - optional hook
+        """A closed bar: simulated brokers update prices and match orders here."""
+
+    # -- 0.5 API ----------------------------------------------------------------------------
+    def execute_order(self, signal: Any, portfolio_manager: Any = None) -> OrderAck:
+        """0.5 compatibility: place a :class:`BrokerOrder` (``signal``)."""
+        if not isinstance(signal, BrokerOrder):
+            raise TypeError("execute_order takes a stratequeue.models.BrokerOrder")
+        return self.submit_order(signal)
+
+    def __repr__(self) -> str:
+        mode = "paper" if self.config.paper_trading else "live"
+        return f"<{type(self).__name__} {self.name} {mode}>"

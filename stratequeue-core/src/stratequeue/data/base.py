@@ -1,0 +1,130 @@
+"""What a data source is: history at start-up, then each closed bar once, in time order."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from ..granularity import GRANULARITIES, Granularity
+from ..models import Bar
+
+__all__ = ["BaseDataSource", "BarFilter", "DataSourceConfig", "bars_to_frame"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataSourceConfig:
+    """What every data source is built with. ``env`` holds the environment (keys, URLs)."""
+
+    granularity: Granularity
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+class BaseDataSource(ABC):
+    """A market-data provider.
+
+    Subclasses set ``name`` and ``granularities``; they deliver ``history()`` for warm-up and
+    ``stream()`` for live bars. ``stream`` is a blocking iterator that yields each CLOSED bar of
+    the subscribed symbols once, in time order, and returns once :meth:`stop` is called
+    (from any thread). Sources needing a key list it in ``env_vars`` and explain how to get it
+    in :meth:`setup_instructions`.
+    """
+
+    name: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    granularities: ClassVar[tuple[str, ...]] = GRANULARITIES
+    env_vars: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: DataSourceConfig) -> None:
+        self.config = config
+        self.granularity = config.granularity
+        self._stop = threading.Event()
+
+    @abstractmethod
+    def history(self, symbol: str, bars: int) -> list[Bar]:
+        """The last ``bars`` closed bars of ``symbol`` (oldest first); fewer if not available."""
+
+    @abstractmethod
+    def stream(self, symbols: Sequence[str]) -> Iterator[Bar]:
+        """Yield closed bars as they complete, until :meth:`stop` is called."""
+
+    def stop(self) -> None:
+        """Ask :meth:`stream` to return; safe to call from another thread."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def close(self) -> None:
+        """Release connections. Called once when the run ends."""
+        self.stop()
+
+    @classmethod
+    def setup_instructions(cls) -> str:
+        """How to get and set this source's credentials (``--data-setup NAME``)."""
+        return f"The '{cls.name}' data source needs no setup."
+
+    @classmethod
+    def missing_env(cls, env: Mapping[str, str]) -> list[str]:
+        return [var for var in cls.env_vars if not env.get(var)]
+
+
+class BarFilter:
+    """Keeps bad data from strategies: drops (and logs, with the reason) bars that have NaN or
+    non-positive prices, high below low, a timestamp in the future, or that repeat or precede a
+    bar already delivered for their symbol."""
+
+    def __init__(self, granularity: Granularity, *, clock=lambda: datetime.now(UTC)) -> None:
+        self.granularity = granularity
+        self.clock = clock
+        self.last: dict[str, datetime] = {}
+        self.dropped = 0
+
+    def accept(self, bar: Bar, *, check_future: bool = True) -> bool:
+        reason = bar.problem()
+        if reason is None and check_future and bar.timestamp > self.clock():
+            reason = f"its time {bar.timestamp.isoformat()} is in the future"
+        last = self.last.get(bar.symbol)
+        if reason is None and last is not None and bar.timestamp <= last:
+            reason = (
+                "it repeats an already delivered bar"
+                if bar.timestamp == last
+                else f"it is older than the last delivered bar ({last.isoformat()})"
+            )
+        if reason is not None:
+            self.dropped += 1
+            log.warning("Dropped bar %s %s: %s", bar.symbol, bar.timestamp.isoformat(), reason)
+            return False
+        self.last[bar.symbol] = bar.timestamp
+        return True
+
+    def filter(self, bars: Iterable[Bar], *, check_future: bool = True) -> Iterator[Bar]:
+        for bar in bars:
+            if self.accept(bar, check_future=check_future):
+                yield bar
+
+
+def bars_to_frame(bars: Sequence[Bar]):  # -> pandas.DataFrame (pandas imported lazily)
+    """Bars as backtesting.py's OHLCV DataFrame, indexed by UTC bar start time."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "Open": [b.open for b in bars],
+            "High": [b.high for b in bars],
+            "Low": [b.low for b in bars],
+            "Close": [b.close for b in bars],
+            "Volume": [b.volume for b in bars],
+        },
+        index=pd.DatetimeIndex([b.timestamp for b in bars], name="Date"),
+        dtype=float,
+    )
+    return frame
