@@ -1,0 +1,119 @@
+"""Polygon's aggregates endpoint through the official client (``massive``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from datetime import UTC, datetime
+
+from massive import RESTClient
+from massive.exceptions import BadResponse
+from stratequeue.errors import DataSourceError
+from stratequeue.granularity import Granularity
+from stratequeue.models import Bar
+
+from .periods import rest_span
+from .settings import PolygonSettings
+from .symbols import PolygonSymbol
+
+__all__ = ["RestAggregates", "TransientError"]
+
+log = logging.getLogger(__name__)
+
+
+class TransientError(Exception):
+    """A REST call that may work if retried later (timeout, 429 after retries, 5xx)."""
+
+
+class RestAggregates:
+    def __init__(
+        self, settings: PolygonSettings, *, timeout: float = 10.0, retries: int = 3
+    ) -> None:
+        self._client = RESTClient(
+            api_key=settings.api_key,
+            base=settings.base_url,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries=retries,
+        )
+
+    def fetch(
+        self,
+        symbol: PolygonSymbol,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        *,
+        newest_first: bool = False,
+        max_bars: int | None = None,
+    ) -> list[Bar]:
+        """Bars of ``symbol`` starting in ``[start, end]``, following pagination; with
+        ``newest_first`` and ``max_bars`` it stops reading pages once it has enough."""
+        multiplier, timespan = rest_span(granularity)
+        bars: list[Bar] = []
+        try:
+            aggs = self._client.list_aggs(
+                symbol.ticker,
+                multiplier,
+                timespan,
+                _ms(start),
+                _ms(end),
+                adjusted=True,
+                sort="desc" if newest_first else "asc",
+                limit=50000,
+            )
+            for agg in aggs:
+                if agg.timestamp is None:
+                    continue
+                bars.append(_to_bar(symbol.user, agg))
+                if max_bars is not None and len(bars) >= max_bars:
+                    break
+        except BadResponse as exc:
+            raise _bad_response(exc, symbol) from None
+        except Exception as exc:  # urllib3 MaxRetryError, timeouts, refused connections
+            raise TransientError(
+                f"Polygon REST request for {symbol.ticker} failed: {exc}"
+            ) from None
+        return bars
+
+
+def _ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def _num(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _to_bar(user_symbol: str, agg) -> Bar:
+    return Bar(
+        symbol=user_symbol,
+        timestamp=datetime.fromtimestamp(agg.timestamp / 1000, tz=UTC),
+        open=_num(agg.open),
+        high=_num(agg.high),
+        low=_num(agg.low),
+        close=_num(agg.close),
+        volume=_num(agg.volume),
+    )
+
+
+def _bad_response(exc: BadResponse, symbol: PolygonSymbol) -> DataSourceError:
+    text = str(exc)
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {}
+    status = str(body.get("status", ""))
+    message = str(body.get("error") or body.get("message") or text)[:300]
+    if "api key" in message.lower() or status == "ERROR" and "key" in message.lower():
+        return DataSourceError(
+            f"Polygon rejected the API key ({message}). Check POLYGON_API_KEY "
+            "(keys: https://polygon.io/dashboard/keys; help: stratequeue --data-setup polygon)"
+        )
+    if status == "NOT_AUTHORIZED":
+        return DataSourceError(
+            f"Polygon's plan for this key does not cover {symbol.ticker} aggregates: {message} "
+            "Upgrade at https://polygon.io/pricing or choose another data source."
+        )
+    return DataSourceError(f"Polygon refused the aggregates request for {symbol.ticker}: {message}")

@@ -1,0 +1,74 @@
+"""Where the Polygon (Massive) plugin connects and with which key, read from the run's env."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from stratequeue.errors import DataSourceError
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_WS_URL", "SETUP_TEXT", "PolygonSettings"]
+
+DEFAULT_BASE_URL = "https://api.polygon.io"
+DEFAULT_WS_URL = "wss://socket.polygon.io"
+
+SETUP_TEXT = """\
+Polygon.io (now Massive) market data needs an API key.
+
+  1. Create a free account at https://polygon.io (or https://massive.com) and copy the
+     API key from the dashboard (https://polygon.io/dashboard/keys).
+  2. Set it for StrateQueue:
+       export POLYGON_API_KEY=your-key
+  3. Run:  stratequeue --strategy my_strategy.py --symbols AAPL --data-source polygon
+
+The free plan has no websocket access and allows 5 REST requests per minute: the plugin then
+polls REST aggregates instead of streaming (it says so once). Paid plans stream live bars.
+
+Optional, for sandboxes and tests:
+  POLYGON_BASE_URL  REST base URL (default https://api.polygon.io)
+  POLYGON_WS_URL    websocket URL, its scheme decides TLS (default wss://socket.polygon.io);
+                    the market path (/stocks or /crypto) is appended.
+"""
+
+
+@dataclass(frozen=True)
+class PolygonSettings:
+    api_key: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    ws_url: str = DEFAULT_WS_URL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PolygonSettings:
+        key = (env.get("POLYGON_API_KEY") or "").strip()
+        if not key:
+            raise DataSourceError(
+                "The polygon data source needs POLYGON_API_KEY. Get a key at "
+                "https://polygon.io/dashboard/keys, then: export POLYGON_API_KEY=your-key "
+                "(details: stratequeue --data-setup polygon)"
+            )
+        base = (env.get("POLYGON_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
+        ws = (env.get("POLYGON_WS_URL") or DEFAULT_WS_URL).strip().rstrip("/")
+        if urlsplit(ws).scheme not in ("ws", "wss"):
+            raise DataSourceError(
+                f"POLYGON_WS_URL must start with ws:// or wss:// (got '{ws}'), "
+                "e.g. wss://socket.polygon.io or ws://127.0.0.1:8080"
+            )
+        if urlsplit(base).scheme not in ("http", "https"):
+            raise DataSourceError(
+                f"POLYGON_BASE_URL must start with http:// or https:// (got '{base}'), "
+                "e.g. https://api.polygon.io or http://127.0.0.1:8080"
+            )
+        return cls(api_key=key, base_url=base, ws_url=ws)
+
+    @property
+    def ws_secure(self) -> bool:
+        return urlsplit(self.ws_url).scheme == "wss"
+
+    @property
+    def ws_feed(self) -> str:
+        """Host and optional path, as the Massive client's ``feed`` argument wants it."""
+        return self.ws_url.split("://", 1)[1]
+
+    def market_url(self, market: str) -> str:
+        return f"{self.ws_url}/{market}"

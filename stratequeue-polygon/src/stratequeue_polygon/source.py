@@ -1,0 +1,253 @@
+"""The ``polygon`` data source: REST history, websocket live bars, REST polling fallback."""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+from stratequeue.data.base import BarFilter, BaseDataSource, DataSourceConfig
+from stratequeue.errors import DataSourceError, UsageError
+from stratequeue.models import Bar
+
+from .aggregator import BarAggregator
+from .live import Backoff, Connected, NoWebsocket, WebsocketFeed
+from .periods import Periods, sub_granularity
+from .rest import RestAggregates, TransientError
+from .settings import SETUP_TEXT, PolygonSettings
+from .symbols import PolygonSymbol, to_polygon
+
+__all__ = ["PolygonDataSource"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class PolygonDataSource(BaseDataSource):
+    """Polygon.io (Massive) aggregates.
+
+    Options (``DataSourceConfig.options``): ``rest_requests_per_minute`` (REST budget when
+    polling; default 5, the free plan), ``close_grace_seconds`` (how long after a period ends
+    a bar with no final sub-bar is closed; default 5), ``poll_delay_seconds`` (default 2),
+    ``reconnect_delay_seconds`` / ``reconnect_max_seconds`` (backoff, default 1 and 60),
+    ``connect_timeout_seconds`` (default 10), ``http_timeout_seconds`` (default 10),
+    ``websocket`` (False to poll REST only) and ``clock`` (a callable returning aware UTC
+    time, for tests).
+    """
+
+    name: ClassVar[str] = "polygon"
+    display_name: ClassVar[str] = "Polygon.io (Massive)"
+    granularities: ClassVar[tuple[str, ...]] = ("1s", "1m", "5m", "15m", "1h", "1d")
+    env_vars: ClassVar[tuple[str, ...]] = ("POLYGON_API_KEY",)
+
+    def __init__(self, config: DataSourceConfig) -> None:
+        super().__init__(config)
+        if str(config.granularity) not in self.granularities:
+            raise UsageError(
+                f"Polygon does not offer {config.granularity} bars. "
+                f"Use one of: {', '.join(self.granularities)}"
+            )
+        self.settings = PolygonSettings.from_env(config.env)
+        opts = config.options
+        self._clock: Clock = opts.get("clock") or _utcnow  # type: ignore[assignment]
+        self._rpm = max(1, int(opts.get("rest_requests_per_minute", 5)))  # type: ignore[call-overload]
+        self._grace = timedelta(seconds=float(opts.get("close_grace_seconds", 5)))  # type: ignore[arg-type]
+        self._poll_delay = timedelta(seconds=float(opts.get("poll_delay_seconds", 2)))  # type: ignore[arg-type]
+        self._backoff_first = float(opts.get("reconnect_delay_seconds", 1))  # type: ignore[arg-type]
+        self._backoff_cap = float(opts.get("reconnect_max_seconds", 60))  # type: ignore[arg-type]
+        self._connect_timeout = float(opts.get("connect_timeout_seconds", 10))  # type: ignore[arg-type]
+        self._use_websocket = bool(opts.get("websocket", True))
+        self.rest = RestAggregates(
+            self.settings,
+            timeout=float(opts.get("http_timeout_seconds", 10)),  # type: ignore[arg-type]
+        )
+        self.sub = sub_granularity(self.granularity)
+        self.filter = BarFilter(self.granularity, clock=self._clock)
+        self._history_last: dict[str, datetime] = {}
+        self._feeds: list[WebsocketFeed] = []
+        self._said_polling = False
+
+    @classmethod
+    def setup_instructions(cls) -> str:
+        return SETUP_TEXT
+
+    # -- history -------------------------------------------------------------------------
+
+    def history(self, symbol: str, bars: int) -> list[Bar]:
+        sym = to_polygon(symbol)
+        periods = Periods(self.granularity, sym.market)
+        now = self._clock()
+        current = periods.start(now)
+        try:
+            got = self.rest.fetch(
+                sym,
+                self.granularity,
+                now - self._lookback(bars),
+                now,
+                newest_first=True,
+                max_bars=bars + 1,
+            )
+        except TransientError as exc:
+            raise DataSourceError(f"{exc}. Check the network or POLYGON_BASE_URL.") from None
+        closed = sorted((b for b in got if b.timestamp < current), key=lambda b: b.timestamp)
+        good = list(BarFilter(self.granularity, clock=self._clock).filter(closed))[-bars:]
+        if good:
+            last = good[-1].timestamp
+            self._history_last[sym.user] = max(last, self._history_last.get(sym.user, last))
+            self.filter.last[sym.user] = self._history_last[sym.user]
+        return good
+
+    def _lookback(self, bars: int) -> timedelta:
+        """A window sure to hold ``bars`` bars despite nights, weekends and holidays."""
+        if self.granularity.unit == "d":
+            return timedelta(days=2 * bars + 14)
+        return self.granularity.timedelta * bars * 4 + timedelta(days=7)
+
+    # -- live ----------------------------------------------------------------------------
+
+    def stream(self, symbols: Sequence[str]) -> Iterator[Bar]:
+        syms = [to_polygon(s) for s in symbols]
+        agg = BarAggregator(
+            {s.user: Periods(self.granularity, s.market) for s in syms}, self.sub.timedelta
+        )
+        for s in syms:
+            if s.user in self._history_last:
+                agg.mark_emitted(s.user, self._history_last[s.user])
+        events: queue.Queue = queue.Queue()
+        markets = sorted({s.market for s in syms})
+        polled: dict[str, list[PolygonSymbol]] = {}
+        next_poll: dict[str, datetime] = {}
+        ws_users = {s.user for s in syms}
+        try:
+            now = self._clock()
+            yield from self._deliver(self._backfill(agg, syms, now, close_at=now - self._grace))
+            for market in markets:
+                members = [s for s in syms if s.market == market]
+                if self._use_websocket:
+                    self._start_feed(market, members, events)
+                else:
+                    self._start_polling(market, members, polled, next_poll, ws_users, None)
+            while not self.stopped:
+                try:
+                    event = events.get(timeout=0.05)
+                except queue.Empty:
+                    event = None
+                out: list[Bar] = []
+                if isinstance(event, list):
+                    for bar in event:
+                        out.extend(agg.add(bar))
+                elif isinstance(event, Connected) and event.reconnect:
+                    members = [s for s in syms if s.market == event.market]
+                    now = self._clock()
+                    out.extend(self._backfill(agg, members, now, close_at=now - self._grace))
+                elif isinstance(event, NoWebsocket):
+                    members = [s for s in syms if s.market == event.market]
+                    self._start_polling(event.market, members, polled, next_poll, ws_users, event)
+                now = self._clock()
+                for market, members in polled.items():
+                    if now >= next_poll[market]:
+                        close_at = now - self._poll_delay
+                        out.extend(self._backfill(agg, members, now, close_at=close_at))
+                        next_poll[market] = self._next_poll(members, now)
+                if ws_users:
+                    out.extend(agg.close_through(now - self._grace, ws_users))
+                yield from self._deliver(out)
+        finally:
+            self._stop_feeds()
+
+    def stop(self) -> None:
+        super().stop()
+
+    def close(self) -> None:
+        super().close()
+        self._stop_feeds()
+
+    def _deliver(self, bars: list[Bar]) -> Iterator[Bar]:
+        for bar in sorted(bars, key=lambda b: (b.timestamp, b.symbol)):
+            if self.stopped:
+                return
+            if self.filter.accept(bar):
+                yield bar
+
+    def _start_feed(self, market: str, members: list[PolygonSymbol], events: queue.Queue) -> None:
+        feed = WebsocketFeed(
+            self.settings,
+            market,
+            members,
+            per_second=self.sub.unit == "s",
+            events=events,
+            backoff=Backoff(first=self._backoff_first, cap=self._backoff_cap),
+            connect_timeout=self._connect_timeout,
+        )
+        self._feeds.append(feed)
+        feed.start()
+
+    def _stop_feeds(self) -> None:
+        feeds, self._feeds = self._feeds, []
+        for feed in feeds:
+            feed.stop()
+
+    def _start_polling(
+        self,
+        market: str,
+        members: list[PolygonSymbol],
+        polled: dict[str, list[PolygonSymbol]],
+        next_poll: dict[str, datetime],
+        ws_users: set[str],
+        why: NoWebsocket | None,
+    ) -> None:
+        polled[market] = members
+        ws_users.difference_update(s.user for s in members)
+        now = self._clock()
+        next_poll[market] = self._next_poll(members, now)
+        total = sum(len(m) for m in polled.values())
+        interval = 60.0 * total / self._rpm
+        if not self._said_polling:
+            self._said_polling = True
+            reason = (
+                f"this key's plan has no websocket access ({why.reason})"
+                if why
+                else "websocket disabled"
+            )
+            log.warning(
+                "Polygon: %s; polling REST aggregates instead, at most every %.0f s "
+                "(%d symbol(s) within %d requests/min). Bars arrive shortly after each %s closes.",
+                reason,
+                interval,
+                total,
+                self._rpm,
+                self.granularity,
+            )
+
+    def _next_poll(self, members: list[PolygonSymbol], now: datetime) -> datetime:
+        periods = Periods(self.granularity, members[0].market)
+        boundary = periods.end(periods.start(now)) + self._poll_delay
+        budget = now + timedelta(seconds=60.0 * len(members) / self._rpm)
+        return max(boundary, budget)
+
+    def _backfill(
+        self, agg: BarAggregator, members: list[PolygonSymbol], now: datetime, *, close_at: datetime
+    ) -> list[Bar]:
+        """Fetch every closed sub-bar each symbol is missing, then close what is complete."""
+        out: list[Bar] = []
+        fetched: list[str] = []
+        for sym in members:
+            since = agg.resume_point(sym.user, now)
+            try:
+                subs = self.rest.fetch(sym, self.sub, since, now)
+            except TransientError as exc:
+                log.warning("Polygon backfill for %s postponed: %s", sym.user, exc)
+                continue
+            fetched.append(sym.user)
+            for sub in subs:
+                if sub.timestamp >= since and sub.timestamp + self.sub.timedelta <= now:
+                    out.extend(agg.add(sub))
+        out.extend(agg.close_through(close_at, fetched))
+        return out
