@@ -1,0 +1,597 @@
+"""The ``alpaca`` broker: paper and live accounts through alpaca-py.
+
+alpaca-py takes about two seconds to import, so it is imported on :meth:`AlpacaBroker.connect`,
+never when the plugin registers (``stratequeue --help`` stays fast).
+
+Idempotence: every order carries the caller's ``client_order_id``. After an ambiguous failure
+(timeout, 5xx, 429) the order is looked up by that id before anything is sent again, and a POST
+that Alpaca refuses as a duplicate id returns the existing order's state. Permanent refusals
+(403, 422, or checks made here first) come back as ``OrderAck(status=REJECTED)`` carrying
+Alpaca's message: the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from stratequeue.brokers.base import BaseBroker, BrokerConfig, CredentialStatus, OrderAck
+from stratequeue.errors import BrokerError
+from stratequeue.models import (
+    AccountInfo,
+    BrokerOrder,
+    Fill,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+)
+
+from . import credentials
+from .fills import FillBook
+from .symbols import is_crypto, pair, position_symbol
+
+if TYPE_CHECKING:
+    from .http import Retrier
+    from .orders import AssetInfo
+    from .stream import TradeUpdateStream
+
+__all__ = ["AlpacaBroker"]
+
+log = logging.getLogger(__name__)
+
+_FILL_EVENTS = {"fill", "partial_fill"}
+_LEG_SUFFIX = {"limit": "tp", "stop": "sl", "stop_limit": "sl"}
+
+
+def _num(value: Any) -> float:
+    return float(value) if value not in (None, "") else 0.0
+
+
+def _enum(value: Any) -> str:
+    return str(getattr(value, "value", value) or "")
+
+
+class AlpacaBroker(BaseBroker):
+    """Alpaca paper or live trading (stocks, ETFs, crypto).
+
+    ``config.credentials`` is the environment mapping to read keys and endpoints from (the
+    process environment when empty). ``config.additional_params`` may set ``timeout`` (seconds
+    per HTTP request, 10), ``retry_attempts`` (4), ``retry_backoff`` (0.5 s, doubling),
+    ``stream`` (True: fills from trade_updates), ``stream_wait`` (10 s to connect),
+    ``reconcile_interval`` (60 s between confirming polls while the stream is up) and
+    ``clock_ttl`` (30 s cache of the market clock).
+
+    Fills of a bracket's take-profit and stop-loss legs are reported with client order ids
+    ``<parent id>/tp`` and ``<parent id>/sl``.
+    """
+
+    name: ClassVar[str] = "alpaca"
+    display_name: ClassVar[str] = "Alpaca"
+    features: ClassVar[Mapping[str, str]] = {
+        "assets": "US stocks and ETFs (fractional where fractionable), crypto 24/7",
+        "orders": "market, limit, stop, stop_limit, trailing_stop, bracket (sl/tp), notional",
+        "modes": "paper, live",
+    }
+
+    def __init__(self, config: BrokerConfig) -> None:
+        super().__init__(config)
+        params = dict(config.additional_params)
+        self._timeout = float(params.get("timeout", 10.0))
+        self._attempts = int(params.get("retry_attempts", 4))
+        self._backoff = float(params.get("retry_backoff", 0.5))
+        self._use_stream = bool(params.get("stream", True))
+        self._stream_wait = float(params.get("stream_wait", 10.0))
+        self._reconcile_interval = float(params.get("reconcile_interval", 60.0))
+        self._clock_ttl = float(params.get("clock_ttl", 30.0))
+        self._client: Any = None
+        self._retrier: Retrier | None = None
+        self._stream: TradeUpdateStream | None = None
+        self._fills = FillBook()
+        self._lock = threading.Lock()
+        self._tracked: dict[str, dict[str, Any]] = {}  # cid -> {id, symbol, side, legs}
+        self._leg_owner: dict[str, tuple[str, str]] = {}  # leg order id -> (parent cid, tp|sl)
+        self._spelling: dict[str, str] = {}  # position symbol -> the caller's spelling
+        self._assets: dict[str, AssetInfo] = {}
+        self._clock: tuple[float, bool, str] | None = None  # (valid until, is_open, next_open)
+        self._seen_generation = 0
+        self._last_reconcile = 0.0
+
+    # -- credentials and setup -------------------------------------------------------------
+    @classmethod
+    def credential_status(cls, env: Mapping[str, str]) -> CredentialStatus:
+        return credentials.credential_status(env)
+
+    @classmethod
+    def setup_instructions(cls) -> str:
+        return credentials.setup_instructions()
+
+    @classmethod
+    def validate_credentials(cls, env: Mapping[str, str], paper: bool = True) -> str:
+        """Call GET /v2/account with the credentials found in ``env``; the account number."""
+        broker = cls(BrokerConfig("alpaca", paper_trading=paper, credentials=dict(env)))
+        broker._open_client()
+        try:
+            account = broker._call("get account", broker._client.get_account)
+        except Exception as exc:
+            raise broker._connect_error(exc) from None
+        return str(account.account_number)
+
+    def _env(self) -> Mapping[str, str]:
+        return self.config.credentials or os.environ
+
+    def _open_client(self) -> None:
+        from alpaca.trading.client import TradingClient
+
+        from .http import Retrier, harden
+
+        creds = credentials.resolve(self._env(), paper=self.config.paper_trading)
+        self._creds = creds
+        self._retrier = Retrier(attempts=self._attempts, backoff=self._backoff)
+        client = TradingClient(
+            creds.key, creds.secret, paper=creds.paper, url_override=creds.base_url
+        )
+        self._client = harden(client, self._timeout)
+
+    def _connect_error(self, exc: Exception) -> BrokerError:
+        from .http import api_message, status_of
+
+        creds = self._creds
+        if status_of(exc) in (401, 403):
+            return BrokerError(
+                f"Alpaca refused the credentials from {creds.source} at {creds.base_url} "
+                f"({api_message(exc)}). Check the keys belong to the "
+                f"{'paper' if creds.paper else 'live'} account; see: stratequeue --broker-setup alpaca"
+            )
+        return BrokerError(
+            f"Alpaca at {creds.base_url} did not answer ({api_message(exc)}). Check the network "
+            f"and {'PAPER_ENDPOINT' if creds.paper else 'ALPACA_BASE_URL'}."
+        )
+
+    # -- the account ------------------------------------------------------------------------
+    def connect(self) -> bool:
+        self._open_client()
+        try:
+            account = self._call("get account", self._client.get_account)
+        except Exception as exc:
+            error = self._connect_error(exc)
+            if "refused the credentials" in str(error):
+                raise error from None
+            log.error("%s", error)
+            return False
+        log.info(
+            "Connected to Alpaca %s account %s (%s)",
+            "paper" if self._creds.paper else "LIVE",
+            account.account_number,
+            self._creds.source,
+        )
+        if self._use_stream:
+            self._start_stream()
+        return True
+
+    def _start_stream(self) -> None:
+        from .stream import TradeUpdateStream
+
+        creds = self._creds
+        self._stream = TradeUpdateStream(
+            creds.key,
+            creds.secret,
+            creds.stream_url,
+            paper=creds.paper,
+            on_update=self._on_trade_update,
+            reconnect_backoff=min(1.0, max(self._backoff, 0.05)),
+        )
+        if not self._stream.start(wait=self._stream_wait):
+            log.warning(
+                "Alpaca trade_updates stream at %s not connected after %.0fs; confirming fills "
+                "by polling until it is",
+                creds.stream_url,
+                self._stream_wait,
+            )
+        self._seen_generation = self._stream.generation
+
+    def disconnect(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream = None
+
+    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        assert self._retrier is not None, "call connect() first"
+        return self._retrier.call(what, lambda: fn(*args))
+
+    def _require(self) -> None:
+        if self._client is None:
+            raise BrokerError("The Alpaca broker is not connected: call connect() first.")
+
+    def get_account_info(self) -> AccountInfo:
+        self._require()
+        account = self._call("get account", self._client.get_account)
+        return AccountInfo(
+            account_id=str(account.account_number),
+            cash=_num(account.cash),
+            equity=_num(account.equity),
+            buying_power=_num(account.buying_power),
+            currency=str(account.currency or "USD"),
+            positions=tuple(self.get_positions()),
+            mode="paper" if self._creds.paper else "live",
+        )
+
+    def get_positions(self) -> list[Position]:
+        self._require()
+        positions = []
+        for p in self._call("get positions", self._client.get_all_positions):
+            qty = abs(_num(p.qty)) * (-1 if _enum(p.side) == "short" else 1)
+            symbol = self._spelling.get(p.symbol) or (
+                pair(p.symbol) if _enum(p.asset_class) == "crypto" else p.symbol
+            )
+            price = _num(p.current_price) if p.current_price is not None else None
+            positions.append(Position(symbol, qty, _num(p.avg_entry_price), price))
+        return positions
+
+    def _position_qty(self, symbol: str) -> float:
+        from .http import status_of
+
+        try:
+            p = self._call("get position", self._client.get_open_position, position_symbol(symbol))
+        except Exception as exc:
+            if status_of(exc) == 404:
+                return 0.0
+            raise
+        return abs(_num(p.qty)) * (-1 if _enum(p.side) == "short" else 1)
+
+    def market_is_open(self, symbol: str | None = None) -> bool:
+        """Is ``symbol`` tradable now? Crypto always; stocks per Alpaca's market clock."""
+        if symbol is not None and is_crypto(symbol):
+            return True
+        return self._market_clock()[0]
+
+    def _market_clock(self) -> tuple[bool, str]:
+        self._require()
+        now = time.monotonic()
+        if self._clock is None or now >= self._clock[0]:
+            clock = self._call("get clock", self._client.get_clock)
+            self._clock = (now + self._clock_ttl, bool(clock.is_open), clock.next_open.isoformat())
+        return self._clock[1], self._clock[2]
+
+    # -- orders -----------------------------------------------------------------------------
+    def _asset(self, symbol: str) -> AssetInfo:
+        from .orders import AssetInfo
+
+        key = position_symbol(symbol)
+        if key not in self._assets:
+            asset = self._call("get asset", self._client.get_asset, key)
+            self._assets[key] = AssetInfo(
+                symbol=key,
+                crypto=_enum(asset.asset_class) == "crypto",
+                tradable=bool(asset.tradable),
+                fractionable=bool(asset.fractionable),
+                shortable=bool(asset.shortable and asset.easy_to_borrow),
+            )
+        return self._assets[key]
+
+    def _check_short(self, order: BrokerOrder, asset: AssetInfo) -> None:
+        from .orders import OrderRefused
+
+        if order.side is not Side.SELL:
+            return
+        held = self._position_qty(order.symbol)
+        if order.notional is not None:
+            if held <= 0:
+                raise OrderRefused(f"a notional sell of {order.symbol} cannot open a short")
+            return
+        qty = order.qty or 0.0
+        if qty <= held + 1e-9:
+            return
+        what = f"selling {qty:g} {order.symbol} with {held:g} held would open a short"
+        if asset.crypto:
+            raise OrderRefused(f"{what}, and Alpaca does not short crypto")
+        if not asset.shortable:
+            raise OrderRefused(
+                f"{what}, and {order.symbol} is not shortable (easy to borrow) at Alpaca"
+            )
+        if abs(qty - round(qty)) > 1e-9:
+            raise OrderRefused(f"{what}, and Alpaca does not short fractional shares")
+
+    def _check_clock(self, order: BrokerOrder, asset: AssetInfo) -> None:
+        from .orders import OrderRefused
+
+        if asset.crypto or order.order_type is not OrderType.MARKET:
+            return
+        if (order.time_in_force or "day").lower() in ("opg", "cls", "gtc"):
+            return
+        is_open, next_open = self._market_clock()
+        if not is_open:
+            raise OrderRefused(
+                f"the US stock market is closed (next open {next_open}); market orders for "
+                f"{order.symbol} are sent only while it is open, or with time_in_force 'opg'"
+            )
+
+    def submit_order(self, order: BrokerOrder) -> OrderAck:
+        """Place ``order`` once: an id Alpaca already knows returns that order's state."""
+        self._require()
+        from .http import api_message
+        from .orders import OrderRefused, build_request
+
+        self._spelling.setdefault(position_symbol(order.symbol), order.symbol)
+        try:
+            asset = self._asset(order.symbol)
+            self._check_short(order, asset)
+            self._check_clock(order, asset)
+            request = build_request(order, asset)
+        except OrderRefused as exc:
+            return self._refused(order, str(exc))
+        except Exception as exc:  # Alpaca unreachable or refusing: nothing was sent
+            if _is_permanent(exc):
+                return self._refused(order, api_message(exc))
+            log.error(
+                "Order %s not sent: Alpaca did not answer (%s)",
+                order.client_order_id,
+                api_message(exc),
+            )
+            return OrderAck(
+                order.client_order_id,
+                OrderStatus.PENDING,
+                message=f"not sent: Alpaca did not answer ({api_message(exc)})",
+                symbol=order.symbol,
+            )
+        return self._send(order, request)
+
+    def _send(self, order: BrokerOrder, request: Any) -> OrderAck:
+        from .http import api_message, is_transient, status_of
+
+        assert self._retrier is not None
+        cid = order.client_order_id
+        last = ""
+        for attempt in range(self._retrier.attempts):
+            try:
+                placed = self._client.submit_order(request)
+            except Exception as exc:
+                last = api_message(exc)
+                if _is_duplicate(exc) or is_transient(exc):
+                    if not _is_duplicate(exc):
+                        wait = self._retrier.delay(attempt)
+                        log.warning(
+                            "Order %s: Alpaca %s (%s); checking whether it was placed before "
+                            "retrying in %.2fs",
+                            cid,
+                            status_of(exc) or type(exc).__name__,
+                            last,
+                            wait,
+                        )
+                        time.sleep(wait)
+                    existing = self._lookup_quietly(cid)
+                    if existing is not None:
+                        log.info("Order %s was already placed at Alpaca; not sending it again", cid)
+                        self._track(existing, order.symbol)
+                        return self._ack(existing, order.symbol)
+                    if _is_duplicate(exc):
+                        return self._refused(order, last)
+                    continue
+                return self._refused(order, last)
+            self._track(placed, order.symbol)
+            log.info("Order %s placed at Alpaca as %s (%s)", cid, placed.id, _enum(placed.status))
+            return self._ack(placed, order.symbol)
+        log.error(
+            "Order %s: Alpaca did not confirm it after %d attempts (%s)",
+            cid,
+            self._retrier.attempts,
+            last,
+        )
+        return OrderAck(
+            cid,
+            OrderStatus.PENDING,
+            message=f"unconfirmed after {self._retrier.attempts} attempts ({last}); "
+            "get_order() will tell whether Alpaca has it",
+            symbol=order.symbol,
+        )
+
+    def _refused(self, order: BrokerOrder, message: str) -> OrderAck:
+        log.warning(
+            "Order %s %s %s rejected: %s", order.client_order_id, order.side, order.symbol, message
+        )
+        return OrderAck(
+            order.client_order_id, OrderStatus.REJECTED, message=message, symbol=order.symbol
+        )
+
+    def _ack(self, alpaca_order: Any, symbol: str | None = None) -> OrderAck:
+        from .orders import ack_from_order
+
+        self._record_polled(alpaca_order)
+        return ack_from_order(alpaca_order, symbol or self._symbol_for(alpaca_order))
+
+    def _symbol_for(self, alpaca_order: Any) -> str:
+        tracked = self._tracked.get(alpaca_order.client_order_id)
+        if tracked:
+            return tracked["symbol"]
+        raw = alpaca_order.symbol or ""
+        return self._spelling.get(position_symbol(raw), raw)
+
+    def _lookup(self, client_order_id: str) -> Any | None:
+        from .http import status_of
+
+        try:
+            return self._call("order lookup", self._client.get_order_by_client_id, client_order_id)
+        except Exception as exc:
+            if status_of(exc) == 404:
+                return None
+            raise
+
+    def _lookup_quietly(self, client_order_id: str) -> Any | None:
+        """The order, or None when Alpaca does not know it or cannot say right now."""
+        try:
+            return self._lookup(client_order_id)
+        except Exception as exc:
+            log.warning("Order lookup for %s failed: %s", client_order_id, exc.__class__.__name__)
+            return None
+
+    def _track(self, alpaca_order: Any, symbol: str) -> None:
+        with self._lock:
+            self._tracked[alpaca_order.client_order_id] = {
+                "id": str(alpaca_order.id),
+                "symbol": symbol,
+                "side": Side(_enum(alpaca_order.side)),
+                "open": True,
+            }
+            for leg in alpaca_order.legs or []:
+                suffix = _LEG_SUFFIX.get(_enum(leg.type or leg.order_type), "leg")
+                self._leg_owner[str(leg.id)] = (alpaca_order.client_order_id, suffix)
+
+    def cancel_order(self, client_order_id: str) -> OrderAck:
+        self._require()
+        from .http import api_message, status_of
+
+        existing = self._lookup(client_order_id)
+        if existing is None:
+            return OrderAck(
+                client_order_id,
+                OrderStatus.REJECTED,
+                message=f"Alpaca has no order with client_order_id {client_order_id}",
+            )
+        message = ""
+        try:
+            self._call("cancel order", self._client.cancel_order_by_id, str(existing.id))
+        except Exception as exc:
+            if status_of(exc) not in (404, 422):
+                raise
+            message = f"not canceled: {api_message(exc)}"
+        current = self._lookup(client_order_id) or existing
+        return _with_message(self._ack(current), message)
+
+    def get_order(self, client_order_id: str) -> OrderAck | None:
+        self._require()
+        found = self._lookup(client_order_id)
+        if found is None:
+            return None
+        if client_order_id not in self._tracked:
+            self._track(found, self._symbol_for(found))
+        return self._ack(found)
+
+    def get_open_orders(self) -> list[OrderAck]:
+        self._require()
+        from alpaca.trading.enums import QueryOrderStatus
+        from alpaca.trading.requests import GetOrdersRequest
+
+        request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True)
+        orders = self._call("list open orders", self._client.get_orders, request)
+        return [self._ack(o) for o in orders]
+
+    # -- fills ------------------------------------------------------------------------------
+    def _on_trade_update(self, update: Any) -> None:
+        event = _enum(update.event)
+        order = update.order
+        if _enum(order.status) in _CLOSED and not order.legs:
+            with self._lock:
+                if order.client_order_id in self._tracked:
+                    self._tracked[order.client_order_id]["open"] = False
+        if event not in _FILL_EVENTS:
+            log.debug("Alpaca trade update %s for %s", event, order.client_order_id)
+            return
+        cid, symbol, side = self._fill_identity(order)
+        self._fills.record(
+            cid,
+            symbol,
+            side,
+            cumulative_qty=_num(order.filled_qty),
+            avg_price=_num(order.filled_avg_price) or None,
+            timestamp=update.timestamp,
+            execution_id=str(update.execution_id or f"{order.id}:{order.filled_qty}"),
+            price=update.price,
+            qty=update.qty,
+        )
+
+    def _fill_identity(self, order: Any) -> tuple[str, str, Side]:
+        with self._lock:
+            owner = self._leg_owner.get(str(order.id))
+            if owner is not None:
+                parent = self._tracked.get(owner[0], {})
+                return (
+                    f"{owner[0]}/{owner[1]}",
+                    parent.get("symbol", order.symbol),
+                    Side(_enum(order.side)),
+                )
+            tracked = self._tracked.get(order.client_order_id)
+        if tracked is not None:
+            return order.client_order_id, tracked["symbol"], tracked["side"]
+        return order.client_order_id, self._symbol_for(order), Side(_enum(order.side))
+
+    def _record_polled(self, order: Any) -> None:
+        """Fills seen in an order's polled state (the stream may have missed them)."""
+        for o in [order, *(order.legs or [])]:
+            filled = _num(o.filled_qty)
+            if filled <= 0:
+                continue
+            cid, symbol, side = self._fill_identity(o)
+            self._fills.record(
+                cid,
+                symbol,
+                side,
+                cumulative_qty=filled,
+                avg_price=_num(o.filled_avg_price) or None,
+                timestamp=o.filled_at or o.updated_at or datetime.now(UTC),
+                execution_id=f"{o.id}:poll:{filled:g}",
+            )
+
+    def poll_fills(self) -> list[Fill]:
+        """Fills since the last call: from the stream, confirmed by polling when it is down,
+        has reconnected (updates may have been missed), or every ``reconcile_interval``."""
+        stream = self._stream
+        healthy = stream is not None and stream.healthy
+        gap = stream is None or not healthy or stream.generation != self._seen_generation
+        due = time.monotonic() - self._last_reconcile >= self._reconcile_interval
+        if self._client is not None and (gap or due) and self._has_open():
+            self._reconcile()
+            if healthy and stream is not None:
+                self._seen_generation = stream.generation
+        return self._fills.drain()
+
+    def _has_open(self) -> bool:
+        with self._lock:
+            return any(t["open"] for t in self._tracked.values())
+
+    def _reconcile(self) -> None:
+        from alpaca.trading.requests import GetOrderByIdRequest
+
+        nested = GetOrderByIdRequest(nested=True)
+        self._last_reconcile = time.monotonic()
+        with self._lock:
+            open_ids = [(cid, t["id"]) for cid, t in self._tracked.items() if t["open"]]
+        for cid, order_id in open_ids:
+            try:
+                order = self._call("poll order", self._client.get_order_by_id, order_id, nested)
+            except Exception as exc:
+                log.warning("Could not poll order %s: %s", cid, exc.__class__.__name__)
+                continue
+            self._record_polled(order)
+            legs_open = any(_enum(leg.status) not in _CLOSED for leg in order.legs or [])
+            if _enum(order.status) in _CLOSED and not legs_open:
+                with self._lock:
+                    self._tracked[cid]["open"] = False
+
+
+_CLOSED = {"filled", "canceled", "expired", "replaced", "rejected", "done_for_day"}
+
+
+def _with_message(ack: OrderAck, message: str) -> OrderAck:
+    if not message:
+        return ack
+    from dataclasses import replace
+
+    return replace(ack, message=message)
+
+
+def _is_duplicate(exc: Exception) -> bool:
+    from .http import api_message, status_of
+
+    return status_of(exc) == 422 and "client_order_id" in api_message(exc)
+
+
+def _is_permanent(exc: Exception) -> bool:
+    from .http import status_of
+
+    status = status_of(exc)
+    return status is not None and 400 <= status < 500 and status != 429

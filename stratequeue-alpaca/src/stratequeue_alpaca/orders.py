@@ -1,0 +1,200 @@
+"""StrateQueue orders to Alpaca order requests, and Alpaca orders back to acknowledgements.
+
+:func:`build_request` checks what Alpaca would refuse (fractional shares of a
+non-fractionable stock, crypto brackets, a missing trail) before anything is sent, raising
+:class:`OrderRefused` with a message that says why and what would work instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from alpaca.trading.enums import OrderClass, OrderSide, TimeInForce
+from alpaca.trading.enums import OrderType as AlpacaOrderType
+from alpaca.trading.requests import (
+    LimitOrderRequest,
+    MarketOrderRequest,
+    OrderRequest,
+    StopLimitOrderRequest,
+    StopLossRequest,
+    StopOrderRequest,
+    TakeProfitRequest,
+    TrailingStopOrderRequest,
+)
+from stratequeue.brokers.base import OrderAck
+from stratequeue.models import BrokerOrder, OrderStatus, OrderType
+
+from .symbols import pair
+
+__all__ = [
+    "AssetInfo",
+    "OrderRefused",
+    "ack_from_order",
+    "build_request",
+    "price",
+    "status_of_order",
+]
+
+_STOCK_TIF = {"day", "gtc", "opg", "cls", "ioc", "fok"}
+_CRYPTO_TYPES = {OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_LIMIT}
+_REQUEST_CLASS: dict[OrderType, type[OrderRequest]] = {
+    OrderType.MARKET: MarketOrderRequest,
+    OrderType.LIMIT: LimitOrderRequest,
+    OrderType.STOP: StopOrderRequest,
+    OrderType.STOP_LIMIT: StopLimitOrderRequest,
+    OrderType.TRAILING_STOP: TrailingStopOrderRequest,
+}
+_STATUS = {
+    "filled": OrderStatus.FILLED,
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "expired": OrderStatus.CANCELED,
+    "replaced": OrderStatus.CANCELED,
+    "rejected": OrderStatus.REJECTED,
+}
+
+
+class OrderRefused(Exception):
+    """An order Alpaca would not accept; the message says why (shown to the user, ledgered)."""
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    """What decides how an order may be placed (from GET /v2/assets/{symbol})."""
+
+    symbol: str
+    crypto: bool
+    tradable: bool = True
+    fractionable: bool = False
+    shortable: bool = False
+
+
+def price(value: float | None, crypto: bool) -> float | None:
+    """Round a price to what Alpaca accepts: cents above $1, 4 decimals below; crypto 9."""
+    if value is None:
+        return None
+    if crypto:
+        return round(value, 9)
+    return round(value, 2 if value >= 1 else 4)
+
+
+def _is_whole(qty: float) -> bool:
+    return abs(qty - round(qty)) < 1e-9
+
+
+def _time_in_force(order: BrokerOrder, asset: AssetInfo, fractional: bool) -> TimeInForce:
+    tif = (order.time_in_force or "day").lower()
+    if asset.crypto:  # Alpaca crypto accepts gtc and ioc only
+        return TimeInForce.IOC if tif in ("ioc", "fok") else TimeInForce.GTC
+    if tif not in _STOCK_TIF:
+        raise OrderRefused(
+            f"time in force '{tif}' is not one of Alpaca's {', '.join(sorted(_STOCK_TIF))}"
+        )
+    if fractional and tif != "day":
+        return TimeInForce.DAY  # Alpaca takes fractional and notional stock orders as day only
+    if (order.take_profit or order.stop_loss) and tif not in ("day", "gtc"):
+        raise OrderRefused(f"bracket orders need time in force day or gtc, not '{tif}'")
+    return TimeInForce(tif)
+
+
+def _check(order: BrokerOrder, asset: AssetInfo) -> bool:
+    """Refuse what Alpaca would refuse; return True for a fractional (or notional) order."""
+    symbol = order.symbol
+    if not asset.tradable:
+        raise OrderRefused(f"{symbol} is not tradable at Alpaca")
+    if (order.qty is None) == (order.notional is None):
+        raise OrderRefused("an order needs exactly one of qty or notional")
+    amount = order.qty if order.qty is not None else order.notional
+    if amount is None or amount <= 0:
+        raise OrderRefused(f"quantity must be positive, got {amount}")
+    bracket = order.take_profit is not None or order.stop_loss is not None
+    fractional = order.notional is not None or not _is_whole(order.qty or 0.0)
+    if order.notional is not None and order.order_type is not OrderType.MARKET:
+        raise OrderRefused("notional (dollar-amount) orders must be market orders at Alpaca")
+    if asset.crypto:
+        if order.order_type not in _CRYPTO_TYPES:
+            raise OrderRefused(
+                f"Alpaca crypto takes market, limit and stop_limit orders, not {order.order_type}"
+            )
+        if bracket:
+            raise OrderRefused("Alpaca does not take bracket (sl/tp) orders for crypto")
+        return fractional
+    if fractional:
+        if not asset.fractionable:
+            raise OrderRefused(
+                f"{symbol} is not fractionable at Alpaca: order whole shares "
+                f"(qty {order.qty if order.qty is not None else 'notional'})"
+            )
+        if bracket or order.order_type is OrderType.TRAILING_STOP:
+            raise OrderRefused(
+                "fractional orders cannot be brackets or trailing stops: use whole shares"
+            )
+    if bracket and order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
+        raise OrderRefused(f"a bracket's entry must be market or limit, not {order.order_type}")
+    if order.order_type is OrderType.TRAILING_STOP and not order.trail_percent:
+        raise OrderRefused("a trailing stop needs trail_percent")
+    return fractional
+
+
+def build_request(order: BrokerOrder, asset: AssetInfo) -> OrderRequest:
+    """The alpaca-py request for ``order``, always carrying its ``client_order_id``."""
+    fractional = _check(order, asset)
+    crypto = asset.crypto
+    fields: dict[str, Any] = {
+        "symbol": pair(order.symbol),
+        "side": OrderSide(order.side.value),
+        "type": AlpacaOrderType(order.order_type.value),
+        "time_in_force": _time_in_force(order, asset, fractional),
+        "client_order_id": order.client_order_id,
+    }
+    if order.qty is not None:
+        fields["qty"] = round(order.qty, 9)
+    else:
+        fields["notional"] = round(order.notional or 0.0, 2)
+    if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        if order.limit_price is None:
+            raise OrderRefused(f"a {order.order_type} order needs a limit price")
+        fields["limit_price"] = price(order.limit_price, crypto)
+    if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+        if order.stop_price is None:
+            raise OrderRefused(f"a {order.order_type} order needs a stop price")
+        fields["stop_price"] = price(order.stop_price, crypto)
+    if order.order_type is OrderType.TRAILING_STOP:
+        fields["trail_percent"] = order.trail_percent
+    if order.take_profit is not None:
+        fields["take_profit"] = TakeProfitRequest(limit_price=price(order.take_profit, crypto))
+    if order.stop_loss is not None:
+        fields["stop_loss"] = StopLossRequest(stop_price=price(order.stop_loss, crypto))
+    if order.take_profit is not None and order.stop_loss is not None:
+        fields["order_class"] = OrderClass.BRACKET
+    elif order.take_profit is not None or order.stop_loss is not None:
+        fields["order_class"] = OrderClass.OTO
+    try:
+        return _REQUEST_CLASS[order.order_type](**fields)
+    except ValueError as exc:  # the SDK's own validation, before any HTTP call
+        raise OrderRefused(f"alpaca-py refused the order: {exc}") from exc
+
+
+def _text(value: Any) -> str:
+    return str(getattr(value, "value", value) or "")
+
+
+def status_of_order(alpaca_status: str, filled_qty: float) -> OrderStatus:
+    status = _STATUS.get(alpaca_status)
+    if status is not None:
+        return status
+    return OrderStatus.PARTIALLY_FILLED if filled_qty > 0 else OrderStatus.ACCEPTED
+
+
+def ack_from_order(order: Any, symbol: str | None = None, message: str = "") -> OrderAck:
+    """An :class:`OrderAck` from an alpaca-py ``Order``; ``symbol`` keeps the caller's spelling."""
+    filled = float(order.filled_qty or 0)
+    return OrderAck(
+        client_order_id=order.client_order_id,
+        status=status_of_order(_text(order.status), filled),
+        broker_order_id=str(order.id),
+        message=message,
+        filled_qty=filled,
+        symbol=symbol or order.symbol or "",
+    )
