@@ -1,0 +1,199 @@
+"""Growable OHLCV buffers and the ``_Data`` view a backtesting.py strategy reads.
+
+Backtest.run builds one ``_Data`` over the whole frame and reveals it bar by bar with
+``_Data._set_length``. Live, the frame grows: :class:`BarBuffer` keeps each column in a numpy
+buffer that doubles when full, and :class:`LiveData` is a ``_Data`` whose column arrays are
+views of those buffers, so revealing one more bar costs O(1) instead of rebuilding a frame.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from backtesting._util import _Array, _Data
+from pandas.arrays import DatetimeArray
+
+from ..errors import UsageError
+from ..models import Bar
+
+__all__ = ["COLUMNS", "BarBuffer", "LiveData"]
+
+COLUMNS = ("Open", "High", "Low", "Close", "Volume")
+_NAT = np.iinfo(np.int64).min
+
+
+class BarBuffer:
+    """OHLCV columns (backtesting's dtypes and index unit/timezone) in doubling numpy buffers."""
+
+    def __init__(
+        self,
+        dtypes: dict[str, np.dtype[Any]],
+        index_dtype: np.dtype[Any] | pd.DatetimeTZDtype,
+        index_name: str | None = None,
+        capacity: int = 256,
+    ) -> None:
+        self.dtypes = dtypes
+        self.index_dtype = index_dtype
+        self.index_name = index_name
+        self.tz = getattr(index_dtype, "tz", None)
+        self.unit: str = np.datetime_data(
+            index_dtype.base if isinstance(index_dtype, pd.DatetimeTZDtype) else index_dtype
+        )[0]
+        self.n = 0
+        self.version = 0  # bumped on every reallocation: views must be rebuilt
+        self._alloc(max(capacity, 16))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> BarBuffer:
+        """A buffer holding ``frame`` (a backtesting-shaped OHLCV frame with a DatetimeIndex)."""
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            raise UsageError(
+                "History must have a DatetimeIndex (got "
+                f"{type(frame.index).__name__}); set the bar times as the index."
+            )
+        missing = [c for c in COLUMNS[:4] if c not in frame.columns]
+        if missing:
+            raise UsageError(
+                f"History lacks the columns {missing}; it needs Open, High, Low, Close."
+            )
+        dtypes = {
+            c: (frame[c].dtype if c in frame.columns else np.dtype("float64")) for c in COLUMNS
+        }
+        buf = cls(dtypes, frame.index.dtype, frame.index.name, capacity=2 * len(frame) + 64)
+        n = len(frame)
+        for c in COLUMNS:
+            if c in frame.columns:
+                buf._cols[c][:n] = frame[c].to_numpy()
+        buf._times[:n] = frame.index.asi8
+        buf.n = n
+        return buf
+
+    def _alloc(self, capacity: int) -> None:
+        cols = {}
+        for c, dt in self.dtypes.items():
+            fill = np.nan if np.issubdtype(dt, np.floating) else 0
+            arr = np.full(capacity, fill, dtype=dt)
+            if hasattr(self, "_cols"):
+                arr[: self.n] = self._cols[c][: self.n]
+            cols[c] = arr
+        times = np.full(capacity, _NAT, dtype=np.int64)
+        if hasattr(self, "_times"):
+            times[: self.n] = self._times[: self.n]
+        self._cols, self._times = cols, times
+        self.capacity = capacity
+        self.version += 1
+
+    def timestamp_value(self, ts: datetime) -> int:
+        """``ts`` as this index's int64 (its unit; naive indexes hold UTC wall time)."""
+        stamp = pd.Timestamp(ts)
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize("UTC")
+        if self.tz is None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return int(stamp.as_unit(self.unit).asm8.view(np.int64))
+
+    def append(self, bar: Bar) -> None:
+        """Add one closed bar; its time must be later than the last one."""
+        value = self.timestamp_value(bar.timestamp)
+        if self.n and value <= self._times[self.n - 1]:
+            raise UsageError(
+                f"Bar {bar.timestamp} is not after the last bar {self.time(self.n - 1)}: "
+                "feed closed bars in time order, once each."
+            )
+        self.append_raw(value, (bar.open, bar.high, bar.low, bar.close, bar.volume))
+
+    def append_raw(self, time_value: int, values: tuple[Any, ...]) -> None:
+        """Add one row given as the index's int64 and the five OHLCV values."""
+        if self.n == self.capacity:
+            self._alloc(2 * self.capacity)
+        i = self.n
+        self._times[i] = time_value
+        for c, v in zip(COLUMNS, values, strict=True):
+            arr = self._cols[c]
+            arr[i] = v if arr.dtype.kind == "f" or v == v else 0
+        self.n += 1
+
+    def empty_like(self) -> BarBuffer:
+        """A buffer with this one's dtypes and no rows."""
+        return BarBuffer(self.dtypes, self.index_dtype, self.index_name, self.capacity)
+
+    def column(self, name: str) -> np.ndarray:
+        """The whole buffer of column ``name`` (only the first ``n`` rows are data)."""
+        return self._cols[name]
+
+    def index(self) -> pd.DatetimeIndex:
+        """A DatetimeIndex viewing the whole time buffer (NaT after the first ``n`` rows)."""
+        m8 = self._times.view(f"M8[{self.unit}]")
+        dtype = self.index_dtype if self.tz is not None else m8.dtype
+        return pd.DatetimeIndex._simple_new(
+            DatetimeArray._simple_new(m8, dtype=dtype), name=self.index_name
+        )
+
+    def time(self, i: int) -> pd.Timestamp:
+        return self.index()[i]
+
+    def frame(self, n: int | None = None) -> pd.DataFrame:
+        """A copy of the first ``n`` rows as backtesting's frame (Open..Volume, DatetimeIndex)."""
+        n = self.n if n is None else n
+        index = self.index()[:n].copy()
+        return pd.DataFrame({c: self._cols[c][:n].copy() for c in COLUMNS}, index=index)
+
+
+class LiveData(_Data):
+    """A ``_Data`` over a :class:`BarBuffer`: same arrays, slicing and ``_current_value``.
+
+    ``_Data.__init__`` is bypassed: it would copy a DataFrame; here the column arrays are
+    views of the growable buffers and are rebuilt only when the buffers reallocate.
+    """
+
+    def __init__(self, buffer: BarBuffer) -> None:  # noqa: D107 - see class docstring
+        self._buffer = buffer
+        self._version = -1
+        self._df_cache: tuple[int, pd.DataFrame] | None = None
+        self._Data__pip = None
+        self._Data__cache = {}
+        self._Data__len = buffer.n
+        self._Data__df = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        buf = self._buffer
+        if buf.version == self._version:
+            return
+        index = buf.index()
+        arrays: dict[str, Any] = {c: _Array(buf.column(c), name=c, index=index) for c in COLUMNS}
+        arrays["__index"] = index
+        self._Data__arrays = arrays
+        self._Data__cache.clear()
+        self._version = buf.version
+
+    def _advance(self) -> None:
+        """Reveal every bar the buffer holds (after ``BarBuffer.append``)."""
+        self._refresh()
+        self._set_length(self._buffer.n)
+
+    def _update(self) -> None:
+        self._refresh()
+
+    @property
+    def df(self) -> pd.DataFrame:
+        n = len(self)
+        if self._df_cache is None or self._df_cache[0] != n:
+            self._df_cache = (n, self._buffer.frame(n))
+        return self._df_cache[1]
+
+    @property
+    def pip(self) -> float:
+        if self._Data__pip is None:
+            close = self._buffer.column("Close")[: len(self)]
+            self._Data__pip = float(
+                10 ** -np.median([len(s.partition(".")[-1]) for s in close.astype(str)])
+            )
+        return self._Data__pip
+
+    def __repr__(self) -> str:
+        i = len(self) - 1
+        return f"<LiveData i={i} ({self._buffer.time(i) if i >= 0 else '-'})>"

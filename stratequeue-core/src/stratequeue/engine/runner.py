@@ -1,0 +1,426 @@
+"""Run an unmodified backtesting.py Strategy bar by bar, deciding exactly as Backtest.run.
+
+Design (see docs/reference "design C"): ONE persistent live strategy instance and
+backtesting's own ``_Broker`` (:class:`~.book.LiveBroker`). Each closed bar:
+
+1. the bar is appended to growable buffers behind a ``_Data`` (:mod:`.data`);
+2. a throwaway shadow instance runs ``init()`` over all bars so far and its indicators move
+   onto the live instance (:mod:`.shadow`);
+3. until every indicator has a value, nothing else happens (Backtest.run's warm-up);
+4. then exactly Backtest.run's loop body: ``broker.next()`` (fills at this bar), then
+   ``strategy.next()``;
+5. the book's order list is diffed into order intents (:mod:`.intents`).
+
+``fills="book"`` lets the book fill orders with backtest semantics (paper trading, replay:
+bit-exact). ``fills="external"`` leaves filling to a real broker: :meth:`apply_fill` and
+:meth:`cancel_order` report what really happened so the strategy sees what it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from backtesting import Strategy
+from backtesting.backtesting import Order, Trade, _OutOfMoneyError
+
+from ..errors import UsageError
+from ..models import Bar, OrderIntent, utc
+from .adopt import run_history
+from .book import FillEvent, LiveBroker, ref_of, set_ref
+from .data import COLUMNS, BarBuffer, LiveData
+from .frames import trades_frame
+from .intents import OrderTracker
+from .lookback import default_lookback
+from .shadow import LookaheadCheck, _data_arrays, build_shadow, transfer, warmup_start
+from .types import BacktestOptions, BarStep, Execution, FillResult
+
+__all__ = [
+    "BacktestOptions",
+    "BarStep",
+    "Execution",
+    "FillResult",
+    "StrategyRunner",
+    "default_lookback",
+]
+
+log = logging.getLogger(__name__)
+
+FILL_MODES = ("book", "external")
+
+
+class StrategyRunner:
+    """One strategy on one symbol: bars in, fills and order intents out."""
+
+    def __init__(
+        self,
+        strategy_cls: type[Strategy],
+        *,
+        strategy_id: str,
+        symbol: str,
+        options: BacktestOptions = BacktestOptions(),  # noqa: B008 - frozen
+        params: dict[str, Any] | None = None,
+        fills: str = "book",
+    ) -> None:
+        if fills not in FILL_MODES:
+            raise UsageError(f"Unknown fill mode '{fills}'. Use one of: {', '.join(FILL_MODES)}.")
+        for name in params or {}:
+            if not hasattr(strategy_cls, name):
+                raise UsageError(
+                    f"Strategy {strategy_cls.__name__} has no parameter '{name}'. "
+                    "Parameters are class attributes; define it in the class or drop it."
+                )
+        self.strategy_cls = strategy_cls
+        self.strategy_id = strategy_id
+        self.symbol = symbol
+        self.options = options
+        self.params = dict(params or {})
+        self.fills = fills
+        self.inherited_trades: tuple[Trade, ...] = ()
+        self.warm_start_intents: list[OrderIntent] = []
+        self._buffer: BarBuffer | None = None
+        self._data: LiveData | None = None
+        self._broker: LiveBroker | None = None
+        self._live: Strategy | None = None
+        self._start: int | None = None
+        self._stopped = False
+        self._tracker = OrderTracker(strategy_id, symbol)
+        self._lookahead = LookaheadCheck(strategy_cls.__name__)
+        self._stamp_time: datetime | None = None
+        self._stamp = ""
+        self._seq = 0
+
+    # -- refs ----------------------------------------------------------------------------
+    def _new_ref(self) -> str:
+        if not self._stamp and self._stamp_time is not None:
+            self._stamp = f"{self._stamp_time:%Y%m%dT%H%M%S}"
+        self._seq += 1
+        return f"{self._stamp}-{self._seq}"
+
+    def _begin_bar(self, time: datetime) -> None:
+        self._stamp_time, self._stamp, self._seq = time, "", 0
+
+    # -- setup ---------------------------------------------------------------------------
+    def _setup(self, buffer: BarBuffer) -> None:
+        self._buffer = buffer
+        self._data = LiveData(buffer)
+        broker = LiveBroker(data=self._data, index=pd.Index([]), **self.options.kwargs())
+        broker.setup_live(self._new_ref, external=self.fills == "external")
+        self._broker = broker
+
+    def _schema_from(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if len(frame) and frame[list(COLUMNS[:4])].isna().to_numpy().any():
+            raise UsageError("History has missing (NaN) prices; drop or fill those rows first.")
+        if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+            raise UsageError("History index must be strictly increasing bar times.")
+        out = frame[[c for c in COLUMNS if c in frame.columns]].copy()
+        if "Volume" not in out:
+            out["Volume"] = np.nan
+        return out
+
+    def warm_start(self, history: pd.DataFrame, *, replay: bool = False) -> None:
+        """Reach the state Backtest.run has after the last history bar, emitting no intents.
+
+        By default the state is adopted from ``Backtest.run(history)`` (fast); with
+        ``replay=True`` the bars are run one by one through the live path (slow, same state).
+        An empty history only fixes the index dtype and column dtypes.
+        """
+        if self._buffer is not None:
+            raise UsageError("warm_start() must come before the first on_bar() and only once.")
+        frame = self._schema_from(history)
+        full = BarBuffer.from_frame(frame)
+        n = full.n
+        if replay:
+            self._setup(full.empty_like())
+            times = frame.index.asi8
+            rows = frame[list(COLUMNS)].to_numpy(dtype=object)
+            for i in range(n):
+                self._buffer.append_raw(int(times[i]), tuple(rows[i]))  # type: ignore[union-attr]
+                self._step(utc(frame.index[i].to_pydatetime()), emit=False)
+        else:
+            self._setup(full)
+            if n:
+                self._begin_bar(utc(frame.index[-1].to_pydatetime()))
+                live = build_shadow(self.strategy_cls, self._broker, self._data, self.params)
+                start = warmup_start(live)
+                if start is not None and start < n:
+                    self._adopt(frame, start)
+                else:
+                    self._live, self._start = live, start
+                self._lookahead.observe(_data_arrays(self._live, n))  # type: ignore[arg-type]
+        if n:
+            self._finish_warm_start(utc(frame.index[-1].to_pydatetime()))
+
+    def _adopt(self, frame: pd.DataFrame, start: int) -> None:
+        strategy, ruined = run_history(frame, self.strategy_cls, self.options, self.params)
+        broker = strategy._broker
+        broker.__class__ = LiveBroker
+        assert isinstance(broker, LiveBroker)
+        broker.setup_live(self._new_ref, external=self.fills == "external")
+        broker._data = self._data
+        strategy._data = self._data
+        self._broker, self._live, self._start, self._stopped = broker, strategy, start, ruined
+
+    def _finish_warm_start(self, last_time: datetime) -> None:
+        broker = self._broker
+        assert broker is not None and self._buffer is not None
+        self._begin_bar(last_time)
+        index = self._buffer.index()
+        for k, trade in enumerate(broker.trades):
+            set_ref(trade, f"{index[trade.entry_bar]:%Y%m%dT%H%M%S}-t{k + 1}")
+        self._tracker.adopt(list(broker.orders), self._new_ref)
+        self.inherited_trades = tuple(broker.trades)
+        self.warm_start_intents = self._tracker.pending(last_time, self._last_close())
+
+    # -- the bar loop --------------------------------------------------------------------
+    def on_bar(self, bar: Bar) -> BarStep:
+        """Process one closed bar: the book fills, then ``strategy.next()`` decides."""
+        if self._buffer is None:
+            self._setup(
+                BarBuffer(
+                    {c: np.dtype("float64") for c in COLUMNS}, pd.DatetimeTZDtype("ns", "UTC")
+                )
+            )
+        assert self._buffer is not None
+        self._buffer.append(bar)
+        return self._step(utc(bar.timestamp), emit=True)
+
+    def _step(self, time: datetime, *, emit: bool) -> BarStep:
+        data, broker = self._data, self._broker
+        assert data is not None and broker is not None
+        data._advance()
+        n = len(data)
+        i = n - 1
+        self._begin_bar(time)
+        if self._stopped:
+            return BarStep(i, time, [], [], False)
+        if self._live is None:
+            live = self._live = build_shadow(self.strategy_cls, broker, data, self.params)
+            moved = _data_arrays(live, n)
+        else:
+            live = self._live
+            shadow = build_shadow(self.strategy_cls, broker, data, self.params)
+            moved = transfer(shadow, live, n)
+        self._lookahead.observe(moved)
+        if self._start is None:
+            self._start = warmup_start(live)
+        if self._start is None or i < self._start:
+            return BarStep(i, time, [], [], False)
+
+        before = list(broker.orders)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                broker.next()
+            except _OutOfMoneyError:
+                self._stopped = True
+                log.error(
+                    "Strategy %s on %s ran out of money at bar %s: all trades closed, "
+                    "no further decisions.",
+                    self.strategy_id,
+                    self.symbol,
+                    time,
+                )
+            events = broker.take_events()
+            reasons = self._cancel_reasons(before, events, caught) if caught else {}
+            if not self._stopped:
+                live.next()
+        if not emit:
+            return BarStep(i, time, [], [], True)
+        executions = self._executions(events)
+        filled = {e.order_ref for e in executions}
+        intents, _ = self._tracker.diff(
+            broker.orders, filled, time, self._last_close(), self._new_ref
+        )
+        return BarStep(i, time, executions, intents, True, reasons)
+
+    def _cancel_reasons(
+        self, before: list[Order], events: list[FillEvent], caught: Sequence[Any]
+    ) -> dict[str, str]:
+        margin = [str(w.message) for w in caught if "insufficient margin" in str(w.message)]
+        for w in caught:
+            if "insufficient margin" not in str(w.message):
+                log.debug("backtesting: %s", w.message)
+        if not margin:
+            return {}
+        assert self._broker is not None
+        filled = {id(e.order) for e in events}
+        still = {id(o) for o in self._broker.orders}
+        reasons = {}
+        for order in before:
+            if id(order) not in still and id(order) not in filled and order.parent_trade is None:
+                ref = ref_of(order) or "?"
+                reasons[ref] = "insufficient margin"
+                log.warning(
+                    "Strategy %s on %s: the book canceled order %s (size %s) for insufficient "
+                    "margin (%s).",
+                    self.strategy_id,
+                    self.symbol,
+                    ref,
+                    order.size,
+                    margin[0],
+                )
+        return reasons
+
+    def _executions(self, events: list[FillEvent], time: datetime | None = None) -> list[Execution]:
+        assert self._buffer is not None
+        out = []
+        for ev in events:
+            trade = ev.trade
+            if ev.order is not None and ref_of(ev.order) is None:
+                set_ref(ev.order, self._new_ref())
+            order_ref = ref_of(ev.order) if ev.order is not None else "liquidation"
+            when = time or utc(self._buffer.time(ev.time_index).to_pydatetime())
+            if ev.kind == "open":
+                out.append(
+                    Execution(
+                        "open",
+                        order_ref or "",
+                        ref_of(trade) or "",
+                        ev.size,
+                        ev.price,
+                        ev.time_index,
+                        when,
+                        ev.commission,
+                        tag=trade.tag,
+                    )
+                )
+            else:
+                out.append(
+                    Execution(
+                        "close",
+                        order_ref or "",
+                        ref_of(trade) or "",
+                        ev.size,
+                        ev.price,
+                        ev.time_index,
+                        when,
+                        ev.commission,
+                        entry_price=trade.entry_price,
+                        entry_bar=trade.entry_bar,
+                        entry_time=utc(self._buffer.time(trade.entry_bar).to_pydatetime()),
+                        pnl=trade.pl,
+                        sl=trade.sl,
+                        tp=trade.tp,
+                        tag=trade.tag,
+                    )
+                )
+        return out
+
+    # -- external fills ------------------------------------------------------------------
+    def _find(self, order_ref: str) -> Order:
+        if self.fills != "external":
+            raise UsageError(
+                "apply_fill()/cancel_order() need StrategyRunner(..., fills='external')."
+            )
+        assert self._broker is not None
+        for order in self._broker.orders:
+            if ref_of(order) == order_ref:
+                return order
+        raise UsageError(
+            f"No pending order '{order_ref}' in the book of strategy {self.strategy_id}."
+        )
+
+    def apply_fill(
+        self, order_ref: str, qty: float, price: float, time: datetime | None = None
+    ) -> FillResult:
+        """Apply a real fill of ``qty`` units (unsigned) of pending order ``order_ref``.
+
+        The book nets it FIFO (unless hedging), opens a trade with the order's SL/TP as new
+        contingent orders (returned as NEW intents), or reduces the trade of an SL/TP/close
+        order (an OCO sibling becomes a CANCEL intent). The trade's entry bar is the last bar.
+        """
+        order = self._find(order_ref)
+        broker, buffer = self._broker, self._buffer
+        assert broker is not None and buffer is not None
+        broker.fill_external(order, qty, price, buffer.n - 1)
+        executions = self._executions(broker.take_events(), utc(time) if time else None)
+        self._tracker.forget_changes(order)
+        intents, _ = self._tracker.diff(
+            broker.orders,
+            {order_ref},
+            self._stamp_time or utc(buffer.time(buffer.n - 1)),
+            self._last_close(),
+            self._new_ref,
+        )
+        return FillResult(executions, intents)
+
+    def cancel_order(self, order_ref: str, reason: str = "") -> None:
+        """Remove an order the broker rejected or canceled, so the strategy no longer sees it."""
+        order = self._find(order_ref)
+        order.cancel()
+        self._tracker.forget(order_ref)
+        log.info(
+            "Strategy %s: order %s removed from the book (%s).",
+            self.strategy_id,
+            order_ref,
+            reason or "canceled by the broker",
+        )
+
+    # -- views ---------------------------------------------------------------------------
+    def _last_close(self) -> float | None:
+        buf = self._buffer
+        return float(buf.column("Close")[buf.n - 1]) if buf is not None and buf.n else None
+
+    @property
+    def strategy(self) -> Strategy | None:
+        """The live strategy instance (None before the first bar)."""
+        return self._live
+
+    @property
+    def equity(self) -> float:
+        return (
+            float(self._broker.equity)
+            if self._broker and self._buffer and self._buffer.n
+            else self.options.cash
+        )
+
+    @property
+    def cash(self) -> float:
+        return float(self._broker._cash) if self._broker else self.options.cash
+
+    @property
+    def position_size(self) -> float:
+        return self._broker.position.size if self._broker else 0
+
+    @property
+    def open_trades(self) -> tuple[Trade, ...]:
+        return tuple(self._broker.trades) if self._broker else ()
+
+    @property
+    def closed_trades(self) -> tuple[Trade, ...]:
+        return tuple(self._broker.closed_trades) if self._broker else ()
+
+    @property
+    def orders(self) -> tuple[Order, ...]:
+        return tuple(self._broker.orders) if self._broker else ()
+
+    @property
+    def bar_count(self) -> int:
+        return self._buffer.n if self._buffer else 0
+
+    @property
+    def warmed_up(self) -> bool:
+        """True once ``next()`` runs (indicators warmed)."""
+        return self._start is not None and self.bar_count > self._start
+
+    @property
+    def stopped(self) -> bool:
+        """True after the book ran out of money (Backtest.run stops there too)."""
+        return self._stopped
+
+    def equity_curve(self) -> np.ndarray:
+        """Equity recorded at each bar so far (NaN during warm-up), as ``_Broker._equity``."""
+        if not self._broker or not self._buffer:
+            return np.array([])
+        self._broker.ensure_capacity(self._buffer.n)
+        return self._broker._equity[: self._buffer.n].copy()
+
+    def trades_frame(self) -> pd.DataFrame:
+        """Closed trades exactly as ``Backtest(..., finalize_trades=False).run()._trades``."""
+        return trades_frame(self.closed_trades, self._live)
