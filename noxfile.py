@@ -1,0 +1,83 @@
+"""Test sessions, one per distribution, each in its own virtualenv and pytest process.
+
+    nox                 # everything (what CI runs)
+    nox -s core_alone   # the core with no plugin installed runs the demo
+    nox -s lint typecheck
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["lint", "typecheck", "core", "core_alone", "alpaca", "polygon", "cmc", "integration"]
+
+CORE = "./stratequeue-core"
+PLUGINS = {
+    "alpaca": "./stratequeue-alpaca",
+    "polygon": "./stratequeue-polygon",
+    "cmc": "./stratequeue-cmc",
+}
+ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("mypy>=1.11", "pandas-stubs", "-e", CORE, *[f"-e{p}" for p in PLUGINS.values()])
+    session.run("mypy", "stratequeue-core/src", *[f"{p}/src" for p in PLUGINS.values()])
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """The core's own tests, with no plugin installed."""
+    session.install("-e", f"{CORE}[test]")
+    session.run("pytest", "stratequeue-core/tests", "-q", "-p", "no:cacheprovider", *session.posargs, env=ENV)
+
+
+@nox.session
+def core_alone(session: nox.Session) -> None:
+    """Installs the core ALONE (not editable, no plugins) and runs the README's demo."""
+    session.install(CORE)
+    session.run("stratequeue", "--version", env=ENV)
+    session.run("stratequeue", "plugins", env=ENV)
+    session.run(
+        "stratequeue", "--strategy", "examples/strategies/sma.py", "--symbols", "AAPL",
+        "--data-source", "demo", "--granularity", "1s", "--duration", "0.25",
+        "--lookback", "40", "--db", f"{session.create_tmp()}/demo.sqlite", env=ENV,
+    )
+
+
+def _plugin(session: nox.Session, name: str) -> None:
+    session.install("-e", CORE, "-e", f"{PLUGINS[name]}[test]")
+    session.run("pytest", f"{PLUGINS[name][2:]}/tests", "-q", "-p", "no:cacheprovider", *session.posargs, env=ENV)
+
+
+@nox.session
+def alpaca(session: nox.Session) -> None:
+    """stratequeue-alpaca alone: what `pip install "stratequeue[trading]"` installs."""
+    _plugin(session, "alpaca")
+
+
+@nox.session
+def polygon(session: nox.Session) -> None:
+    _plugin(session, "polygon")
+
+
+@nox.session
+def cmc(session: nox.Session) -> None:
+    _plugin(session, "cmc")
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Cross-package tests: every distribution installed, third-party plugin discovery, CLI runs."""
+    session.install("-e", f"{CORE}[test]", *[f"-e{p}[test]" for p in PLUGINS.values()], "-e", ".")
+    session.run("pytest", "tests", "-q", "-p", "no:cacheprovider", *session.posargs, env=ENV)

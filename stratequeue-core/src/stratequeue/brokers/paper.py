@@ -1,0 +1,316 @@
+"""The ``paper`` broker: a local simulated account, no credentials needed.
+
+Two ways an order fills:
+
+* **Book-priced** orders (``qty`` and ``notional`` both None) are what StrateQueue's own
+  strategies send: backtesting.py sizes such orders at fill time from the strategy's capital,
+  so their quantity and price are decided by the strategy's book with backtesting.py's own
+  rules (next bar's open, limit/stop/SL/TP semantics) and reported through
+  :meth:`PaperBroker.fill_from_book`. This is what makes a paper run (and ``stratequeue replay``)
+  match ``Backtest.run`` exactly.
+* **Sized** orders (``qty`` or ``notional`` given) are matched by the broker itself against the
+  bars it sees: market orders at the next bar's open, limit and stop orders when the bar
+  crosses their price (limit at the better of open and limit, stop at the worse of open and
+  stop), as backtesting.py does.
+
+Cash starts at ``cash`` (default 100,000); ``commission`` is a fraction of traded value.
+Positions can be long or short, with fractional quantities. The account can persist in a
+SQLite file (``path``) so that it survives a restart, as a real broker's account would.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from .. import hookimpl
+from ..errors import BrokerError
+from ..models import (
+    AccountInfo,
+    Bar,
+    BrokerOrder,
+    Fill,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+)
+from .base import BaseBroker, BrokerConfig, CredentialStatus, OrderAck
+
+__all__ = ["PaperBroker", "register_brokers"]
+
+
+@dataclass
+class _Order:
+    order: BrokerOrder
+    status: OrderStatus = OrderStatus.ACCEPTED
+    broker_order_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    filled_qty: float = 0.0
+    message: str = ""
+
+    def ack(self) -> OrderAck:
+        return OrderAck(
+            self.order.client_order_id,
+            self.status,
+            self.broker_order_id,
+            self.message,
+            self.filled_qty,
+            self.order.symbol,
+        )
+
+
+@dataclass
+class _Holding:
+    qty: float = 0.0
+    avg_price: float = 0.0
+
+
+class PaperBroker(BaseBroker):
+    name = "paper"
+    display_name = "Paper (local simulation)"
+    fills_at_book_prices = True
+    supports_hedging = False
+    features = {"assets": "any symbol the data source has", "orders": "market, limit, stop, stop-limit"}
+
+    def __init__(self, config: BrokerConfig | None = None) -> None:
+        super().__init__(config or BrokerConfig("paper"))
+        params: Mapping[str, object] = self.config.additional_params
+        self.starting_cash = float(params.get("cash", 100_000.0))  # type: ignore[arg-type]
+        self.commission = float(params.get("commission", 0.0))  # type: ignore[arg-type]
+        self._path = params.get("path")
+        self._lock = threading.RLock()
+        self.cash = self.starting_cash
+        self.holdings: dict[str, _Holding] = {}
+        self.orders: dict[str, _Order] = {}
+        self.marks: dict[str, float] = {}
+        self._fills: list[Fill] = []
+        self._db: sqlite3.Connection | None = None
+        self.account_id = "PAPER-LOCAL"
+
+    # -- setup ---------------------------------------------------------------------------------
+    @classmethod
+    def credential_status(cls, env: Mapping[str, str]) -> CredentialStatus:
+        return CredentialStatus(paper=True, live=False, detail="built in, no credentials")
+
+    @classmethod
+    def setup_instructions(cls) -> str:
+        return (
+            "The paper broker is built in and needs no account: it simulates a 100,000 USD account "
+            "locally (set its cash with --cash). It is used whenever --paper runs without broker "
+            "credentials."
+        )
+
+    def connect(self) -> bool:
+        if self._path and self._db is None:
+            self._db = sqlite3.connect(str(self._path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS account (key TEXT PRIMARY KEY, value TEXT)")
+            row = self._db.execute("SELECT value FROM account WHERE key='state'").fetchone()
+            if row:
+                self._restore(json.loads(row[0]))
+        return True
+
+    def disconnect(self) -> None:
+        if self._db is not None:
+            self._save()
+            self._db.close()
+            self._db = None
+
+    # -- persistence ---------------------------------------------------------------------------
+    def _save(self) -> None:
+        if self._db is None:
+            return
+        state = {
+            "cash": self.cash,
+            "holdings": {s: asdict(h) for s, h in self.holdings.items()},
+            "orders": {
+                cid: {**asdict(o.order), "status": o.status.value, "broker_order_id": o.broker_order_id,
+                      "filled_qty": o.filled_qty, "message": o.message}
+                for cid, o in self.orders.items()
+            },
+            "fills": [{**asdict(f), "timestamp": f.timestamp.isoformat()} for f in self._fills],
+        }
+        self._db.execute(
+            "INSERT OR REPLACE INTO account (key, value) VALUES ('state', ?)", (json.dumps(state),)
+        )
+
+    def _restore(self, state: dict) -> None:
+        self.cash = state["cash"]
+        self.holdings = {s: _Holding(**h) for s, h in state["holdings"].items()}
+        for cid, o in state["orders"].items():
+            extra = {k: o.pop(k) for k in ("status", "broker_order_id", "filled_qty", "message")}
+            order = BrokerOrder(**{**o, "side": Side(o["side"]), "order_type": OrderType(o["order_type"])})
+            self.orders[cid] = _Order(order, OrderStatus(extra["status"]), extra["broker_order_id"],
+                                      extra["filled_qty"], extra["message"])
+        self._fills = [
+            Fill(**{**f, "side": Side(f["side"]), "timestamp": datetime.fromisoformat(f["timestamp"])})
+            for f in state.get("fills", [])
+        ]
+
+    # -- account -------------------------------------------------------------------------------
+    def get_positions(self) -> list[Position]:
+        with self._lock:
+            return [
+                Position(s, h.qty, h.avg_price, self.marks.get(s))
+                for s, h in sorted(self.holdings.items())
+                if h.qty
+            ]
+
+    def get_account_info(self) -> AccountInfo:
+        with self._lock:
+            positions = tuple(self.get_positions())
+            equity = self.cash + sum(p.market_value for p in positions)
+            return AccountInfo(self.account_id, self.cash, equity, max(self.cash, 0.0),
+                               positions=positions, mode="paper")
+
+    # -- orders --------------------------------------------------------------------------------
+    def submit_order(self, order: BrokerOrder) -> OrderAck:
+        with self._lock:
+            known = self.orders.get(order.client_order_id)
+            if known is not None:
+                return known.ack()
+            if order.qty is not None and order.qty <= 0:
+                rejected = _Order(order, OrderStatus.REJECTED, message="qty must be > 0")
+                self.orders[order.client_order_id] = rejected
+                self._save()
+                return rejected.ack()
+            self.orders[order.client_order_id] = _Order(order)
+            self._save()
+            return self.orders[order.client_order_id].ack()
+
+    def cancel_order(self, client_order_id: str) -> OrderAck:
+        with self._lock:
+            entry = self.orders.get(client_order_id)
+            if entry is None:
+                raise BrokerError(f"Order '{client_order_id}' is unknown to the paper broker.")
+            if entry.status.is_open:
+                entry.status = OrderStatus.CANCELED
+                self._save()
+            return entry.ack()
+
+    def get_order(self, client_order_id: str) -> OrderAck | None:
+        with self._lock:
+            entry = self.orders.get(client_order_id)
+            return entry.ack() if entry else None
+
+    def get_open_orders(self) -> list[OrderAck]:
+        with self._lock:
+            return [o.ack() for o in self.orders.values() if o.status.is_open]
+
+    def poll_fills(self) -> list[Fill]:
+        with self._lock:
+            fills, self._fills = self._fills, []
+            self._save()
+            return fills
+
+    # -- fills ---------------------------------------------------------------------------------
+    def fill_from_book(
+        self,
+        client_order_id: str,
+        signed_qty: float,
+        price: float,
+        timestamp: datetime,
+        commission: float = 0.0,
+        *,
+        final: bool = True,
+        execution_id: str = "",
+        cash_flow: float | None = None,
+    ) -> Fill:
+        """Execute ``signed_qty`` of a book-priced order at ``price`` (decided by the book).
+
+        ``cash_flow`` is what the account pays, when it is not ``qty * price + commission``:
+        a netted order whose strategies' books priced their parts differently (spread), or
+        whose opposite parts crossed completely (``signed_qty`` 0)."""
+        with self._lock:
+            entry = self.orders.get(client_order_id)
+            if entry is None or not entry.status.is_open:
+                raise BrokerError(f"Order '{client_order_id}' is not open at the paper broker.")
+            fill = self._execute(entry, signed_qty, price, timestamp, commission, execution_id, cash_flow)
+            if final:
+                entry.status = OrderStatus.FILLED
+            self._save()
+            return fill
+
+    def close_book_order(self, client_order_id: str, filled: bool) -> None:
+        """Mark a book-priced order done: filled, or cancelled by the book (e.g. no margin)."""
+        with self._lock:
+            entry = self.orders.get(client_order_id)
+            if entry is not None and entry.status.is_open:
+                entry.status = OrderStatus.FILLED if filled else OrderStatus.CANCELED
+                self._save()
+
+    def _execute(
+        self, entry: _Order, signed_qty: float, price: float, ts: datetime, commission: float,
+        execution_id: str = "", cash_flow: float | None = None,
+    ) -> Fill:
+        symbol = entry.order.symbol
+        holding = self.holdings.setdefault(symbol, _Holding())
+        new_qty = holding.qty + signed_qty
+        if signed_qty == 0:
+            pass
+        elif holding.qty == 0 or holding.qty * signed_qty > 0:
+            holding.avg_price = (holding.avg_price * holding.qty + price * signed_qty) / new_qty
+        elif new_qty * holding.qty < 0:  # flipped through zero
+            holding.avg_price = price
+        holding.qty = 0.0 if abs(new_qty) < 1e-12 else new_qty
+        if holding.qty == 0:
+            holding.avg_price = 0.0
+        self.cash -= signed_qty * price + commission if cash_flow is None else cash_flow
+        entry.filled_qty += abs(signed_qty)
+        if entry.status is OrderStatus.ACCEPTED:
+            entry.status = OrderStatus.PARTIALLY_FILLED
+        side = Side.BUY if signed_qty > 0 else Side.SELL
+        fill = Fill(entry.order.client_order_id, symbol, side, abs(signed_qty), price, ts, commission,
+                    execution_id or f"{entry.broker_order_id}-{len(self._fills)}-{entry.filled_qty}")
+        self._fills.append(fill)
+        return fill
+
+    def on_bar(self, bar: Bar) -> None:
+        """Match sized orders of ``bar``'s symbol (all were placed before this bar closed)."""
+        with self._lock:
+            self.marks[bar.symbol] = bar.close
+            changed = False
+            for entry in list(self.orders.values()):
+                order = entry.order
+                if order.symbol != bar.symbol or not entry.status.is_open:
+                    continue
+                if order.qty is None and order.notional is None:
+                    continue  # book-priced: the strategy's book decides
+                price = _match(order, bar)
+                if price is None:
+                    continue
+                qty = order.qty if order.qty is not None else (order.notional or 0.0) / price
+                remaining = qty - entry.filled_qty
+                signed = remaining if order.side is Side.BUY else -remaining
+                self._execute(entry, signed, price, bar.timestamp, abs(remaining) * price * self.commission)
+                entry.status = OrderStatus.FILLED
+                changed = True
+            if changed:
+                self._save()
+
+
+def _match(order: BrokerOrder, bar: Bar) -> float | None:
+    """The fill price of ``order`` on ``bar``, or None (backtesting.py's rules)."""
+    buy = order.side is Side.BUY
+    stop, limit = order.stop_price, order.limit_price
+    if stop is not None:
+        if not ((bar.high >= stop) if buy else (bar.low <= stop)):
+            return None
+    if limit is not None:
+        if not ((bar.low <= limit) if buy else (bar.high >= limit)):
+            return None
+        base = stop if stop is not None else bar.open
+        return min(base, limit) if buy else max(base, limit)
+    if stop is not None:
+        return max(bar.open, stop) if buy else min(bar.open, stop)
+    return bar.open
+
+
+@hookimpl
+def register_brokers(register):  # type: ignore[no-untyped-def]
+    register("paper", PaperBroker)

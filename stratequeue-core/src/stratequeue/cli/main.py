@@ -1,0 +1,120 @@
+"""The command group: running strategies is the group's own action (the 0.5 flags);
+``replay``, ``plugins``, ``status`` and ``export`` are subcommands, and plugins add more."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..errors import UsageError
+from ..granularity import GRANULARITIES
+
+__all__ = ["cli"]
+
+
+def _split_symbols(text: str | None) -> list[str]:
+    symbols = [s.strip().upper() for s in (text or "").split(",") if s.strip()]
+    if not symbols:
+        raise UsageError("No symbols given. Pass --symbols, e.g. --symbols AAPL,MSFT")
+    return list(dict.fromkeys(symbols))
+
+
+class _Group(click.Group):
+    """Loads plugin commands (``register_commands``) when the command list is needed."""
+
+    _loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            from ..plugins import get_plugin_manager
+
+            get_plugin_manager().hook.register_commands(cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._load_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--strategy", "strategy", type=click.Path(dir_okay=False), help="A backtesting.py strategy file.")
+@click.option("--strategies", "strategies", type=click.Path(dir_okay=False),
+              help="A strategies.txt file: filename,strategy_id,allocation lines.")
+@click.option("--symbols", help="Comma-separated symbols, e.g. AAPL,MSFT,BTC.")
+@click.option("--data-source", default="demo", show_default=True, help="Where bars come from.")
+@click.option("--data", "data_path", help="CSV file (or template with {symbol}) for --data-source csv.")
+@click.option("--granularity", default="1m", show_default=True, help="Bar size: 1s, 1m, 5m, 15m, 30m, 1h, 1d.")
+@click.option("--lookback", type=click.IntRange(min=1), help="History bars to warm strategies up (default: LOOKBACK).")
+@click.option("--paper", is_flag=True, help="Paper trading (the default).")
+@click.option("--live", is_flag=True, help="Live trading with real money: needs live credentials and a confirmation.")
+@click.option("--no-trading", is_flag=True, help="Print signals only; send no orders.")
+@click.option("--yes", is_flag=True, help="Confirm --live without a prompt (for unattended runs).")
+@click.option("--broker", help="Broker to use (default: detected from credentials).")
+@click.option("--cash", type=click.FloatRange(min=0, min_open=True), default=100_000.0, show_default=True,
+              help="Starting cash of the local paper broker.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Minutes to run (fractions allowed).")
+@click.option("--db", type=click.Path(dir_okay=False), help="Ledger file [default: ~/.stratequeue/ledger.sqlite].")
+@click.option("--verbose", "-v", is_flag=True, help="Log every step.")
+@click.option("--list-brokers", is_flag=True, help="List the installed brokers.")
+@click.option("--broker-status", is_flag=True, help="Show which broker credentials are set.")
+@click.option("--broker-setup", metavar="NAME|all", help="How to set up a broker's credentials.")
+@click.option("--data-setup", metavar="NAME", help="How to set up a data source's key.")
+@click.option("--list-granularities", is_flag=True, help="List granularities per data source.")
+@click.version_option(__version__, "--version", prog_name="stratequeue")
+@click.pass_context
+def cli(ctx: click.Context, **opts: object) -> None:
+    """Run unmodified backtesting.py strategies live: paper by default.
+
+    \b
+      stratequeue --strategy examples/strategies/sma.py --symbols AAPL --data-source demo
+      stratequeue --strategies strategies.txt --symbols AAPL,MSFT --no-trading
+      stratequeue replay --strategy sma.py --data GOOG.csv --trades-out trades.csv
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if opts["verbose"] else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import info
+
+    if opts["list_brokers"]:
+        return info.list_brokers()
+    if opts["broker_status"]:
+        return info.broker_status()
+    if opts["broker_setup"]:
+        return info.broker_setup(str(opts["broker_setup"]))
+    if opts["data_setup"]:
+        return info.data_setup(str(opts["data_setup"]))
+    if opts["list_granularities"]:
+        return info.list_granularities()
+    if not opts["strategy"] and not opts["strategies"]:
+        click.echo(ctx.get_help())
+        return
+    from .run import run_strategies
+
+    run_strategies(opts, _split_symbols(opts["symbols"]))  # type: ignore[arg-type]
+
+
+def resolve_db(value: object) -> Path:
+    from ..ledger import default_db_path
+
+    return Path(str(value)) if value else default_db_path()
+
+
+GRANULARITY_HELP = ", ".join(GRANULARITIES)
+
+from . import commands  # noqa: E402,F401  (registers subcommands)
+
+os.environ.setdefault("TQDM_DISABLE", "1")

@@ -1,0 +1,105 @@
+"""The ``csv`` data source: replays OHLCV files in backtesting.py's CSV shape.
+
+A file has a date index column and ``Open, High, Low, Close[, Volume]`` columns (the shape of
+``backtesting.test.GOOG``). Option ``path`` is one file, or a template with ``{symbol}``.
+``history(symbol, n)`` returns the file's first ``n`` bars and ``stream()`` yields the rest as
+fast as the consumer takes them, in time order across symbols.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import hookimpl
+from ..errors import UsageError
+from ..models import Bar, utc
+from .base import BaseDataSource, DataSourceConfig
+
+__all__ = ["CsvDataSource", "read_ohlcv", "register_data_sources"]
+
+_COLUMNS = ("Open", "High", "Low", "Close")
+
+
+def read_ohlcv(path: str | Path) -> Any:
+    """Read an OHLCV CSV into backtesting.py's DataFrame shape (UTC DatetimeIndex)."""
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"CSV file '{path}' not found. Give the path of an OHLCV file with --data.")
+    try:
+        frame = pd.read_csv(file, index_col=0)
+    except Exception as exc:  # pandas raises many kinds
+        raise UsageError(f"CSV file '{path}' could not be read ({exc}). Check that it is a CSV.") from exc
+    frame.columns = [str(c).strip().capitalize() for c in frame.columns]
+    missing = [c for c in _COLUMNS if c not in frame.columns]
+    if missing:
+        raise UsageError(
+            f"CSV file '{path}' lacks column(s) {', '.join(missing)}. "
+            "Expected a date column then Open, High, Low, Close and optionally Volume."
+        )
+    try:
+        index = pd.to_datetime(frame.index, utc=True, format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"CSV file '{path}': the first column must hold dates ({exc}).") from exc
+    frame.index = pd.DatetimeIndex(index, name="Date")
+    if "Volume" not in frame.columns:
+        frame["Volume"] = math.nan
+    frame = frame[[*_COLUMNS, "Volume"]].astype(float)
+    if not frame.index.is_monotonic_increasing:
+        frame = frame.sort_index()
+    return frame
+
+
+class CsvDataSource(BaseDataSource):
+    name = "csv"
+    display_name = "CSV files"
+
+    def __init__(self, config: DataSourceConfig) -> None:
+        super().__init__(config)
+        path = config.options.get("path") or config.env.get("STRATEQUEUE_CSV")
+        if not path:
+            raise UsageError(
+                "The csv data source needs a file: pass --data FILE.csv "
+                "(or a template such as --data 'data/{symbol}.csv')."
+            )
+        self.path = str(path)
+        self._frames: dict[str, Any] = {}
+        self._cursor: dict[str, int] = {}
+
+    def frame(self, symbol: str) -> Any:
+        if symbol not in self._frames:
+            self._frames[symbol] = read_ohlcv(self.path.format(symbol=symbol))
+        return self._frames[symbol]
+
+    def _bars(self, symbol: str, start: int, stop: int | None = None) -> list[Bar]:
+        frame = self.frame(symbol).iloc[start:stop]
+        return [
+            Bar(symbol, utc(ts.to_pydatetime()), o, h, low, c, v)
+            for ts, o, h, low, c, v in zip(
+                frame.index, frame.Open, frame.High, frame.Low, frame.Close, frame.Volume, strict=True
+            )
+        ]
+
+    def history(self, symbol: str, bars: int) -> list[Bar]:
+        bars = max(0, min(bars, len(self.frame(symbol))))
+        self._cursor[symbol] = bars
+        return self._bars(symbol, 0, bars)
+
+    def stream(self, symbols: Sequence[str]) -> Iterator[Bar]:
+        iters = [iter(self._bars(s, self._cursor.get(s, 0))) for s in symbols]
+        merged = heapq.merge(*iters, key=lambda b: (b.timestamp, b.symbol))
+        for bar in merged:
+            if self.stopped:
+                return
+            self._cursor[bar.symbol] = self._cursor.get(bar.symbol, 0) + 1
+            yield bar
+
+
+@hookimpl
+def register_data_sources(register):  # type: ignore[no-untyped-def]
+    register("csv", CsvDataSource)

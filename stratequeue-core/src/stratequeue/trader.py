@@ -1,0 +1,232 @@
+"""One run, wired end to end: data source -> runners -> portfolio -> broker -> ledger.
+
+:class:`Trader` is what ``stratequeue --strategy ...`` and ``stratequeue replay`` both drive;
+the two differ only in the data source (live feed or CSV) and the pacing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import plugins
+from .brokers import BrokerFactory
+from .brokers.base import BaseBroker, BrokerConfig
+from .data import create_data_source
+from .data.base import BarFilter, BaseDataSource, bars_to_frame
+from .display import Display
+from .errors import BrokerError, UsageError
+from .ledger import Ledger
+from .portfolio.config import StrategySpec
+from .portfolio.manager import Portfolio, Sleeve
+
+__all__ = ["RunConfig", "Trader", "choose_broker"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunConfig:
+    strategies: Sequence[StrategySpec]
+    symbols: Sequence[str]
+    data_source: str = "demo"
+    granularity: str = "1m"
+    mode: str = "paper"  # paper | live | signals
+    broker: str | None = None
+    duration: float | None = None  # minutes
+    lookback: int | None = None
+    db: Path | str = ":memory:"
+    cash: float = 100_000.0  # the paper broker's starting cash
+    backtest_options: Mapping[str, Any] = field(default_factory=dict)  # commission, spread, ...
+    data_options: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    replay: bool = False  # CSV replay: the first `lookback` rows are history, book state adopted
+
+
+def choose_broker(mode: str, requested: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
+    """Pick the broker for ``mode``; returns (name, a note to show the user or None).
+
+    Paper: the requested broker, else the first plugin broker with paper credentials, else the
+    built-in paper broker (said in one line). Live: the requested broker or the one with live
+    credentials; never the paper broker, never paper credentials.
+    """
+    registry = plugins.registry("brokers")
+    if requested:
+        cls = registry.get(requested)
+        status = cls.credential_status(env)
+        if mode == "live" and not status.live:
+            raise BrokerError(
+                f"--live needs live credentials for '{requested}'; none were found. "
+                f"See: stratequeue --broker-setup {requested}"
+            )
+        if mode == "live" and requested == "paper":
+            raise UsageError("The paper broker cannot trade live. Drop --live, or pick a real broker.")
+        return requested, None
+    others = [n for n in registry.names() if n != "paper"]
+    if mode == "live":
+        live = [n for n in others if registry.get(n).credential_status(env).live]
+        if not live:
+            raise BrokerError(
+                "--live needs live broker credentials and none were found "
+                "(e.g. ALPACA_API_KEY, ALPACA_SECRET_KEY, ALPACA_BASE_URL). "
+                "See: stratequeue --broker-status"
+            )
+        return live[0], None
+    paper = [n for n in others if registry.get(n).credential_status(env).paper]
+    if paper:
+        return paper[0], None
+    return "paper", "No paper credentials of any broker plugin found: using the local paper broker."
+
+
+class Trader:
+    def __init__(self, config: RunConfig, display: Display | None = None) -> None:
+        self.config = config
+        self.display = display
+        self.stop_event = threading.Event()
+        self.source: BaseDataSource | None = None
+        self.broker: BaseBroker | None = None
+        self.ledger: Ledger | None = None
+        self.portfolio: Portfolio | None = None
+        self.bars_seen = 0
+        self.run_id = 0
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        if self.display is not None:
+            self.display.line(text)
+
+    def build(self) -> None:
+        cfg = self.config
+        extractor = plugins.registry("signal_extractors").get("backtesting")()
+        loaded = [(spec, extractor.load(spec.file)) for spec in cfg.strategies]
+
+        self.source = create_data_source(cfg.data_source, cfg.granularity, cfg.env, **cfg.data_options)
+        if cfg.mode == "signals":
+            broker_name = "none"
+        else:
+            broker_name, note = choose_broker(cfg.mode, cfg.broker, cfg.env)
+            if note:
+                self._say(note)
+            params = {"cash": cfg.cash}
+            self.broker = BrokerFactory.create_broker(
+                broker_name,
+                BrokerConfig(broker_name, paper_trading=cfg.mode != "live", credentials=dict(cfg.env),
+                             additional_params=params),
+            )
+            if not self.broker.connect():
+                raise BrokerError(f"Could not connect to broker '{broker_name}'.")
+            if not self.broker.fills_at_book_prices:
+                raise BrokerError(
+                    f"Broker '{broker_name}' reports real fills; trading through it needs the "
+                    "stratequeue-alpaca plugin's execution support (not in this version)."
+                )
+        account_equity = (
+            self.broker.get_account_info().equity if self.broker is not None else cfg.cash
+        )
+        self.ledger = Ledger(cfg.db)
+        self.run_id = self.ledger.start_run(
+            mode=cfg.mode, broker=broker_name, data_source=cfg.data_source,
+            granularity=cfg.granularity, symbols=cfg.symbols, account_equity=account_equity,
+        )
+        self.portfolio = Portfolio(ledger=self.ledger, broker=self.broker, run_id=self.run_id)
+
+        from .engine import BacktestOptions
+
+        lookback = (
+            cfg.lookback if cfg.lookback is not None
+            else max((ls.lookback or 0) for _, ls in loaded) or None
+        )
+        bar_filter = BarFilter(self.source.granularity)
+        pending: list[tuple[Sleeve, Any]] = []
+        for symbol in cfg.symbols:
+            count = lookback if lookback is not None else 200
+            history = list(bar_filter.filter(self.source.history(symbol, count), check_future=not cfg.replay))
+            frame = bars_to_frame(history)
+            for spec, strategy in loaded:
+                capital = spec.allocation * account_equity / len(cfg.symbols)
+                options = BacktestOptions(cash=capital, **cfg.backtest_options)
+                runner = extractor.runner(strategy, strategy_id=spec.strategy_id, symbol=symbol,
+                                          options=options)
+                if lookback is None and strategy.lookback is None:
+                    log.warning("%s defines no LOOKBACK; warming up on %d bars", spec.file, count)
+                if len(frame):
+                    runner.warm_start(frame)
+                sleeve = Sleeve(spec, symbol, runner, capital)
+                self.portfolio.add(sleeve)
+                self.ledger.upsert_strategy(spec.strategy_id, str(spec.file), spec.allocation,
+                                            spec.allocation * account_equity, cfg.symbols)
+                pending.append((sleeve, getattr(runner, "warm_start_intents", [])))
+                inherited = list(getattr(runner, "inherited_trades", []))
+                if inherited:
+                    self._inherit(sleeve, inherited, history[-1].timestamp if history else None)
+        self.bar_filter = bar_filter
+        if pending and self.broker is not None:
+            start_time = datetime.now(UTC)
+            if self.display:
+                self.display.events(self.portfolio.start(pending, start_time))
+            else:
+                self.portfolio.start(pending, start_time)
+
+    def _inherit(self, sleeve: Sleeve, trades: list[Any], last_time: datetime | None) -> None:
+        """Trades the strategy's backtest would hold after its history. A replay adopts them
+        (the paper account books them as of their entry); a live run starts flat and says so."""
+        size = sum(t.size for t in trades)
+        if self.config.replay:
+            assert self.portfolio is not None
+            self.portfolio.adopt(sleeve, trades)
+            return
+        sleeve.runner.flatten_inherited()
+        self._say(
+            f"{sleeve.strategy_id}: its backtest would hold {size:+g} {sleeve.symbol} from before "
+            "the start; it starts flat (no orders are placed for the past)."
+        )
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def run(self) -> str:
+        """Process bars until the duration ends, the feed ends or :meth:`stop`; returns why."""
+        assert self.source is not None and self.portfolio is not None and self.ledger is not None
+        cfg = self.config
+        timer = None
+        if cfg.duration:
+            timer = threading.Timer(cfg.duration * 60, self.stop)
+            timer.daemon = True
+            timer.start()
+        reason = "feed ended"
+        try:
+            for bar in self.source.stream(list(cfg.symbols)):
+                if self.stop_event.is_set():
+                    break
+                if not self.bar_filter.accept(bar, check_future=not cfg.replay):
+                    continue
+                if self.broker is not None:
+                    self.broker.on_bar(bar)
+                events = self.portfolio.on_bar(bar)
+                self.bars_seen += 1
+                if self.display is not None and events:
+                    self.display.events(events)
+            if self.stop_event.is_set():
+                reason = "duration reached" if cfg.duration else "stopped"
+        except KeyboardInterrupt:
+            reason = "interrupted"
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return reason
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.source is not None:
+            self.source.stop()
+
+    def close(self, reason: str) -> None:
+        if self.ledger is not None:
+            self.ledger.end_run(self.run_id, reason)
+        if self.broker is not None:
+            self.broker.disconnect()
+        if self.source is not None:
+            self.source.close()

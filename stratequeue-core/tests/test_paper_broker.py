@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from stratequeue.brokers.base import BrokerConfig
+from stratequeue.brokers.paper import PaperBroker
+from stratequeue.models import Bar, BrokerOrder, OrderStatus, OrderType, Side
+
+T0 = datetime(2024, 1, 2, tzinfo=UTC)
+
+
+def bar(i, o, h, low, c, symbol="AAPL"):
+    return Bar(symbol, T0 + timedelta(days=i), o, h, low, c, 1000)
+
+
+def broker(**params):
+    b = PaperBroker(BrokerConfig("paper", additional_params=params))
+    b.connect()
+    return b
+
+
+def test_market_order_fills_at_the_next_bars_open():
+    b = broker(cash=10_000)
+    b.on_bar(bar(0, 100, 101, 99, 100))
+    b.submit_order(BrokerOrder("c1", "AAPL", Side.BUY, 10.0))
+    b.on_bar(bar(1, 102, 103, 101, 102))
+    [fill] = b.poll_fills()
+    assert (fill.qty, fill.price) == (10.0, 102)
+    assert b.get_account_info().cash == pytest.approx(10_000 - 1020)
+    assert b.get_positions()[0].qty == 10
+
+
+def test_limit_and_stop_follow_backtestings_rules():
+    b = broker()
+    b.on_bar(bar(0, 100, 101, 99, 100))
+    b.submit_order(BrokerOrder("lim", "AAPL", Side.BUY, 1.0, OrderType.LIMIT, limit_price=98))
+    b.submit_order(BrokerOrder("stp", "AAPL", Side.BUY, 1.0, OrderType.STOP, stop_price=104))
+    b.on_bar(bar(1, 100, 103, 99, 101))  # neither touched
+    assert b.poll_fills() == []
+    b.on_bar(bar(2, 97, 106, 96, 105))  # gap below the limit, through the stop
+    prices = {f.client_order_id: f.price for f in b.poll_fills()}
+    assert prices == {"lim": 97, "stp": 104}
+
+
+def test_short_and_fractional_positions():
+    b = broker()
+    b.on_bar(bar(0, 100, 101, 99, 100, "BTC"))
+    b.submit_order(BrokerOrder("s", "BTC", Side.SELL, 0.25))
+    b.on_bar(bar(1, 200, 201, 199, 200, "BTC"))
+    assert b.get_positions()[0].qty == -0.25
+    assert b.get_account_info().equity == pytest.approx(100_000)
+
+
+def test_submit_is_idempotent_on_client_order_id():
+    b = broker()
+    first = b.submit_order(BrokerOrder("same", "AAPL", Side.BUY, 1.0))
+    again = b.submit_order(BrokerOrder("same", "AAPL", Side.BUY, 1.0))
+    assert first.broker_order_id == again.broker_order_id and len(b.orders) == 1
+
+
+def test_book_priced_orders_wait_for_the_book():
+    b = broker()
+    b.submit_order(BrokerOrder("book", "AAPL", Side.BUY, None))
+    b.on_bar(bar(0, 100, 101, 99, 100))
+    b.on_bar(bar(1, 100, 101, 99, 100))
+    assert b.poll_fills() == []
+    fill = b.fill_from_book("book", 7, 100.5, T0, 1.0)
+    assert fill.qty == 7 and b.get_order("book").status is OrderStatus.FILLED
+    assert b.cash == pytest.approx(100_000 - 703.5 - 1.0)
+
+
+def test_account_survives_a_restart(tmp_path):
+    path = tmp_path / "paper.sqlite"
+    b = broker(path=path)
+    b.on_bar(bar(0, 100, 101, 99, 100))
+    b.submit_order(BrokerOrder("c1", "AAPL", Side.BUY, 3.0))
+    b.on_bar(bar(1, 110, 111, 109, 110))
+    b.disconnect()
+    again = broker(path=path)
+    assert again.get_positions()[0].qty == 3
+    assert again.get_order("c1").status is OrderStatus.FILLED
+    assert again.cash == pytest.approx(100_000 - 330)
