@@ -172,6 +172,7 @@ class AlpacaBroker(BaseBroker):
         )
         if self._use_stream:
             self._start_stream()
+        self._last_reconcile = time.monotonic()
         return True
 
     def _start_stream(self) -> None:
@@ -339,6 +340,10 @@ class AlpacaBroker(BaseBroker):
                 message=f"not sent: Alpaca did not answer ({api_message(exc)})",
                 symbol=order.symbol,
             )
+        if order.client_order_id in self._tracked:  # sent before in this session
+            existing = self._lookup_quietly(order.client_order_id)
+            if existing is not None:
+                return self._ack(existing, order.symbol)
         return self._send(order, request)
 
     def _send(self, order: BrokerOrder, request: Any) -> OrderAck:

@@ -27,6 +27,7 @@ class _CountingStream(TradingStream):
         super().__init__(*args, **kwargs)
         self.generation = 0
         self.connected = threading.Event()
+        self.stopping = False
 
     async def _start_ws(self) -> None:
         await super()._start_ws()
@@ -35,7 +36,7 @@ class _CountingStream(TradingStream):
         log.info("Alpaca trade_updates stream connected (connection %d)", self.generation)
 
     async def close(self) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self.stopping:
             log.warning("Alpaca trade_updates stream disconnected; fills are confirmed by polling")
         self.connected.clear()
         await super().close()
@@ -88,6 +89,7 @@ class TradeUpdateStream:
         thread, self._thread = self._thread, None
         if thread is None:
             return
+        self._stream.stopping = True
         loop = self._stream._loop
         if loop is not None and loop.is_running():
             try:

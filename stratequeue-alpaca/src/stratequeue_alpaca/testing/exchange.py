@@ -1,0 +1,467 @@
+"""The fake's trading state: assets, prices, orders, positions and the account, kept
+consistent, with Alpaca's JSON shapes and error bodies. No networking here."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["ApiError", "Exchange", "FakeAsset"]
+
+_TERMINAL = {"filled", "canceled", "expired", "rejected", "replaced"}
+
+
+class ApiError(Exception):
+    """An Alpaca error answer: HTTP status and JSON body (``code``, ``message``, extras)."""
+
+    def __init__(self, status: int, code: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"code": code, "message": message, **extra}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _key(symbol: str) -> str:
+    return symbol.replace("/", "").upper()
+
+
+@dataclass
+class FakeAsset:
+    symbol: str  # BTC/USD for crypto, the ticker for stocks
+    crypto: bool = False
+    fractionable: bool = True
+    shortable: bool = True
+    tradable: bool = True
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "class": "crypto" if self.crypto else "us_equity",
+            "exchange": "CRYPTO" if self.crypto else "NASDAQ",
+            "symbol": self.symbol,
+            "name": self.symbol,
+            "status": "active",
+            "tradable": self.tradable,
+            "marginable": not self.crypto,
+            "shortable": self.shortable and not self.crypto,
+            "easy_to_borrow": self.shortable and not self.crypto,
+            "fractionable": self.fractionable,
+            "attributes": [],
+        }
+
+
+@dataclass
+class _Position:
+    asset: FakeAsset
+    qty: float = 0.0
+    avg: float = 0.0
+
+
+class Exchange:
+    """Orders fill at the symbol's price: at once (``fill_mode="immediate"``), on the next
+    pushed bar (``"on_bar"``), or only when told (``"manual"``); ``partial_fills=n`` splits each
+    fill into n executions. Every method is thread-safe and returns the trade_updates events
+    it produced (``{"event", "order", ...}`` dicts) for the server to broadcast."""
+
+    def __init__(
+        self, cash: float = 100_000.0, fill_mode: str = "immediate", partial_fills: int = 1
+    ) -> None:
+        self.lock = threading.RLock()
+        self.cash = cash
+        self.fill_mode = fill_mode
+        self.partial_fills = partial_fills
+        self.is_open = True
+        self.account_id = str(uuid.uuid4())
+        self.account_number = "PA3FAKE00001"
+        self.assets: dict[str, FakeAsset] = {}
+        self.prices: dict[str, float] = {}
+        self.orders: dict[str, dict[str, Any]] = {}  # id -> order json
+        self.positions: dict[str, _Position] = {}
+        for sym in ("AAPL", "MSFT", "SPY"):
+            self.add_asset(sym)
+        self.add_asset("GME", fractionable=False, shortable=False)
+        for sym in ("BTC/USD", "ETH/USD"):
+            self.add_asset(sym, crypto=True)
+
+    # -- set-up ---------------------------------------------------------------------------
+    def add_asset(self, symbol: str, crypto: bool = False, **flags: bool) -> FakeAsset:
+        with self.lock:
+            asset = FakeAsset(symbol.upper(), crypto=crypto, **flags)
+            self.assets[_key(symbol)] = asset
+            return asset
+
+    def asset(self, symbol: str) -> FakeAsset:
+        asset = self.assets.get(_key(symbol))
+        if asset is None:
+            raise ApiError(404, 40410000, "asset not found")
+        return asset
+
+    def set_price(self, symbol: str, price: float) -> None:
+        with self.lock:
+            self.prices[_key(symbol)] = price
+
+    # -- account and positions -------------------------------------------------------------
+    def equity(self) -> float:
+        return self.cash + sum(p.qty * self.prices.get(k, p.avg) for k, p in self.positions.items())
+
+    def account_json(self) -> dict[str, Any]:
+        with self.lock:
+            equity = self.equity()
+            return {
+                "id": self.account_id,
+                "account_number": self.account_number,
+                "status": "ACTIVE",
+                "crypto_status": "ACTIVE",
+                "currency": "USD",
+                "cash": f"{self.cash:.2f}",
+                "equity": f"{equity:.2f}",
+                "last_equity": f"{equity:.2f}",
+                "portfolio_value": f"{equity:.2f}",
+                "buying_power": f"{max(self.cash, 0.0):.2f}",
+                "pattern_day_trader": False,
+                "trading_blocked": False,
+                "transfers_blocked": False,
+                "account_blocked": False,
+                "shorting_enabled": True,
+                "created_at": "2024-01-02T00:00:00Z",
+            }
+
+    def position_json(self, key: str) -> dict[str, Any]:
+        p = self.positions[key]
+        price = self.prices.get(key, p.avg)
+        return {
+            "asset_id": p.asset.id,
+            "symbol": key,
+            "exchange": "CRYPTO" if p.asset.crypto else "NASDAQ",
+            "asset_class": "crypto" if p.asset.crypto else "us_equity",
+            "avg_entry_price": str(p.avg),
+            "qty": str(p.qty),
+            "qty_available": str(p.qty),
+            "side": "long" if p.qty >= 0 else "short",
+            "market_value": str(p.qty * price),
+            "cost_basis": str(p.qty * p.avg),
+            "unrealized_pl": str(p.qty * (price - p.avg)),
+            "current_price": str(price),
+        }
+
+    def positions_json(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self.position_json(k) for k, p in self.positions.items() if p.qty != 0]
+
+    def one_position_json(self, symbol: str) -> dict[str, Any]:
+        with self.lock:
+            p = self.positions.get(_key(symbol))
+            if p is None or p.qty == 0:
+                raise ApiError(404, 40410000, "position does not exist")
+            return self.position_json(_key(symbol))
+
+    # -- orders -----------------------------------------------------------------------------
+    def _order_json(self, body: dict[str, Any], asset: FakeAsset, **over: Any) -> dict[str, Any]:
+        now = _now()
+        order = {
+            "id": str(uuid.uuid4()),
+            "client_order_id": body.get("client_order_id") or str(uuid.uuid4()),
+            "created_at": now,
+            "updated_at": now,
+            "submitted_at": now,
+            "filled_at": None,
+            "expired_at": None,
+            "canceled_at": None,
+            "failed_at": None,
+            "replaced_at": None,
+            "replaced_by": None,
+            "replaces": None,
+            "asset_id": asset.id,
+            "symbol": asset.symbol,
+            "asset_class": "crypto" if asset.crypto else "us_equity",
+            "notional": None if body.get("notional") is None else str(body["notional"]),
+            "qty": None if body.get("qty") is None else str(body["qty"]),
+            "filled_qty": "0",
+            "filled_avg_price": None,
+            "order_class": body.get("order_class") or "simple",
+            "order_type": body.get("type"),
+            "type": body.get("type"),
+            "side": body.get("side"),
+            "time_in_force": body.get("time_in_force"),
+            "limit_price": None if body.get("limit_price") is None else str(body["limit_price"]),
+            "stop_price": None if body.get("stop_price") is None else str(body["stop_price"]),
+            "status": "new",
+            "extended_hours": bool(body.get("extended_hours", False)),
+            "legs": None,
+            "trail_percent": None
+            if body.get("trail_percent") is None
+            else str(body["trail_percent"]),
+            "trail_price": None,
+            "hwm": None,
+        }
+        order.update(over)
+        return order
+
+    def by_client_id(self, client_order_id: str) -> dict[str, Any]:
+        with self.lock:
+            for order in self.orders.values():
+                if order["client_order_id"] == client_order_id:
+                    return order
+            raise ApiError(404, 40410000, "order not found")
+
+    def get(self, order_id: str) -> dict[str, Any]:
+        with self.lock:
+            if order_id not in self.orders:
+                raise ApiError(404, 40410000, "order not found")
+            return self.orders[order_id]
+
+    def list_orders(self, status: str = "open") -> list[dict[str, Any]]:
+        with self.lock:
+            orders = [o for o in self.orders.values() if not o.get("_leg")]
+            if status == "open":
+                return [o for o in orders if o["status"] not in _TERMINAL or _legs_open(o)]
+            if status == "closed":
+                return [o for o in orders if o["status"] in _TERMINAL]
+            return orders
+
+    def _validate(self, body: dict[str, Any]) -> FakeAsset:
+        symbol = str(body.get("symbol") or "")
+        asset = self.assets.get(_key(symbol))
+        if asset is None:
+            raise ApiError(422, 40010001, f"asset {symbol} not found")
+        cid = body.get("client_order_id")
+        if cid and any(o["client_order_id"] == cid for o in self.orders.values()):
+            raise ApiError(422, 40010001, "client_order_id must be unique")
+        qty, notional = _num(body.get("qty")), _num(body.get("notional"))
+        if qty is not None and qty <= 0:
+            raise ApiError(422, 40010001, "qty must be > 0")
+        fractional = notional is not None or (qty is not None and qty != int(qty))
+        if fractional and not asset.fractionable:
+            raise ApiError(422, 40010001, f"asset {asset.symbol} is not fractionable")
+        if asset.crypto and body.get("time_in_force") not in ("gtc", "ioc"):
+            raise ApiError(422, 40010001, "invalid crypto time_in_force")
+        price = self.prices.get(_key(symbol))
+        held = self.positions.get(_key(symbol), _Position(asset)).qty
+        if body.get("side") == "buy":
+            cost = (
+                notional
+                if notional is not None
+                else (qty or 0) * float(body.get("limit_price") or price or 0)
+            )
+            if cost > self.cash:
+                raise ApiError(
+                    403,
+                    40310000,
+                    "insufficient buying power",
+                    buying_power=f"{self.cash:.2f}",
+                    cost_basis=f"{cost:.2f}",
+                )
+        elif qty is not None and qty > held:
+            if asset.crypto:
+                raise ApiError(
+                    403,
+                    40310000,
+                    f"insufficient balance for {asset.symbol.split('/')[0]} "
+                    f"(requested: {qty}, available: {max(held, 0)})",
+                )
+            if not asset.shortable:
+                raise ApiError(403, 40310000, f"asset {asset.symbol} cannot be sold short")
+        return asset
+
+    def submit(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Place an order (or raise ApiError); the order and its events."""
+        with self.lock:
+            asset = self._validate(body)
+            order = self._order_json(body, asset)
+            self.orders[order["id"]] = order
+            if order["order_class"] in ("bracket", "oto"):
+                order["legs"] = self._legs(body, asset, order)
+            events = [self._event("new", order)]
+            if self.fill_mode == "immediate":
+                events += self._try_fill(order, self.prices.get(_key(asset.symbol)))
+            return order, events
+
+    def _legs(
+        self, body: dict[str, Any], asset: FakeAsset, parent: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        exit_side = "sell" if body.get("side") == "buy" else "buy"
+        legs = []
+        if body.get("take_profit"):
+            tp = {"type": "limit", "limit_price": body["take_profit"]["limit_price"]}
+            legs.append(tp)
+        if body.get("stop_loss"):
+            sl = {"type": "stop", "stop_price": body["stop_loss"]["stop_price"]}
+            legs.append(sl)
+        out = []
+        for leg in legs:
+            leg_body = {
+                **leg,
+                "symbol": asset.symbol,
+                "side": exit_side,
+                "qty": body.get("qty"),
+                "time_in_force": body.get("time_in_force"),
+                "order_class": parent["order_class"],
+            }
+            child = self._order_json(leg_body, asset, status="held", _leg=parent["id"])
+            self.orders[child["id"]] = child
+            out.append(child)
+        return out
+
+    def cancel(self, order_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            order = self.get(order_id)
+            if order["status"] in _TERMINAL:
+                raise ApiError(422, 42210000, f'order is already in "{order["status"]}" state')
+            events = [self._close(order, "canceled")]
+            for leg in order.get("legs") or []:
+                if leg["status"] not in _TERMINAL:
+                    events.append(self._close(leg, "canceled"))
+            return events
+
+    def _close(self, order: dict[str, Any], status: str) -> dict[str, Any]:
+        now = _now()
+        order.update(status=status, updated_at=now)
+        order[f"{status}_at" if status != "filled" else "filled_at"] = now
+        return self._event(status, order)
+
+    def _event(self, event: str, order: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"event": event, "order": public(order), "timestamp": _now(), **extra}
+
+    # -- fills ------------------------------------------------------------------------------
+    def _trigger_price(
+        self, order: dict[str, Any], price: float | None, bar: dict[str, float] | None
+    ) -> float | None:
+        """Where ``order`` executes against ``price`` (or a bar's range), None if it does not."""
+        kind, side = order["type"], order["side"]
+        low = bar["l"] if bar else price
+        high = bar["h"] if bar else price
+        if low is None or high is None:
+            return None
+        limit, stop = _num(order["limit_price"]), _num(order["stop_price"])
+        if kind == "market":
+            return bar["o"] if bar else price
+        if kind == "limit" and limit is not None:
+            if side == "buy" and low <= limit:
+                return min(limit, bar["o"]) if bar else min(limit, high)
+            if side == "sell" and high >= limit:
+                return max(limit, bar["o"]) if bar else max(limit, low)
+            return None
+        if kind in ("stop", "stop_limit") and stop is not None:
+            hit = high >= stop if side == "buy" else low <= stop
+            if not hit:
+                return None
+            return limit if kind == "stop_limit" and limit is not None else stop
+        return None
+
+    def _try_fill(
+        self, order: dict[str, Any], price: float | None, bar: dict[str, float] | None = None
+    ) -> list[dict[str, Any]]:
+        if order["status"] in _TERMINAL or order["status"] == "held":
+            return []
+        at = self._trigger_price(order, price, bar)
+        if at is None:
+            return []
+        return self.fill(order["id"], None, at)
+
+    def fill(
+        self, order_id: str, qty: float | None = None, price: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Execute ``qty`` (default: the rest, in ``partial_fills`` pieces) at ``price``."""
+        with self.lock:
+            order = self.get(order_id)
+            asset = self.asset(order["symbol"])
+            price = price if price is not None else self.prices.get(_key(asset.symbol))
+            if price is None:
+                raise ValueError(f"no price for {asset.symbol}: call set_price first")
+            total = _num(order["qty"])
+            if total is None:  # notional: sized at the fill price
+                total = round(float(order["notional"]) / price, 9)
+                order["qty"] = str(total)
+            done = float(order["filled_qty"])
+            if qty is not None:
+                pieces = [min(qty, total - done)]
+            else:
+                rest = total - done
+                n = max(1, self.partial_fills)
+                pieces = [round(rest / n, 9)] * (n - 1)
+                pieces.append(round(rest - sum(pieces), 9))
+            events = []
+            for piece in pieces:
+                if piece <= 0:
+                    continue
+                events.append(self._execute(order, asset, piece, price))
+            return events
+
+    def _execute(
+        self, order: dict[str, Any], asset: FakeAsset, qty: float, price: float
+    ) -> dict[str, Any]:
+        done = float(order["filled_qty"])
+        avg = float(order["filled_avg_price"] or 0)
+        new_done = round(done + qty, 9)
+        order["filled_avg_price"] = str((avg * done + price * qty) / new_done)
+        order["filled_qty"] = str(new_done)
+        total = float(order["qty"])
+        now = _now()
+        order["updated_at"] = now
+        full = new_done >= total - 1e-9
+        order["status"] = "filled" if full else "partially_filled"
+        if full:
+            order["filled_at"] = now
+        signed = qty if order["side"] == "buy" else -qty
+        self.cash -= signed * price
+        pos = self.positions.setdefault(_key(asset.symbol), _Position(asset))
+        if pos.qty == 0 or (pos.qty > 0) == (signed > 0):
+            pos.avg = (pos.avg * abs(pos.qty) + price * qty) / (abs(pos.qty) + qty)
+        elif abs(signed) > abs(pos.qty):
+            pos.avg = price
+        pos.qty = round(pos.qty + signed, 9)
+        if full:
+            self._after_fill(order)
+        return self._event(
+            "fill" if full else "partial_fill",
+            order,
+            execution_id=str(uuid.uuid4()),
+            price=str(price),
+            qty=str(qty),
+            position_qty=str(pos.qty),
+        )
+
+    def _after_fill(self, order: dict[str, Any]) -> None:
+        for leg in order.get("legs") or []:
+            if leg["status"] == "held":
+                leg["status"] = "new"
+        parent_id = order.get("_leg")
+        if parent_id:  # one leg filled: the other is canceled (OCO)
+            for sibling in self.orders[parent_id].get("legs") or []:
+                if sibling["id"] != order["id"] and sibling["status"] not in _TERMINAL:
+                    sibling.update(status="canceled", canceled_at=_now(), updated_at=_now())
+
+    def on_bar(self, symbol: str, bar: dict[str, float]) -> list[dict[str, Any]]:
+        """A bar traded: resting orders of ``symbol`` that it reaches fill."""
+        with self.lock:
+            self.prices[_key(symbol)] = bar["c"]
+            if self.fill_mode == "manual":
+                return []
+            events: list[dict[str, Any]] = []
+            for order in list(self.orders.values()):
+                if _key(order["symbol"]) == _key(symbol):
+                    events += self._try_fill(order, None, bar)
+            return events
+
+
+def _legs_open(order: dict[str, Any]) -> bool:
+    return any(leg["status"] not in _TERMINAL for leg in order.get("legs") or [])
+
+
+def public(order: dict[str, Any]) -> dict[str, Any]:
+    """An order as Alpaca shows it (no private keys, legs nested)."""
+    out = {k: v for k, v in order.items() if not k.startswith("_")}
+    if order.get("legs"):
+        out["legs"] = [public(leg) for leg in order["legs"]]
+    return out
