@@ -36,6 +36,14 @@ class BarAggregator:
         if last is None or period_start > last:
             self._emitted[symbol] = period_start
 
+    def begin(self, symbol: str, moment: datetime) -> None:
+        """Start ``symbol`` at the period containing ``moment`` unless history already set
+        where delivery resumes: older periods are never emitted."""
+        if symbol not in self._emitted:
+            periods = self.periods[symbol]
+            first = periods.start(moment)
+            self._emitted[symbol] = periods.start(first - timedelta(microseconds=1))
+
     def resume_point(self, symbol: str, now: datetime) -> datetime:
         """Where a REST backfill for ``symbol`` must start to complete every unemitted bar."""
         periods = self.periods[symbol]
@@ -47,9 +55,12 @@ class BarAggregator:
             return periods.end(last)
         return periods.start(now)
 
-    def add(self, sub: Bar) -> list[Bar]:
-        """Take one sub-bar; return the bar it completes, if its end closes its period."""
+    def add(self, sub: Bar, now: datetime | None = None) -> list[Bar]:
+        """Take one sub-bar; return the bar it completes, if its end closes its period.
+        A sub-bar starting after ``now`` is dropped (a clock or feed error)."""
         problem = sub.problem()
+        if problem is None and now is not None and sub.timestamp > now:
+            problem = f"its time is in the future (now {now.isoformat()})"
         if problem is not None:
             log.warning(
                 "Dropped %s update at %s: %s", sub.symbol, sub.timestamp.isoformat(), problem

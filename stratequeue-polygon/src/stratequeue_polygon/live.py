@@ -124,9 +124,9 @@ class WebsocketFeed:
         self._stop = asyncio.Event()
         if self._stopping.is_set():
             return
-        connected_before = False
+        first = True
         while not self._stop.is_set():
-            client = WebSocketClient(
+            client = _Client(
                 api_key=self.settings.api_key,
                 feed=self.settings.ws_feed,
                 market=self.market,
@@ -135,11 +135,11 @@ class WebsocketFeed:
                 max_reconnects=0,
             )
             try:
-                ok = await self._session(client, reconnect=connected_before)
+                await self._session(client, reconnect=not first)
             except AuthError as exc:
                 self.events.put(NoWebsocket(self.market, str(exc)))
                 return
-            connected_before = connected_before or ok
+            first = False
             if self._stop.is_set():
                 break
             delay = self.backoff.next()
@@ -149,8 +149,9 @@ class WebsocketFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=delay)
 
-    async def _session(self, client: WebSocketClient, *, reconnect: bool) -> bool:
-        """Run one connection until it drops or stop is asked; True if it got subscribed."""
+    async def _session(self, client: WebSocketClient, *, reconnect: bool) -> None:
+        """Run one connection until it drops or stop is asked. Every connection after the
+        first is announced as a reconnect, so the source backfills (duplicates are dropped)."""
         assert self._stop is not None
         task = asyncio.create_task(client.connect(self._process))
         stopper = asyncio.create_task(self._stop.wait())
@@ -178,17 +179,17 @@ class WebsocketFeed:
             if not task.done():
                 task.cancel()
                 await asyncio.wait({task}, timeout=1.0)
-            try:
-                await asyncio.wait_for(client.close(), timeout=1.0)
-            except Exception as exc:
-                log.debug("Polygon %s websocket close: %r", self.market, exc)
+            if client.websocket is not None:
+                try:
+                    await asyncio.wait_for(client.close(), timeout=1.0)
+                except Exception as exc:
+                    log.debug("Polygon %s websocket close: %r", self.market, exc)
         if task.done() and not task.cancelled():
             exc = task.exception()
             if isinstance(exc, AuthError):
                 raise exc
             if exc is not None:
                 log.debug("Polygon %s websocket ended: %r", self.market, exc)
-        return subscribed
 
     async def _diagnose(self) -> None:
         """The client could not connect in time: find out whether the server refused the
@@ -225,6 +226,18 @@ class WebsocketFeed:
             close=_num(msg.close),
             volume=_num(msg.volume),
         )
+
+
+class _Client(WebSocketClient):
+    """The Massive client, with the websockets library's frame log kept off: at DEBUG it
+    would print the auth frame, which carries the API key."""
+
+    async def connect(self, processor, close_timeout: int = 1, **kwargs):  # type: ignore[override]
+        return await super().connect(processor, close_timeout, logger=_FRAMES, **kwargs)
+
+
+_FRAMES = logging.getLogger("stratequeue_polygon.websocket_frames")
+_FRAMES.setLevel(logging.INFO)
 
 
 def _num(value: float | None) -> float:

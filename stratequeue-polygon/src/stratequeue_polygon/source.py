@@ -117,9 +117,11 @@ class PolygonDataSource(BaseDataSource):
         agg = BarAggregator(
             {s.user: Periods(self.granularity, s.market) for s in syms}, self.sub.timedelta
         )
+        start_time = self._clock()
         for s in syms:
             if s.user in self._history_last:
                 agg.mark_emitted(s.user, self._history_last[s.user])
+            agg.begin(s.user, start_time)
         events: queue.Queue = queue.Queue()
         markets = sorted({s.market for s in syms})
         polled: dict[str, list[PolygonSymbol]] = {}
@@ -141,8 +143,9 @@ class PolygonDataSource(BaseDataSource):
                     event = None
                 out: list[Bar] = []
                 if isinstance(event, list):
+                    now = self._clock()
                     for bar in event:
-                        out.extend(agg.add(bar))
+                        out.extend(agg.add(bar, now))
                 elif isinstance(event, Connected) and event.reconnect:
                     members = [s for s in syms if s.market == event.market]
                     now = self._clock()
@@ -205,8 +208,7 @@ class PolygonDataSource(BaseDataSource):
     ) -> None:
         polled[market] = members
         ws_users.difference_update(s.user for s in members)
-        now = self._clock()
-        next_poll[market] = self._next_poll(members, now)
+        next_poll[market] = self._clock()  # catch up at once, then on schedule
         total = sum(len(m) for m in polled.values())
         interval = 60.0 * total / self._rpm
         if not self._said_polling:
