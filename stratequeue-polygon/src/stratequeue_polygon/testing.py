@@ -454,9 +454,9 @@ def main(argv: list[str] | None = None) -> None:
         fake.seed_history(ticker.strip())
     fake.start()
     log.info(
-        "Fake Polygon on %s. Use: POLYGON_API_KEY=%s POLYGON_BASE_URL=%s POLYGON_WS_URL=%s",
+        "Fake Polygon on %s. Set POLYGON_BASE_URL=%s POLYGON_WS_URL=%s and POLYGON_API_KEY "
+        "to the --key value",
         fake.base_url,
-        args.key,
         fake.base_url,
         fake.ws_url,
     )

@@ -1,0 +1,117 @@
+"""CoinMarketCap's REST API over httpx: every answer's ``status.error_code`` is checked,
+the 200s included; rate limits (HTTP 429, error 1008 / 1011) are waited out and retried."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+from stratequeue.errors import DataSourceError
+
+from .settings import CmcSettings
+
+__all__ = ["CmcClient", "PlanNotAuthorized", "TransientError"]
+
+log = logging.getLogger(__name__)
+
+KEY_CODES = {1001: "is invalid", 1002: "is missing", 1005: "is required", 1007: "is disabled"}
+RATE_CODES = {1008, 1011}
+PLAN_CODES = {
+    1003: "the plan requires payment",
+    1004: "the plan's payment has expired",
+    1009: "the daily credit limit is used up",
+    1010: "the monthly credit limit is used up",
+}
+
+
+class PlanNotAuthorized(Exception):
+    """Error 1006: the key's plan does not include this endpoint."""
+
+
+class TransientError(Exception):
+    """A failure that may pass: network, server error, or rate limits that did not lift."""
+
+
+class CmcClient:
+    def __init__(
+        self,
+        settings: CmcSettings,
+        *,
+        timeout: float = 10.0,
+        rate_limit_wait: float = 60.0,
+        max_retries: int = 5,
+        wait: Callable[[float], bool] | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=settings.base_url,
+            timeout=timeout,
+            headers={"X-CMC_PRO_API_KEY": settings.api_key, "Accept": "application/json"},
+        )
+        self.rate_limit_wait = rate_limit_wait
+        self.max_retries = max_retries
+        # wait(seconds) -> True when the run was stopped meanwhile
+        self._wait = wait or (lambda s: False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, params: Mapping[str, Any]) -> Any:
+        """The ``data`` of a successful answer."""
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self._http.get(path, params=dict(params))
+            except httpx.HTTPError as exc:
+                raise TransientError(f"CoinMarketCap request {path} failed: {exc}") from None
+            status = _status(response)
+            code = int(status.get("error_code") or 0)
+            message = str(status.get("error_message") or "").strip()
+            if response.status_code == 429 or code in RATE_CODES:
+                if attempt == self.max_retries:
+                    break
+                log.warning(
+                    "CoinMarketCap rate limit (HTTP %s, error %s: %s); retrying %s in %.0f s",
+                    response.status_code,
+                    code or "-",
+                    message or "too many requests",
+                    path,
+                    self.rate_limit_wait,
+                )
+                if self._wait(self.rate_limit_wait):
+                    raise TransientError("stopped while waiting out a rate limit")
+                continue
+            if code in KEY_CODES or response.status_code == 401:
+                what = KEY_CODES.get(code, "was refused")
+                raise DataSourceError(
+                    f"CoinMarketCap says the API key {what} (error {code}: {message}). "
+                    "Set CMC_API_KEY to a valid key from https://pro.coinmarketcap.com/account "
+                    "(help: stratequeue --data-setup coinmarketcap)"
+                )
+            if code == 1006:
+                raise PlanNotAuthorized(message or "the plan does not support this endpoint")
+            if code in PLAN_CODES:
+                raise DataSourceError(
+                    f"CoinMarketCap refused the request: {PLAN_CODES[code]} (error {code}: "
+                    f"{message}). See https://pro.coinmarketcap.com/account/plan"
+                )
+            if response.status_code >= 500:
+                raise TransientError(
+                    f"CoinMarketCap server error HTTP {response.status_code} on {path}"
+                )
+            if code != 0 or response.status_code != 200:
+                raise DataSourceError(
+                    f"CoinMarketCap refused {path} (HTTP {response.status_code}, error {code}: "
+                    f"{message or 'no message'})"
+                )
+            return response.json().get("data")
+        raise TransientError(f"CoinMarketCap kept rate-limiting {path}")
+
+
+def _status(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    status = body.get("status") if isinstance(body, dict) else None
+    return status if isinstance(status, dict) else {}

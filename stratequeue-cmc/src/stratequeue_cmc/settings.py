@@ -1,0 +1,53 @@
+"""Where the CoinMarketCap plugin connects and with which key, read from the run's env."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from stratequeue.errors import DataSourceError
+
+__all__ = ["DEFAULT_BASE_URL", "SETUP_TEXT", "CmcSettings"]
+
+DEFAULT_BASE_URL = "https://pro-api.coinmarketcap.com"
+
+SETUP_TEXT = """\
+CoinMarketCap market data needs an API key.
+
+  1. Sign up at https://coinmarketcap.com/api/ (the Basic plan is free) and copy the key
+     from https://pro.coinmarketcap.com/account
+  2. Set it for StrateQueue:
+       export CMC_API_KEY=your-key
+  3. Run:  stratequeue --strategy my_strategy.py --symbols BTC,ETH --data-source coinmarketcap
+
+Live bars are built from quotes/latest, polled on a schedule that fits the key's plan.
+Historical bars (ohlcv/historical, hourly and daily only) need a Startup plan or higher;
+without it, or for bars finer than 1h, the strategy warms up from live samples.
+
+Optional: CMC_BASE_URL overrides the base URL, e.g. the sandbox
+https://sandbox-api.coinmarketcap.com (mock data) or a local fake.
+"""
+
+
+@dataclass(frozen=True)
+class CmcSettings:
+    api_key: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CmcSettings:
+        key = (env.get("CMC_API_KEY") or "").strip()
+        if not key:
+            raise DataSourceError(
+                "The coinmarketcap data source needs CMC_API_KEY. Get a free key at "
+                "https://coinmarketcap.com/api/, then: export CMC_API_KEY=your-key "
+                "(details: stratequeue --data-setup coinmarketcap)"
+            )
+        base = (env.get("CMC_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
+        if urlsplit(base).scheme not in ("http", "https"):
+            raise DataSourceError(
+                f"CMC_BASE_URL must start with http:// or https:// (got '{base}'), "
+                "e.g. https://sandbox-api.coinmarketcap.com"
+            )
+        return cls(api_key=key, base_url=base)
