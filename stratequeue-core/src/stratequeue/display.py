@@ -40,8 +40,9 @@ class Display:
                 )
             elif isinstance(event, FillEvent):
                 parts = ", ".join(f"{s} {q:+g}" for s, q in event.strategies)
+                label = "🧪 HYPOTHETICAL FILL" if event.hypothetical else "✅ FILL"
                 self.line(
-                    f"✅ FILL {event.symbol} {event.side} {event.qty:g} @ ${event.price:,.2f} [{parts}]"
+                    f"{label} {event.symbol} {event.side} {event.qty:g} @ ${event.price:,.2f} [{parts}]"
                 )
             elif isinstance(event, RejectEvent):
                 self.line(f"⛔ REJECTED {event.symbol} order {event.client_order_id}: {event.message}")

@@ -30,6 +30,7 @@ class FillEvent:
     price: float
     client_order_id: str
     strategies: tuple[tuple[str, float], ...]  # (strategy id, signed qty)
+    hypothetical: bool = False  # --no-trading: what the strategy's book assumes, not a broker fill
 
 
 @dataclass(frozen=True)

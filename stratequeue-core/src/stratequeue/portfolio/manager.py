@@ -102,6 +102,32 @@ class Portfolio:
         events += self._send(None, orders)
         return events
 
+    def adopt(self, sleeve: Sleeve, trades: Sequence[Any]) -> None:
+        """Book trades a warm-started strategy holds from its history into the (paper) account
+        as of their entry, so a replay's account matches the strategy's book. Live runs never
+        do this: no order is placed for the past."""
+        from ..engine.book import ref_of
+
+        with self.ledger.transaction():
+            for trade in trades:
+                trade_ref = ref_of(trade) or f"bar{trade.entry_bar}"
+                ref = f"adopted-{trade_ref}"
+                cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, ref)
+                side = Side.BUY if trade.size > 0 else Side.SELL
+                order = BrokerOrder(cid, sleeve.symbol, side, None)
+                self.ledger.record_order(self.run_id, order, [(sleeve.strategy_id, ref, trade.size)])
+                entry_time = _utc(trade.entry_time)
+                if self.broker is not None and hasattr(self.broker, "fill_from_book"):
+                    self.broker.submit_order(order)
+                    fill = self.broker.fill_from_book(cid, trade.size, trade.entry_price, entry_time,
+                                                      execution_id=f"{cid}-adopted")
+                    self.ledger.record_fill(fill, [Allocation(sleeve.strategy_id, sleeve.symbol, ref,
+                                                              trade.size, trade.entry_price)])
+                self.ledger.update_order(cid, OrderStatus.FILLED, event="adopted from warm-up")
+                self.ledger.open_trade(sleeve.strategy_id, sleeve.symbol, trade_ref, trade.size,
+                                       trade.entry_bar, trade.entry_price, entry_time, trade.sl,
+                                       trade.tp, trade.tag)
+
     # -- executions -> fills ------------------------------------------------------------------
     def _executions(self, bar: Bar, steps: Sequence[tuple[Sleeve, Any]]) -> list[Event]:
         by_cid: dict[str, list[tuple[Sleeve, Any]]] = defaultdict(list)
@@ -121,9 +147,9 @@ class Portfolio:
         """An order the book created and filled within one bar (an SL hit on its entry bar):
         record it like any other before its fill."""
         cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, execution.order_ref)
-        side = Side.BUY if execution.size > 0 else Side.SELL
+        side = Side.BUY if execution.fill_qty > 0 else Side.SELL
         order = BrokerOrder(cid, sleeve.symbol, side, None, OrderType.MARKET)
-        self.ledger.record_order(self.run_id, order, [(sleeve.strategy_id, execution.order_ref, execution.size)])
+        self.ledger.record_order(self.run_id, order, [(sleeve.strategy_id, execution.order_ref, execution.fill_qty)])
         if self.broker is not None:
             self.broker.submit_order(order)
         self.ledger.update_order(cid, OrderStatus.ACCEPTED, event="sent")
@@ -132,13 +158,13 @@ class Portfolio:
         return cid
 
     def _fill(self, bar: Bar, cid: str, items: list[tuple[Sleeve, Any]]) -> Event:
-        net = sum(e.size for _, e in items)
-        flow = sum(e.size * e.price for _, e in items)
+        net = sum(e.fill_qty for _, e in items)
+        flow = sum(e.fill_qty * e.price for _, e in items)
         commission = sum(e.commission for _, e in items)
         price = flow / net if abs(net) > 1e-12 else items[0][1].price
         execution_id = f"{cid}-{bar.timestamp:%Y%m%dT%H%M%S}"
         allocations = [
-            Allocation(s.strategy_id, s.symbol, e.order_ref, e.size, e.price, e.commission) for s, e in items
+            Allocation(s.strategy_id, s.symbol, e.order_ref, e.fill_qty, e.price, e.commission) for s, e in items
         ]
         side = Side.BUY if net > 0 else Side.SELL
         if self.broker is not None and hasattr(self.broker, "fill_from_book"):
@@ -146,13 +172,10 @@ class Portfolio:
                 cid, net, price, bar.timestamp, commission, final=False, execution_id=execution_id,
                 cash_flow=flow + commission,
             )
-        else:
-            from ..models import Fill
-
-            fill = Fill(cid, bar.symbol, side, abs(net), price, bar.timestamp, commission, execution_id)
-        self.ledger.record_fill(fill, allocations)
-        strategies = tuple((s.strategy_id, e.size) for s, e in items)
-        return FillEvent(bar.symbol, bar.timestamp, side.value.upper(), abs(net), price, cid, strategies)
+            self.ledger.record_fill(fill, allocations)
+        strategies = tuple((s.strategy_id, e.fill_qty) for s, e in items)
+        return FillEvent(bar.symbol, bar.timestamp, side.value.upper(), abs(net), price, cid, strategies,
+                         hypothetical=self.broker is None)
 
     def _record_trade(self, sleeve: Sleeve, e: Any) -> None:
         if e.kind == "open":
@@ -162,7 +185,8 @@ class Portfolio:
             self.ledger.close_trade(
                 sleeve.strategy_id, sleeve.symbol, e.trade_ref, size=e.size, entry_bar=e.entry_bar,
                 exit_bar=e.bar_index, entry_price=e.entry_price, exit_price=e.price, sl=e.sl, tp=e.tp,
-                pnl=e.pnl, commission=e.trade_commission, return_pct=e.return_pct,
+                pnl=e.pnl, commission=getattr(e, "trade_commission", None),
+                return_pct=getattr(e, "return_pct", None),
                 entry_time=e.entry_time, exit_time=e.time, tag=e.tag,
             )
 
@@ -171,7 +195,7 @@ class Portfolio:
         for cid, open_order in list(self.open_orders.items()):
             if open_order.symbol != bar.symbol:
                 continue
-            if any(ref in s.runner.pending_refs for s, ref in open_order.legs):
+            if any(ref in _pending_refs(s.runner) for s, ref in open_order.legs):
                 continue
             filled = self.ledger.db.execute(
                 "SELECT COUNT(*) FROM fills WHERE client_order_id=?", (cid,)
@@ -297,12 +321,24 @@ class Portfolio:
         return out
 
 
+def _pending_refs(runner: Any) -> set[str | None]:
+    from ..engine.book import ref_of
+
+    return {ref_of(order) for order in runner.orders}
+
+
 def _avg_price(runner: Any) -> float | None:
     trades = list(runner.open_trades)
     size = sum(t.size for t in trades)
     if not size:
         return None
     return sum(t.size * t.entry_price for t in trades) / size
+
+
+def _utc(value: Any) -> datetime:
+    from ..models import utc
+
+    return utc(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value)
 
 
 def _now() -> datetime:

@@ -1,0 +1,132 @@
+"""`stratequeue replay` runs the live code path (csv -> runner -> portfolio -> paper broker ->
+ledger); its trades must equal Backtest.run's exactly, read back from the ledger's export."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from backtesting import Backtest
+from backtesting.test import BTCUSD, EURUSD, GOOG
+
+from stratequeue.cli import main
+
+FILES = Path(__file__).parent / "engine" / "strategy_files"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
+COLUMNS = ["Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "SL", "TP", "PnL",
+           "Commission", "ReturnPct", "EntryTime", "ExitTime", "Tag"]
+
+
+def synthetic(n: int = 900, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.015, n)))
+    open_ = close * np.exp(rng.normal(0, 0.004, n))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.006, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.006, n)))
+    index = pd.date_range("2022-01-03", periods=n, freq="h", tz="UTC")
+    return pd.DataFrame({"Open": open_, "High": high, "Low": low, "Close": close,
+                         "Volume": rng.integers(1000, 5000, n).astype(float)}, index=index)
+
+
+DATA = {
+    "GOOG": (GOOG, 10_000),
+    "EURUSD": (EURUSD, 10_000),
+    "BTCUSD": (BTCUSD, 1_000_000),
+    "SYNTH": (synthetic(), 10_000),
+}
+
+
+def load_class(path: Path):
+    spec = importlib.util.spec_from_file_location(f"parity_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from stratequeue.engine import load_strategy
+
+    return load_strategy(path).cls
+
+
+def reference(frame: pd.DataFrame, path: Path, cash: float, **options) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stats = Backtest(frame, load_class(path), cash=cash, finalize_trades=False, **options).run()
+    trades = stats._trades[COLUMNS].reset_index(drop=True)
+    index = frame.index.tz_localize("UTC") if frame.index.tz is None else frame.index.tz_convert("UTC")
+    trades["EntryTime"] = index[trades["EntryBar"].to_numpy()]
+    trades["ExitTime"] = index[trades["ExitBar"].to_numpy()]
+    return trades
+
+
+def replayed(tmp_path: Path, frame: pd.DataFrame, path: Path, cash: float, *extra: str) -> pd.DataFrame:
+    csv = tmp_path / "data.csv"
+    frame.to_csv(csv)
+    out = tmp_path / "trades.csv"
+    main(["replay", "--strategy", str(path), "--data", str(csv), "--cash", str(cash),
+          "--trades-out", str(out), *extra])
+    got = pd.read_csv(out, keep_default_na=True)
+    got = got[got["ExitBar"].notna()].reset_index(drop=True)
+    got["EntryTime"] = pd.to_datetime(got["EntryTime"], utc=True)
+    got["ExitTime"] = pd.to_datetime(got["ExitTime"], utc=True)
+    return got[COLUMNS]
+
+
+def assert_same(got: pd.DataFrame, ref: pd.DataFrame) -> None:
+    assert len(got) == len(ref), f"{len(got)} trades replayed, {len(ref)} in the backtest"
+    assert len(ref) > 0, "the case makes no trade: it proves nothing"
+    for column in ("Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "PnL", "Commission", "ReturnPct"):
+        np.testing.assert_array_equal(got[column].astype(float).to_numpy(),
+                                      ref[column].astype(float).to_numpy(), err_msg=column)
+    for column in ("SL", "TP"):
+        np.testing.assert_array_equal(got[column].astype(float).fillna(-1).to_numpy(),
+                                      ref[column].astype(float).fillna(-1).to_numpy(), err_msg=column)
+    assert (got["EntryTime"].to_numpy() == ref["EntryTime"].to_numpy()).all()
+    assert (got["ExitTime"].to_numpy() == ref["ExitTime"].to_numpy()).all()
+
+
+OPTIONS = {
+    "plain": ([], {}),
+    "commission": (["--commission", "0.002"], {"commission": 0.002}),
+    "commission-fixed": (["--commission", "1,0.001"], {"commission": (1.0, 0.001)}),
+    "spread": (["--spread", "0.0008"], {"spread": 0.0008}),
+    "margin": (["--margin", "0.5"], {"margin": 0.5}),
+    "trade-on-close": (["--trade-on-close"], {"trade_on_close": True}),
+    "hedging": (["--hedging"], {"hedging": True}),
+    "exclusive": (["--exclusive-orders"], {"exclusive_orders": True}),
+}
+
+CASES = [
+    ("sma", EXAMPLES / "sma.py", "GOOG", "plain"),
+    ("sma", EXAMPLES / "sma.py", "EURUSD", "commission"),
+    ("sma", EXAMPLES / "sma.py", "BTCUSD", "spread"),
+    ("momentum", EXAMPLES / "momentum.py", "SYNTH", "commission-fixed"),
+    ("mean_revert", EXAMPLES / "mean_revert.py", "GOOG", "margin"),
+    ("random", FILES / "random_orders.py", "SYNTH", "plain"),
+    ("random", FILES / "random_orders.py", "SYNTH", "hedging"),
+    ("random", FILES / "random_orders.py", "GOOG", "commission"),
+    ("random", FILES / "random_orders.py", "SYNTH", "trade-on-close"),
+    ("random", FILES / "random_orders.py", "SYNTH", "exclusive"),
+    ("bracket", FILES / "bracket_breakout.py", "GOOG", "spread"),
+    ("bracket", FILES / "bracket_breakout.py", "SYNTH", "margin"),
+    ("sma_cross", FILES / "sma_cross.py", "EURUSD", "trade-on-close"),
+]
+
+
+@pytest.mark.parametrize(("name", "path", "data", "option"), CASES,
+                         ids=[f"{c[0]}-{c[2]}-{c[3]}" for c in CASES])
+def test_replay_trades_equal_backtest_run(tmp_path, name, path, data, option):
+    frame, cash = DATA[data]
+    flags, kwargs = OPTIONS[option]
+    assert_same(replayed(tmp_path, frame, path, cash, *flags), reference(frame, path, cash, **kwargs))
+
+
+@pytest.mark.parametrize("warmup", [150, 400])
+def test_replay_from_a_warm_start_equals_backtest_run(tmp_path, warmup):
+    frame, cash = DATA["SYNTH"]
+    path = FILES / "random_orders.py"
+    got = replayed(tmp_path, frame, path, cash, "--warmup", str(warmup))
+    ref = reference(frame, path, cash)
+    # Trades that closed during the warm-up were never live; every other trade is identical.
+    assert_same(got, ref[ref["ExitBar"] >= warmup].reset_index(drop=True))
