@@ -8,7 +8,7 @@ views of those buffers, so revealing one more bar costs O(1) instead of rebuildi
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,8 @@ __all__ = ["COLUMNS", "BarBuffer", "LiveData"]
 
 COLUMNS = ("Open", "High", "Low", "Close", "Volume")
 _NAT = np.iinfo(np.int64).min
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
 class BarBuffer:
@@ -87,13 +89,17 @@ class BarBuffer:
         self.version += 1
 
     def timestamp_value(self, ts: datetime) -> int:
-        """``ts`` as this index's int64 (its unit; naive indexes hold UTC wall time)."""
-        stamp = pd.Timestamp(ts)
-        if stamp.tzinfo is None:
-            stamp = stamp.tz_localize("UTC")
-        if self.tz is None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        return int(stamp.as_unit(self.unit).asm8.view(np.int64))
+        """``ts`` (timezone-aware) as this index's int64: epoch time in the index's unit.
+
+        Naive indexes hold UTC wall time, aware ones UTC epochs: the same number either way.
+        """
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+        delta = ts - _EPOCH
+        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        nanos = getattr(ts, "nanosecond", 0)
+        scale = _UNIT_NS[self.unit]
+        return (micros * 1_000 + nanos) // scale
 
     def append(self, bar: Bar) -> None:
         """Add one closed bar; its time must be later than the last one."""

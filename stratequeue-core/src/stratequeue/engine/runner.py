@@ -308,6 +308,8 @@ class StrategyRunner:
                         sl=trade.sl,
                         tp=trade.tp,
                         tag=trade.tag,
+                        trade_commission=trade._commissions,
+                        return_pct=trade.pl_pct,
                     )
                 )
         return out

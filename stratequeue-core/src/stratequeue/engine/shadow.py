@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import types
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from backtesting import Strategy
-from backtesting._util import _Indicator, _strategy_indicators
+from backtesting._util import _as_str, _Indicator, _strategy_indicators
 
 __all__ = ["LookaheadCheck", "build_shadow", "transfer", "warmup_start"]
 
@@ -27,17 +28,87 @@ log = logging.getLogger(__name__)
 _BASE_ATTRS = frozenset({"_indicators", "_broker", "_data", "_params", "I"})
 
 
-def _quick_I(self: Strategy, func: Any, *args: Any, overlay: Any = None, **kwargs: Any) -> Any:  # noqa: N802
-    """``Strategy.I`` without the plot-only overlay guess, which costs O(n) per indicator."""
-    return type(self).I(self, func, *args, overlay=bool(overlay), **kwargs)
+def _indicator_name(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], name: Any) -> Any:
+    """The name ``Strategy.I`` gives an indicator (shown in ``_trades`` column names)."""
+    if name is None:
+        params = ",".join(filter(None, map(_as_str, chain(args, kwargs.values()))))
+        return f"{_as_str(func)}({params})" if params else _as_str(func)
+
+    def fmt(text: str) -> str:
+        return text.format(
+            *map(_as_str, args), **dict(zip(kwargs, map(_as_str, kwargs.values()), strict=True))
+        )
+
+    if isinstance(name, str):
+        return fmt(name)
+    if isinstance(name, list | tuple) and all(isinstance(item, str) for item in name):
+        return [fmt(item) for item in name]
+    raise TypeError(f"Unexpected `name=` type {type(name)}; expected `str` or `Sequence[str]`")
+
+
+def _fast_I(  # noqa: N802 - mirrors Strategy.I
+    self: Strategy,
+    func: Any,
+    *args: Any,
+    name: Any = None,
+    plot: bool = True,
+    overlay: Any = None,
+    color: Any = None,
+    scatter: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """``Strategy.I`` for shadow instances: the same values, names and checks, minus two
+    per-bar costs that only serve plotting: the overlay guess (O(n)) and slicing
+    ``data.index`` (the indicator keeps the buffer's index, which ``.s`` slices anyway)."""
+    name = _indicator_name(func, args, kwargs, name)
+    try:
+        value = func(*args, **kwargs)
+    except Exception as e:
+        raise RuntimeError(f'Indicator "{name}" error. See traceback above.') from e
+    if isinstance(value, pd.DataFrame):
+        value = value.values.T
+    if value is not None:
+        try:
+            value = np.asarray(value, order="C")
+        except Exception:
+            value = None
+    is_arraylike = bool(value is not None and value.shape)
+    n = len(self._data)
+    if is_arraylike and value.shape[0] == n:
+        value = value.T
+    if isinstance(name, list) and np.atleast_2d(value).shape[0] != len(name):
+        raise ValueError(
+            f"Length of `name=` ({len(name)}) must agree with the number "
+            f"of arrays the indicator returns ({value.shape[0]})."
+        )
+    if not is_arraylike or not 1 <= value.ndim <= 2 or value.shape[-1] != n:
+        raise ValueError(
+            "Indicators must return (optionally a tuple of) numpy.arrays of same length as "
+            f'`data` (data length: {n}; indicator "{name}" shape: '
+            f"{getattr(value, 'shape', '')}, returned value: {value})"
+        )
+    indicator = _Indicator(
+        value,
+        name=name,
+        plot=plot,
+        overlay=bool(overlay),
+        color=color,
+        scatter=scatter,
+        index=self._data._Data__arrays["__index"],
+    )
+    self._indicators.append(indicator)
+    return indicator
 
 
 def build_shadow(cls: type[Strategy], broker: Any, data: Any, params: dict[str, Any]) -> Strategy:
     """A new instance of ``cls`` with ``init()`` run on ``data`` as it is now."""
     shadow = cls(broker, data, dict(params))
-    shadow.I = types.MethodType(_quick_I, shadow)  # type: ignore[method-assign]
-    shadow.init()
-    del shadow.I
+    if cls.I is Strategy.I:
+        shadow.I = types.MethodType(_fast_I, shadow)  # type: ignore[method-assign]
+        shadow.init()
+        del shadow.I
+    else:
+        shadow.init()
     return shadow
 
 
@@ -91,13 +162,19 @@ def warmup_start(strategy: Strategy) -> int | None:
 class LookaheadCheck:
     """Warn once per attribute when a recomputed array changes values already seen.
 
-    Compares the last ``window`` values the previous bar showed (all of them while the
+    Compares the last ``window`` values the previous check saw (all of them while the
     history is short), which catches centred windows, ``bfill`` and whole-series statistics.
+    Every bar is checked for the first ``dense`` bars, then every ``every``-th bar.
     """
 
-    def __init__(self, strategy_name: str, window: int = 256) -> None:
+    def __init__(
+        self, strategy_name: str, window: int = 256, dense: int = 64, every: int = 8
+    ) -> None:
         self.strategy_name = strategy_name
         self.window = window
+        self.dense = dense
+        self.every = every
+        self._count = 0
         self._previous: dict[str, np.ndarray] = {}
         self.flagged: set[str] = set()
 
@@ -105,6 +182,9 @@ class LookaheadCheck:
         self._previous.clear()
 
     def observe(self, moved: list[tuple[str, Any]]) -> None:
+        self._count += 1
+        if self._count > self.dense and self._count % self.every:
+            return
         previous, current = self._previous, {}
         for name, value in moved:
             if name in self.flagged:

@@ -61,6 +61,8 @@ class Execution:
     sl: float | None = None
     tp: float | None = None
     tag: Any = None
+    trade_commission: float | None = None  # closes: the closed piece's entry + exit commission
+    return_pct: float | None = None  # closes: backtesting's ReturnPct
 
     @property
     def fill_qty(self) -> float:
