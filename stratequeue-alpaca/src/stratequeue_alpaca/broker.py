@@ -406,7 +406,8 @@ class AlpacaBroker(BaseBroker):
     def _ack(self, alpaca_order: Any, symbol: str | None = None) -> OrderAck:
         from .orders import ack_from_order
 
-        self._record_polled(alpaca_order)
+        if self._stream is None or not self._stream.healthy:  # else the stream reports fills
+            self._record_polled(alpaca_order)
         return ack_from_order(alpaca_order, symbol or self._symbol_for(alpaca_order))
 
     def _symbol_for(self, alpaca_order: Any) -> str:

@@ -149,6 +149,9 @@ class AlpacaDataSource(BaseDataSource):
         from alpaca.data.enums import CryptoFeed, DataFeed
         from alpaca.data.live import CryptoDataStream, StockDataStream
 
+        from .redact import hide_outgoing_frames
+
+        hide_outgoing_frames()
         key, secret = self._require_keys("live data")
         spelling = {pair(s): s for s in symbols}
         stocks = [pair(s) for s in symbols if not is_crypto(s)]

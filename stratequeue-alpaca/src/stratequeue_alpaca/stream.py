@@ -15,6 +15,8 @@ from typing import Any
 
 from alpaca.trading.stream import TradingStream
 
+from .redact import hide_outgoing_frames
+
 __all__ = ["TradeUpdateStream"]
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class TradeUpdateStream:
         on_update: Callable[[Any], None],
         reconnect_backoff: float = 1.0,
     ) -> None:
+        hide_outgoing_frames()
         self._stream = _CountingStream(key, secret, paper=paper, url_override=url)
         self._stream._reconnect_min_backoff = reconnect_backoff
         self._on_update = on_update
