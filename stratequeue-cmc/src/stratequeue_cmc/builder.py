@@ -33,10 +33,12 @@ class SampleBarBuilder:
         self._open: dict[str, dict[datetime, list[Sample]]] = {}
         self._closed: dict[str, datetime] = {}
         self._seen: dict[str, datetime] = {}
+        self._skipped: dict[str, datetime] = {}  # the period under way at start
 
     def start_after(self, symbol: str, period_start: datetime) -> None:
         """Never build the period starting at ``period_start`` or any earlier one."""
         self._closed[symbol] = period_start
+        self._skipped[symbol] = period_start
 
     def add(self, sample: Sample) -> None:
         if sample.symbol in self._seen and sample.time <= self._seen[sample.symbol]:
@@ -53,6 +55,9 @@ class SampleBarBuilder:
         start = self.granularity.floor(sample.time)
         closed = self._closed.get(sample.symbol)
         if closed is not None and start <= closed:
+            if start == self._skipped.get(sample.symbol):
+                log.debug("%s quote in the period the run started in: not used", sample.symbol)
+                return
             log.info(
                 "Ignored a late %s quote at %s: its %s bar was already delivered",
                 sample.symbol,
