@@ -170,7 +170,7 @@ class CoinMarketCapDataSource(BaseDataSource):
             self._stop.wait(0.05)
 
     def _poll_interval(self, count: int) -> timedelta:
-        rpm = float(self._rpm_option) if self._rpm_option else self._plan_rate_limit()
+        rpm = float(str(self._rpm_option)) if self._rpm_option else self._plan_rate_limit()
         floor = 60.0 / max(rpm, 1.0)
         if self._poll_option:
             return timedelta(seconds=max(float(self._poll_option), floor))  # type: ignore[arg-type]

@@ -185,11 +185,11 @@ class WebsocketFeed:
                 except Exception as exc:
                     log.debug("Polygon %s websocket close: %r", self.market, exc)
         if task.done() and not task.cancelled():
-            exc = task.exception()
-            if isinstance(exc, AuthError):
-                raise exc
-            if exc is not None:
-                log.debug("Polygon %s websocket ended: %r", self.market, exc)
+            ended = task.exception()
+            if isinstance(ended, AuthError):
+                raise ended
+            if ended is not None:
+                log.debug("Polygon %s websocket ended: %r", self.market, ended)
 
     async def _diagnose(self) -> None:
         """The client could not connect in time: find out whether the server refused the

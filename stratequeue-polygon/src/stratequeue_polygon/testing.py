@@ -115,7 +115,7 @@ class FakePolygon:
         app.router.add_get("/stocks", self._socket)
         app.router.add_get("/crypto", self._socket)
         self.server = ServerThread(app, host, port)
-        self._live_task: asyncio.Future | None = None
+        self._live_task: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
