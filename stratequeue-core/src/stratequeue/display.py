@@ -14,14 +14,24 @@ from rich.table import Table
 
 from .portfolio.events import Event, FillEvent, RejectEvent, SignalEvent
 
-__all__ = ["Display"]
+__all__ = ["Display", "make_console"]
+
+
+def make_console() -> Console:
+    """A console for humans; when stdout is not a terminal (CI, pipes) rich writes plain text,
+    and tables get a generous width instead of being cut at 80 columns."""
+    import os
+    import sys
+
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 _ICONS = {"BUY": "📈", "SELL": "📉", "CLOSE": "🔒", "CANCEL": "✖"}
 
 
 class Display:
     def __init__(self, *, mode_label: str, broker_label: str, console: Console | None = None) -> None:
-        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.console = console or make_console()
         self.mode_label = mode_label
         self.broker_label = broker_label
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 
-from rich.console import Console
 from rich.table import Table
 
 from .. import plugins
+from ..display import make_console
 from ..errors import UsageError
 from ..granularity import GRANULARITIES
 
-_console = Console(highlight=False, soft_wrap=True)
+_console = make_console()
 
 
 def _print(table: Table) -> None:

@@ -6,14 +6,14 @@ import csv
 import json
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from ..display import make_console
 from ..errors import UsageError
 from ..ledger import Ledger
 from ..ledger.store import TABLES
 
-_console = Console(highlight=False, soft_wrap=True)
+_console = make_console()
 
 
 def _open(path: Path) -> Ledger:
