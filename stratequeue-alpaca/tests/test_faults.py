@@ -84,7 +84,8 @@ def test_fills_missed_while_the_stream_is_down_come_from_polling(fake):
     fake.drop_streams()
     wait_for(lambda: fake.trade_listeners == 0)
     fake.fill("gap-1", price=191.0)  # nobody hears this on the stream
-    fills = broker.poll_fills()
+    fills = []
+    wait_for(lambda: fills.extend(broker.poll_fills()) or fills)  # once the client sees the drop
     assert [(f.client_order_id, f.qty, f.price) for f in fills] == [("gap-1", 1.0, 191.0)]
     fake.streams_blocked = False
     wait_for(lambda: fake.trade_listeners == 1, timeout=8)

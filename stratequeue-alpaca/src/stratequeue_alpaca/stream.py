@@ -57,7 +57,11 @@ class TradeUpdateStream:
         reconnect_backoff: float = 1.0,
     ) -> None:
         hide_outgoing_frames()
-        self._stream = _CountingStream(key, secret, paper=paper, url_override=url)
+        # the SDK's ping timeout is 180 s: a half-open socket would pass for healthy that long
+        params = {"ping_interval": 10, "ping_timeout": 20, "max_queue": 1024}
+        self._stream = _CountingStream(
+            key, secret, paper=paper, url_override=url, websocket_params=params
+        )
         self._stream._reconnect_min_backoff = reconnect_backoff
         self._on_update = on_update
         self._thread: threading.Thread | None = None
