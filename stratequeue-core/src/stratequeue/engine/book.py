@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from math import copysign
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,8 @@ class FillEvent:
 
 class LiveBroker(_Broker):
     """``_Broker`` plus fill recording, creation-time refs, growable equity, external fills."""
+
+    _equity: np.ndarray
 
     def setup_live(self, new_ref: Callable[[], str], *, external: bool = False) -> None:
         """Attach the live extras; also used on a plain ``_Broker`` after ``__class__`` swap."""
@@ -86,7 +89,7 @@ class LiveBroker(_Broker):
 
     def _causing_order(self) -> Order | None:
         """The order ``_process_orders`` is handling (its loop variable), if any."""
-        frame = sys._getframe(2)
+        frame: FrameType | None = sys._getframe(2)
         for _ in range(4):
             if frame is None:
                 break
@@ -96,7 +99,7 @@ class LiveBroker(_Broker):
         return self._sq_active
 
     def _open_trade(
-        self, price: float, size: int, sl: Any, tp: Any, time_index: int, tag: Any
+        self, price: float, size: float, sl: Any, tp: Any, time_index: int, tag: Any
     ) -> None:
         order = self._causing_order()
         commission = self._commission(size, price)

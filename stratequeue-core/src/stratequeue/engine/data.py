@@ -9,7 +9,7 @@ views of those buffers, so revealing one more bar costs O(1) instead of rebuildi
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,9 @@ class BarBuffer:
         self.index_name = index_name
         self.tz = getattr(index_dtype, "tz", None)
         self.unit: str = np.datetime_data(
-            index_dtype.base if isinstance(index_dtype, pd.DatetimeTZDtype) else index_dtype
+            np.dtype(f"M8[{index_dtype.unit}]")
+            if isinstance(index_dtype, pd.DatetimeTZDtype)
+            else index_dtype
         )[0]
         self.n = 0
         self.version = 0  # bumped on every reallocation: views must be rebuilt
@@ -61,10 +63,15 @@ class BarBuffer:
             raise UsageError(
                 f"History lacks the columns {missing}; it needs Open, High, Low, Close."
             )
-        dtypes = {
+        dtypes: dict[str, Any] = {
             c: (frame[c].dtype if c in frame.columns else np.dtype("float64")) for c in COLUMNS
         }
-        buf = cls(dtypes, frame.index.dtype, frame.index.name, capacity=2 * len(frame) + 64)
+        buf = cls(
+            dtypes,
+            frame.index.dtype,
+            cast(str | None, frame.index.name),
+            capacity=2 * len(frame) + 64,
+        )
         n = len(frame)
         for c in COLUMNS:
             if c in frame.columns:
@@ -72,6 +79,9 @@ class BarBuffer:
         buf._times[:n] = frame.index.asi8
         buf.n = n
         return buf
+
+    _cols: dict[str, np.ndarray]
+    _times: np.ndarray
 
     def _alloc(self, capacity: int) -> None:
         cols = {}
@@ -134,9 +144,8 @@ class BarBuffer:
         """A DatetimeIndex viewing the whole time buffer (NaT after the first ``n`` rows)."""
         m8 = self._times.view(f"M8[{self.unit}]")
         dtype = self.index_dtype if self.tz is not None else m8.dtype
-        return pd.DatetimeIndex._simple_new(
-            DatetimeArray._simple_new(m8, dtype=dtype), name=self.index_name
-        )
+        array = DatetimeArray._simple_new(m8, dtype=dtype)  # type: ignore[attr-defined]
+        return pd.DatetimeIndex._simple_new(array, name=self.index_name)  # type: ignore[attr-defined]
 
     def time(self, i: int) -> pd.Timestamp:
         return self.index()[i]
@@ -159,8 +168,8 @@ class LiveData(_Data):
         self._buffer = buffer
         self._version = -1
         self._df_cache: tuple[int, pd.DataFrame] | None = None
-        self._Data__pip = None
-        self._Data__cache = {}
+        self._Data__pip: float | None = None
+        self._Data__cache: dict[str, Any] = {}
         self._Data__len = buffer.n
         self._Data__df = None
         self._refresh()
@@ -193,12 +202,12 @@ class LiveData(_Data):
 
     @property
     def pip(self) -> float:
-        if self._Data__pip is None:
+        pip = self._Data__pip
+        if pip is None:
             close = self._buffer.column("Close")[: len(self)]
-            self._Data__pip = float(
-                10 ** -np.median([len(s.partition(".")[-1]) for s in close.astype(str)])
-            )
-        return self._Data__pip
+            pip = float(10 ** -np.median([len(s.partition(".")[-1]) for s in close.astype(str)]))
+            self._Data__pip = pip
+        return pip
 
     def __repr__(self) -> str:
         i = len(self) - 1

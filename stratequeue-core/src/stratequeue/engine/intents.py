@@ -49,6 +49,12 @@ class _Known:
     signature: tuple[Any, ...]
 
 
+def _ref(order: Order) -> str:
+    ref = ref_of(order)
+    assert ref is not None, order
+    return ref
+
+
 def _signature(order: Order) -> tuple[Any, ...]:
     return (order.size, order.limit, order.stop, order.sl, order.tp)
 
@@ -65,7 +71,7 @@ class OrderTracker:
         """Stamp refs on ``orders`` (in book order) and remember them without intents."""
         for order in orders:
             set_ref(order, new_ref())
-        self._known = {ref_of(o): _Known(o, leg_of(o), _signature(o)) for o in orders}  # type: ignore[misc]
+        self._known = {_ref(o): _Known(o, leg_of(o), _signature(o)) for o in orders}
         return orders
 
     def forget(self, ref: str) -> None:
@@ -94,7 +100,7 @@ class OrderTracker:
     ) -> tuple[list[OrderIntent], list[str]]:
         """Intents turning the remembered order list into ``orders``; also the canceled refs."""
         self.label(orders, new_ref)
-        current = {ref_of(o): o for o in orders}
+        current = {_ref(o): o for o in orders}
         known = self._known
         removed = [ref for ref in known if ref not in current]
         added = [ref for ref in current if ref not in known]
@@ -146,7 +152,7 @@ class OrderTracker:
                 self._intent(current[ref], ref, IntentAction.NEW, bar_time, reference_price)
             )
 
-        self._known = {ref: _Known(o, leg_of(o), _signature(o)) for ref, o in current.items()}  # type: ignore[misc]
+        self._known = {ref: _Known(o, leg_of(o), _signature(o)) for ref, o in current.items()}
         return intents, canceled
 
     def _intent(

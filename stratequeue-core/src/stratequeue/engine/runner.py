@@ -22,7 +22,7 @@ import logging
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -137,10 +137,10 @@ class StrategyRunner:
         n = full.n
         if replay:
             self._setup(full.empty_like())
-            times = frame.index.asi8
+            times = cast(pd.DatetimeIndex, frame.index).asi8
             rows = frame[list(COLUMNS)].to_numpy(dtype=object)
             for i in range(n):
-                self._buffer.append_raw(int(times[i]), tuple(rows[i]))  # type: ignore[union-attr]
+                self._buffer.append_raw(int(times[i]), tuple(rows[i]))  # type: ignore[union-attr,attr-defined]
                 self._step(utc(frame.index[i].to_pydatetime()), emit=False)
         else:
             self._setup(full)
