@@ -1,16 +1,21 @@
 """CoinMarketCap's REST API over httpx: every answer's ``status.error_code`` is checked,
-the 200s included; rate limits (HTTP 429, error 1008 / 1011) are waited out and retried."""
+the 200s included; rate limits (HTTP 429, error 1008 / 1011) are waited out and retried.
+
+``httpx`` is imported when a client is built, not when this module is: the plugin is loaded
+by every ``stratequeue`` command, ``--help`` included."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from stratequeue.errors import DataSourceError
 
 from .settings import CmcSettings
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["CmcClient", "PlanNotAuthorized", "TransientError"]
 
@@ -44,6 +49,8 @@ class CmcClient:
         max_retries: int = 5,
         wait: Callable[[float], bool] | None = None,
     ) -> None:
+        import httpx
+
         self._http = httpx.Client(
             base_url=settings.base_url,
             timeout=timeout,
@@ -59,6 +66,8 @@ class CmcClient:
 
     def get(self, path: str, params: Mapping[str, Any]) -> Any:
         """The ``data`` of a successful answer."""
+        import httpx
+
         for attempt in range(self.max_retries + 1):
             try:
                 response = self._http.get(path, params=dict(params))

@@ -11,6 +11,9 @@ and puts events on a queue for :class:`~stratequeue_polygon.source.PolygonDataSo
 A dropped socket is reopened with exponential backoff. The client is built with
 ``max_reconnects=0`` so that this loop, not the client, owns reconnecting (the client would
 otherwise retry a refused connection for ever without telling anyone).
+
+``massive`` and ``websockets`` are imported when a feed runs, not when this module is: the
+plugin is loaded by every ``stratequeue`` command, ``--help`` included.
 """
 
 from __future__ import annotations
@@ -22,48 +25,22 @@ import math
 import queue
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from massive import WebSocketClient
-from massive.exceptions import AuthError
 from stratequeue.models import Bar
 
+from .events import Backoff, Connected, NoWebsocket
 from .settings import PolygonSettings
 from .symbols import PolygonSymbol
+
+if TYPE_CHECKING:
+    from massive import WebSocketClient
 
 __all__ = ["Backoff", "Connected", "NoWebsocket", "WebsocketFeed", "topics_for"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Connected:
-    market: str
-    reconnect: bool
-
-
-@dataclass(frozen=True)
-class NoWebsocket:
-    market: str
-    reason: str
-
-
-@dataclass
-class Backoff:
-    """Delays between reconnect attempts: ``first``, doubling, capped at ``cap`` seconds."""
-
-    first: float = 1.0
-    cap: float = 60.0
-    attempt: int = 0
-
-    def next(self) -> float:
-        delay = min(self.cap, self.first * 2**self.attempt)
-        self.attempt += 1
-        return delay
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 def topics_for(symbols: Sequence[PolygonSymbol], per_second: bool) -> list[str]:
@@ -120,13 +97,15 @@ class WebsocketFeed:
             log.exception("Polygon %s websocket thread failed", self.market)
 
     async def _main(self) -> None:
+        from massive.exceptions import AuthError
+
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         if self._stopping.is_set():
             return
         first = True
         while not self._stop.is_set():
-            client = _Client(
+            client = _client_class()(
                 api_key=self.settings.api_key,
                 feed=self.settings.ws_feed,
                 market=self.market,
@@ -152,6 +131,8 @@ class WebsocketFeed:
     async def _session(self, client: WebSocketClient, *, reconnect: bool) -> None:
         """Run one connection until it drops or stop is asked. Every connection after the
         first is announced as a reconnect, so the source backfills (duplicates are dropped)."""
+        from massive.exceptions import AuthError
+
         assert self._stop is not None
         task = asyncio.create_task(client.connect(self._process))
         stopper = asyncio.create_task(self._stop.wait())
@@ -194,6 +175,7 @@ class WebsocketFeed:
     async def _diagnose(self) -> None:
         """The client could not connect in time: find out whether the server refused the
         upgrade for the plan (HTTP 401/403), which no retry will cure."""
+        from massive.exceptions import AuthError
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidStatus
 
@@ -228,12 +210,18 @@ class WebsocketFeed:
         )
 
 
-class _Client(WebSocketClient):
+@cache
+def _client_class() -> Any:
     """The Massive client, with the websockets library's frame log kept off: at DEBUG it
-    would print the auth frame, which carries the API key."""
+    would print the auth frame, which carries the API key. Built on first use, so that
+    importing this module does not import ``massive``."""
+    from massive import WebSocketClient
 
-    async def connect(self, processor, close_timeout: int = 1, **kwargs):  # type: ignore[override]
-        return await super().connect(processor, close_timeout, logger=_FRAMES, **kwargs)
+    class _Client(WebSocketClient):
+        async def connect(self, processor, close_timeout: int = 1, **kwargs):  # type: ignore[override]
+            return await super().connect(processor, close_timeout, logger=_FRAMES, **kwargs)
+
+    return _Client
 
 
 _FRAMES = logging.getLogger("stratequeue_polygon.websocket_frames")

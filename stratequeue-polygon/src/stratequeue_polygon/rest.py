@@ -1,4 +1,7 @@
-"""Polygon's aggregates endpoint through the official client (``massive``)."""
+"""Polygon's aggregates endpoint through the official client (``massive``).
+
+``massive`` (and urllib3 under it) is imported when the first client is built, not when this
+module is: the plugin is loaded by every ``stratequeue`` command, ``--help`` included."""
 
 from __future__ import annotations
 
@@ -6,9 +9,8 @@ import json
 import logging
 import math
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from massive import RESTClient
-from massive.exceptions import BadResponse
 from stratequeue.errors import DataSourceError
 from stratequeue.granularity import Granularity
 from stratequeue.models import Bar
@@ -16,6 +18,9 @@ from stratequeue.models import Bar
 from .periods import rest_span
 from .settings import PolygonSettings
 from .symbols import PolygonSymbol
+
+if TYPE_CHECKING:
+    from massive.exceptions import BadResponse
 
 __all__ = ["RestAggregates", "TransientError"]
 
@@ -30,6 +35,8 @@ class RestAggregates:
     def __init__(
         self, settings: PolygonSettings, *, timeout: float = 10.0, retries: int = 3
     ) -> None:
+        from massive import RESTClient
+
         self._client = RESTClient(
             api_key=settings.api_key,
             base=settings.base_url,
@@ -50,6 +57,8 @@ class RestAggregates:
     ) -> list[Bar]:
         """Bars of ``symbol`` starting in ``[start, end]``, following pagination; with
         ``newest_first`` and ``max_bars`` it stops reading pages once it has enough."""
+        from massive.exceptions import BadResponse
+
         multiplier, timespan = rest_span(granularity)
         bars: list[Bar] = []
         try:

@@ -6,18 +6,21 @@ import logging
 import queue
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from stratequeue.data.base import BarFilter, BaseDataSource, DataSourceConfig
 from stratequeue.errors import DataSourceError, UsageError
 from stratequeue.models import Bar
 
 from .aggregator import BarAggregator
-from .live import Backoff, Connected, NoWebsocket, WebsocketFeed
+from .events import Backoff, Connected, NoWebsocket
 from .periods import Periods, sub_granularity
 from .rest import RestAggregates, TransientError
 from .settings import SETUP_TEXT, PolygonSettings
 from .symbols import PolygonSymbol, to_polygon
+
+if TYPE_CHECKING:
+    from .live import WebsocketFeed
 
 __all__ = ["PolygonDataSource"]
 
@@ -180,6 +183,8 @@ class PolygonDataSource(BaseDataSource):
                 yield bar
 
     def _start_feed(self, market: str, members: list[PolygonSymbol], events: queue.Queue) -> None:
+        from .live import WebsocketFeed  # imports asyncio; massive/websockets when it runs
+
         feed = WebsocketFeed(
             self.settings,
             market,
