@@ -85,6 +85,7 @@ class AlpacaDataSource(BaseDataSource):
 
             from .http import harden
 
+            client: Any
             if crypto:
                 key, secret = self._keys or (None, None)
                 client = CryptoHistoricalDataClient(key, secret, url_override=self._data_url)
@@ -105,6 +106,7 @@ class AlpacaDataSource(BaseDataSource):
     def history(self, symbol: str, bars: int) -> list[Bar]:
         """The last ``bars`` closed bars (fewer when Alpaca has fewer), oldest first."""
         from alpaca.common.enums import Sort
+        from alpaca.data.enums import DataFeed
         from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
 
         from .http import Retrier, api_message
@@ -129,7 +131,7 @@ class AlpacaDataSource(BaseDataSource):
                     "crypto bars", lambda: client.get_crypto_bars(CryptoBarsRequest(**fields))
                 )
             else:
-                request = StockBarsRequest(feed=self._feed, **fields)
+                request = StockBarsRequest(feed=DataFeed(self._feed), **fields)
                 result = retrier.call("stock bars", lambda: client.get_stock_bars(request))
         except Exception as exc:
             raise DataSourceError(f"Alpaca bars for {symbol} failed: {api_message(exc)}") from None

@@ -163,9 +163,11 @@ def build_request(order: BrokerOrder, asset: AssetInfo) -> OrderRequest:
     if order.order_type is OrderType.TRAILING_STOP:
         fields["trail_percent"] = order.trail_percent
     if order.take_profit is not None:
-        fields["take_profit"] = TakeProfitRequest(limit_price=price(order.take_profit, crypto))
+        fields["take_profit"] = TakeProfitRequest(
+            limit_price=price(order.take_profit, crypto) or 0.0
+        )
     if order.stop_loss is not None:
-        fields["stop_loss"] = StopLossRequest(stop_price=price(order.stop_loss, crypto))
+        fields["stop_loss"] = StopLossRequest(stop_price=price(order.stop_loss, crypto) or 0.0)
     if order.take_profit is not None and order.stop_loss is not None:
         fields["order_class"] = OrderClass.BRACKET
     elif order.take_profit is not None or order.stop_loss is not None:

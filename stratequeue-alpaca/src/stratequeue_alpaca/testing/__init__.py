@@ -258,7 +258,7 @@ class FakeAlpaca:
         """A closed minute bar: streamed to subscribers (msgpack), then resting orders fill."""
         import msgpack
 
-        bar = {"t": t, "o": o, "h": h, "l": low, "c": c, "v": v}
+        bar = {"o": o, "h": h, "l": low, "c": c, "v": v}
         message = {
             "T": "b",
             "S": symbol,

@@ -95,9 +95,16 @@ class Exchange:
             self.add_asset(sym, crypto=True)
 
     # -- set-up ---------------------------------------------------------------------------
-    def add_asset(self, symbol: str, crypto: bool = False, **flags: bool) -> FakeAsset:
+    def add_asset(
+        self,
+        symbol: str,
+        crypto: bool = False,
+        fractionable: bool = True,
+        shortable: bool = True,
+        tradable: bool = True,
+    ) -> FakeAsset:
         with self.lock:
-            asset = FakeAsset(symbol.upper(), crypto=crypto, **flags)
+            asset = FakeAsset(symbol.upper(), crypto, fractionable, shortable, tradable)
             self.assets[_key(symbol)] = asset
             return asset
 
