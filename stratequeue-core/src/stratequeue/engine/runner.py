@@ -213,19 +213,14 @@ class StrategyRunner:
             return BarStep(i, time, [], [], False)
 
         before = list(broker.orders)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                broker.next()
-            except _OutOfMoneyError:
-                self._stopped = True
-                log.error(
-                    "Strategy %s on %s ran out of money at bar %s: all trades closed, "
-                    "no further decisions.",
-                    self.strategy_id,
-                    self.symbol,
-                    time,
-                )
+        caught: list[warnings.WarningMessage] = []
+        with np.errstate(invalid="ignore"):
+            if before:  # only pending orders make the broker warn (margin cancels, SL/TP)
+                with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
+                    warnings.simplefilter("always")
+                    self._broker_next()
+            else:
+                self._broker_next()
             events = broker.take_events()
             reasons = self._cancel_reasons(before, events, caught) if caught else {}
             if not self._stopped:
@@ -238,6 +233,20 @@ class StrategyRunner:
             broker.orders, filled, time, self._last_close(), self._new_ref
         )
         return BarStep(i, time, executions, intents, True, reasons)
+
+    def _broker_next(self) -> None:
+        assert self._broker is not None
+        try:
+            self._broker.next()
+        except _OutOfMoneyError:
+            self._stopped = True
+            log.error(
+                "Strategy %s on %s ran out of money at bar %s: all trades closed, "
+                "no further decisions.",
+                self.strategy_id,
+                self.symbol,
+                self._stamp_time,
+            )
 
     def _cancel_reasons(
         self, before: list[Order], events: list[FillEvent], caught: Sequence[Any]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from backtesting import Strategy
-from backtesting._util import _as_str, _Indicator, _strategy_indicators
+from backtesting._util import _Array, _as_str, _Indicator, _strategy_indicators
 
 __all__ = ["LookaheadCheck", "build_shadow", "transfer", "warmup_start"]
 
@@ -28,8 +28,44 @@ log = logging.getLogger(__name__)
 _BASE_ATTRS = frozenset({"_indicators", "_broker", "_data", "_params", "I"})
 
 
+_NAMES: dict[Any, Any] = {}
+
+
+def _name_key(value: Any) -> Any:
+    """What ``_as_str`` reads of ``value``: the name of an array, else the value itself."""
+    if isinstance(value, _Array):
+        return (_Array, value.name)
+    if type(value) in (int, float, str, bool):
+        return (type(value), value)
+    raise TypeError  # not cached
+
+
 def _indicator_name(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], name: Any) -> Any:
-    """The name ``Strategy.I`` gives an indicator (shown in ``_trades`` column names)."""
+    """The name ``Strategy.I`` gives an indicator (shown in ``_trades`` column names).
+
+    Cached per function and argument names: the same ``self.I(...)`` line repeats every bar.
+    """
+    try:
+        key = (
+            func,
+            tuple(map(_name_key, args)),
+            tuple((k, _name_key(v)) for k, v in kwargs.items()),
+            name if name is None or isinstance(name, str) else tuple(name),
+        )
+        hash(key)
+    except TypeError:
+        return _format_indicator_name(func, args, kwargs, name)
+    cached = _NAMES.get(key)
+    if cached is None:
+        if len(_NAMES) > 4096:
+            _NAMES.clear()
+        cached = _NAMES[key] = _format_indicator_name(func, args, kwargs, name)
+    return list(cached) if isinstance(cached, list) else cached
+
+
+def _format_indicator_name(
+    func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], name: Any
+) -> Any:
     if name is None:
         params = ",".join(filter(None, map(_as_str, chain(args, kwargs.values()))))
         return f"{_as_str(func)}({params})" if params else _as_str(func)
@@ -67,7 +103,9 @@ def _fast_I(  # noqa: N802 - mirrors Strategy.I
         raise RuntimeError(f'Indicator "{name}" error. See traceback above.') from e
     if isinstance(value, pd.DataFrame):
         value = value.values.T
-    if value is not None:
+    if type(value) is pd.Series and isinstance(value.dtype, np.dtype):
+        value = np.asarray(value.values, order="C")  # what np.asarray(series) gives, faster
+    elif value is not None:
         try:
             value = np.asarray(value, order="C")
         except Exception:
