@@ -128,3 +128,30 @@ def test_installed_entry_point_is_discovered():
         assert "coinmarketcap" in names and "cmc" in names
     finally:
         plugins.reset()
+
+
+def test_poll_interval_from_cmc_poll_seconds_within_the_rate_limit(fake, make_source):
+    env = {**fake.env, "CMC_POLL_SECONDS": "2"}
+    assert make_source(env=env, requests_per_minute=60)._poll_interval(2) == timedelta(seconds=2)
+    # never faster than the plan allows: 20 requests/min is one every 3 s
+    assert make_source(env=env, requests_per_minute=20)._poll_interval(2) == timedelta(seconds=3)
+    assert make_source(requests_per_minute=60)._poll_interval(2) == timedelta(seconds=15)
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "inf"])
+def test_bad_cmc_poll_seconds_is_a_clear_error(fake, make_source, value):
+    with pytest.raises(DataSourceError, match="CMC_POLL_SECONDS"):
+        make_source(env={**fake.env, "CMC_POLL_SECONDS": value})
+
+
+def test_importing_the_plugin_does_not_import_httpx_or_aiohttp():
+    """Every stratequeue command (--help too) loads the plugin: it must stay cheap."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, stratequeue_cmc; "
+        "print(sorted(m for m in ('httpx', 'aiohttp', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -131,3 +131,17 @@ def test_entry_point_names_the_module_with_the_hook():
     registered = {}
     ep.load().register_data_sources(register=registered.__setitem__)
     assert registered["polygon"].__name__ == "PolygonDataSource"
+
+
+def test_importing_the_plugin_does_not_import_massive_websockets_or_aiohttp():
+    """Every stratequeue command (--help too) loads the plugin: it must stay cheap."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, stratequeue_polygon; print(sorted(m for m in "
+        "('massive', 'websockets', 'urllib3', 'aiohttp', 'httpx', 'pandas') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

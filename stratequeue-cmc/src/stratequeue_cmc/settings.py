@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -25,8 +26,11 @@ Live bars are built from quotes/latest, polled on a schedule that fits the key's
 Historical bars (ohlcv/historical, hourly and daily only) need a Startup plan or higher;
 without it, or for bars finer than 1h, the strategy warms up from live samples.
 
-Optional: CMC_BASE_URL overrides the base URL, e.g. the sandbox
-https://sandbox-api.coinmarketcap.com (mock data) or a local fake.
+Optional:
+  CMC_BASE_URL      overrides the base URL, e.g. the sandbox
+                    https://sandbox-api.coinmarketcap.com (mock data) or a local fake.
+  CMC_POLL_SECONDS  seconds between quote polls (default: a quarter of the bar, 15 s to
+                    5 min); never shorter than the key's per-minute rate limit allows.
 """
 
 
@@ -34,6 +38,7 @@ https://sandbox-api.coinmarketcap.com (mock data) or a local fake.
 class CmcSettings:
     api_key: str = field(repr=False)
     base_url: str = DEFAULT_BASE_URL
+    poll_seconds: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CmcSettings:
@@ -50,4 +55,15 @@ class CmcSettings:
                 f"CMC_BASE_URL must start with http:// or https:// (got '{base}'), "
                 "e.g. https://sandbox-api.coinmarketcap.com"
             )
-        return cls(api_key=key, base_url=base)
+        poll_text = (env.get("CMC_POLL_SECONDS") or "").strip()
+        poll: float | None = None
+        if poll_text:
+            try:
+                poll = float(poll_text)
+            except ValueError:
+                poll = math.nan
+            if not poll > 0 or math.isinf(poll):
+                raise DataSourceError(
+                    f"CMC_POLL_SECONDS must be a number of seconds above 0 (got '{poll_text}')"
+                )
+        return cls(api_key=key, base_url=base, poll_seconds=poll)

@@ -38,7 +38,8 @@ class CoinMarketCapDataSource(BaseDataSource):
     """CoinMarketCap quotes.
 
     Options: ``requests_per_minute`` (default: the key's plan from /v1/key/info, else 30),
-    ``poll_seconds`` (default: a quarter of the bar, 15 s to 5 min, within the rate limit),
+    ``poll_seconds`` (default: ``CMC_POLL_SECONDS``, else a quarter of the bar, 15 s to 5 min;
+    never shorter than the rate limit allows),
     ``rate_limit_wait_seconds`` (default 60), ``http_timeout_seconds`` (default 10) and
     ``clock`` (a callable returning aware UTC time, for tests).
     """
@@ -65,7 +66,7 @@ class CoinMarketCapDataSource(BaseDataSource):
             wait=self._stop.wait,
         )
         self._rpm_option = opts.get("requests_per_minute")
-        self._poll_option = opts.get("poll_seconds")
+        self._poll_option = opts.get("poll_seconds") or self.settings.poll_seconds
         self.filter = BarFilter(self.granularity, clock=self._clock)
         self._history_last: dict[str, datetime] = {}
         self._said_warmup = False

@@ -13,7 +13,11 @@ It serves ``GET /v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{t
 Knobs for tests: ``page_size``, ``websocket`` (False: the plan has no websocket access),
 ``ws_http_status`` (refuse the upgrade), ``rest_status`` (answer every REST call with an
 error), ``rate_limit_per_minute``. With ``live=True`` (the command line default) it invents
-a random walk for every ticker and streams it in real time.
+a random walk for every subscribed ticker and streams it in real time: a per-second
+aggregate every second, a per-minute one every minute. :meth:`FakePolygon.seed_history`
+(called for every ``--tickers`` entry, and for any other ticker on first subscription)
+stores three days of minute bars and the last ``history_seconds`` seconds of per-second
+bars, so runs at every granularity have history to warm up on.
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ class FakePolygon:
         rest_status: int | None = None,
         rate_limit_per_minute: int | None = None,
         live: bool = False,
+        history_seconds: int = 0,
         seed: int = 7,
     ) -> None:
         self.api_key = api_key
@@ -99,6 +104,7 @@ class FakePolygon:
         self.rest_status = rest_status
         self.rate_limit_per_minute = rate_limit_per_minute
         self.live = live
+        self.history_seconds = history_seconds
         self.bars: dict[tuple[str, int], dict[int, dict[str, Any]]] = defaultdict(dict)
         self.requests: list[str] = []
         self.rate_limited = 0
@@ -355,19 +361,33 @@ class FakePolygon:
 
     # -- live random walk (by-hand runs) ---------------------------------------------------
 
-    def seed_history(self, ticker: str, days: int = 3) -> None:
-        """Minute bars for the last ``days`` days up to the current minute, a random walk."""
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
+    def seed_history(self, ticker: str, days: int = 3, seconds: int | None = None) -> None:
+        """Minute bars for the last ``days`` days up to the current minute, a random walk;
+        then per-second bars for the last ``seconds`` seconds up to the current second
+        (default ``history_seconds``), so that a ``1s`` run has history to warm up on."""
+        now = datetime.now(UTC).replace(microsecond=0)
         price = 100.0 + self._rng.random() * 100
-        rows = []
-        t = now - timedelta(days=days)
-        while t < now:
-            o = price
-            price = max(1.0, price * (1 + self._rng.gauss(0, 0.001)))
-            h, low = max(o, price) * 1.0005, min(o, price) * 0.9995
-            rows.append((t, o, h, low, price, float(self._rng.randint(100, 5000))))
-            t += timedelta(minutes=1)
-        self.add_bars(ticker, 60, rows)
+        for length, count, sigma in (
+            (60, days * 1440, 0.001),
+            (1, self.history_seconds if seconds is None else seconds, 0.0003),
+        ):
+            end = now.replace(second=0) if length == 60 else now
+            rows = []
+            for i in range(count, 0, -1):
+                o = price
+                price = max(1.0, price * (1 + self._rng.gauss(0, sigma)))
+                h, low = max(o, price) * 1.0005, min(o, price) * 0.9995
+                volume = float(self._rng.randint(100, 5000) // (60 // length))
+                rows.append((end - timedelta(seconds=length * i), o, h, low, price, volume))
+            self.add_bars(ticker, length, rows)
+
+    def _last_close(self, ticker: str) -> float:
+        with self._lock:
+            for length in (1, 60):
+                rows = self.bars.get((ticker, length))
+                if rows:
+                    return float(rows[max(rows)]["c"])
+        return 100.0
 
     async def _live_loop(self) -> None:
         """Each second: a per-second bar for every subscribed ticker; each minute: the
@@ -382,10 +402,8 @@ class FakePolygon:
                 ticker = f"X:{name.replace('-', '')}" if "-" in name else name
                 if (ticker, 60) not in self.bars:
                     self.seed_history(ticker)
-                with self._lock:
-                    last = max(self.bars[(ticker, 60)].values(), key=lambda r: r["t"])["c"]
                 prev = current.get(ticker, [])
-                o = prev[-1][4] if prev else last
+                o = prev[-1][4] if prev else self._last_close(ticker)
                 c = max(1.0, o * (1 + self._rng.gauss(0, 0.0003)))
                 row = (second * 1000, o, max(o, c), min(o, c), c, float(self._rng.randint(1, 50)))
                 minute = second - second % 60
@@ -445,10 +463,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--key", default="test-key", help="the API key it accepts")
     parser.add_argument("--no-websocket", action="store_true", help="act as a free plan")
     parser.add_argument("--tickers", default="AAPL,MSFT,X:BTCUSD,X:ETHUSD")
+    parser.add_argument(
+        "--history-seconds",
+        type=int,
+        default=600,
+        help="per-second bars of history to invent per ticker (for --granularity 1s runs)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     fake = FakePolygon(
-        args.key, host=args.host, port=args.port, websocket=not args.no_websocket, live=True
+        args.key,
+        host=args.host,
+        port=args.port,
+        websocket=not args.no_websocket,
+        live=True,
+        history_seconds=args.history_seconds,
     )
     for ticker in args.tickers.split(","):
         fake.seed_history(ticker.strip())
