@@ -95,6 +95,8 @@ class BarBuffer:
         if hasattr(self, "_times"):
             times[: self.n] = self._times[: self.n]
         self._cols, self._times = cols, times
+        self._arrays = [cols[c] for c in COLUMNS]
+        self._is_float = [cols[c].dtype.kind == "f" for c in COLUMNS]
         self.capacity = capacity
         self.version += 1
 
@@ -127,9 +129,8 @@ class BarBuffer:
             self._alloc(2 * self.capacity)
         i = self.n
         self._times[i] = time_value
-        for c, v in zip(COLUMNS, values, strict=True):
-            arr = self._cols[c]
-            arr[i] = v if arr.dtype.kind == "f" or v == v else 0
+        for arr, is_float, v in zip(self._arrays, self._is_float, values, strict=True):
+            arr[i] = v if is_float or v == v else 0  # NaN volume in an integer column: 0
         self.n += 1
 
     def empty_like(self) -> BarBuffer:

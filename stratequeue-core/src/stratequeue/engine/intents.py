@@ -99,6 +99,8 @@ class OrderTracker:
         new_ref: Any,
     ) -> tuple[list[OrderIntent], list[str]]:
         """Intents turning the remembered order list into ``orders``; also the canceled refs."""
+        if not orders and not self._known:
+            return [], []
         self.label(orders, new_ref)
         current = {_ref(o): o for o in orders}
         known = self._known
