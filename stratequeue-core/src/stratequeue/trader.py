@@ -20,6 +20,7 @@ from .brokers.base import BaseBroker, BrokerConfig
 from .data import create_data_source
 from .data.base import BarFilter, BaseDataSource, bars_to_frame
 from .display import Display
+from .engine.flatten import flatten_inherited
 from .errors import BrokerError, UsageError
 from .ledger import Ledger
 from .portfolio.config import StrategySpec
@@ -46,6 +47,12 @@ class RunConfig:
     data_options: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     replay: bool = False  # CSV replay: the first `lookback` rows are history, book state adopted
+
+
+def paper_account_path(db: Path | str) -> Path:
+    """The local paper broker's account file, kept next to the ledger."""
+    path = Path(db)
+    return path.with_name(path.stem + ".paper-account.sqlite")
 
 
 def choose_broker(mode: str, requested: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
@@ -94,6 +101,7 @@ class Trader:
         self.portfolio: Portfolio | None = None
         self.bars_seen = 0
         self.run_id = 0
+        self.resumed = 0
 
     # -- set-up ---------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -112,7 +120,9 @@ class Trader:
             broker_name, note = choose_broker(cfg.mode, cfg.broker, cfg.env)
             if note:
                 self._say(note)
-            params = {"cash": cfg.cash}
+            params: dict[str, Any] = {"cash": cfg.cash}
+            if broker_name == "paper" and str(cfg.db) != ":memory:":
+                params["path"] = paper_account_path(cfg.db)
             self.broker = BrokerFactory.create_broker(
                 broker_name,
                 BrokerConfig(broker_name, paper_trading=cfg.mode != "live", credentials=dict(cfg.env),
@@ -141,50 +151,94 @@ class Trader:
             cfg.lookback if cfg.lookback is not None
             else max((ls.lookback or 0) for _, ls in loaded) or None
         )
-        bar_filter = BarFilter(self.source.granularity)
+        self.bar_filter = BarFilter(self.source.granularity)
         pending: list[tuple[Sleeve, Any]] = []
         for symbol in cfg.symbols:
-            count = lookback if lookback is not None else 200
-            history = list(bar_filter.filter(self.source.history(symbol, count), check_future=not cfg.replay))
-            frame = bars_to_frame(history)
+            recorded = self.ledger.bars(symbol)
+            fresh = [(spec, ls) for spec, ls in loaded if self.ledger.sleeve(spec.strategy_id, symbol) is None]
+            history: list[Any] = []
+            if fresh:
+                count = lookback if lookback is not None else 200
+                history = list(self.bar_filter.filter(self.source.history(symbol, count),
+                                                      check_future=not cfg.replay))
+                with self.ledger.transaction():
+                    for bar in history:
+                        self.ledger.record_bar(bar)
+            elif cfg.replay:
+                self.source.history(symbol, len(recorded))  # resume the file after what was processed
+            if recorded:
+                self.bar_filter.last[symbol] = max(recorded[-1].timestamp, self.bar_filter.last.get(symbol, recorded[-1].timestamp))
             for spec, strategy in loaded:
                 capital = spec.allocation * account_equity / len(cfg.symbols)
+                row = self.ledger.sleeve(spec.strategy_id, symbol)
+                if row is not None:
+                    sleeve = self._rebuild(extractor, spec, strategy, symbol, row, recorded)
+                    self.portfolio.add(sleeve)
+                    self.resumed += 1
+                    continue
                 options = BacktestOptions(cash=capital, **cfg.backtest_options)
-                runner = extractor.runner(strategy, strategy_id=spec.strategy_id, symbol=symbol,
-                                          options=options)
+                runner = extractor.runner(strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options)
                 if lookback is None and strategy.lookback is None:
-                    log.warning("%s defines no LOOKBACK; warming up on %d bars", spec.file, count)
-                if len(frame):
-                    runner.warm_start(frame)
+                    log.warning("%s defines no LOOKBACK; warming up on %d bars", spec.file, len(history))
+                if history:
+                    runner.warm_start(bars_to_frame(history))
                 sleeve = Sleeve(spec, symbol, runner, capital)
                 self.portfolio.add(sleeve)
-                self.ledger.upsert_strategy(spec.strategy_id, str(spec.file), spec.allocation,
-                                            spec.allocation * account_equity, cfg.symbols)
-                pending.append((sleeve, getattr(runner, "warm_start_intents", [])))
-                inherited = list(getattr(runner, "inherited_trades", []))
-                if inherited:
-                    self._inherit(sleeve, inherited, history[-1].timestamp if history else None)
-        self.bar_filter = bar_filter
+                flattened = bool(runner.inherited_trades) and not cfg.replay
+                with self.ledger.transaction():
+                    self.ledger.upsert_strategy(spec.strategy_id, str(spec.file), spec.allocation,
+                                                spec.allocation * account_equity, cfg.symbols)
+                    self.ledger.add_sleeve(spec.strategy_id, symbol, capital, len(history),
+                                           history[-1].timestamp if history else None, flattened)
+                intents = list(runner.warm_start_intents)
+                if runner.inherited_trades:
+                    intents = self._inherit(sleeve, list(runner.inherited_trades), intents)
+                pending.append((sleeve, intents))
+        if self.resumed:
+            self.portfolio.resume_orders()
+            for note in self.portfolio.reconcile():
+                self._say(note)
+            self._say(f"Resumed {self.resumed} strategy book(s) from the ledger {cfg.db}.")
         if pending and self.broker is not None:
-            start_time = datetime.now(UTC)
+            events = self.portfolio.start(pending)
             if self.display:
-                self.display.events(self.portfolio.start(pending, start_time))
-            else:
-                self.portfolio.start(pending, start_time)
+                self.display.events(events)
 
-    def _inherit(self, sleeve: Sleeve, trades: list[Any], last_time: datetime | None) -> None:
+    def _rebuild(self, extractor: Any, spec: StrategySpec, strategy: Any, symbol: str,
+                 row: dict[str, Any], recorded: list[Any]) -> Sleeve:
+        """Bring a strategy's book back to where it was: the same warm-up, then every bar the
+        ledger recorded, with no order sent (they were sent, or are completed by reconcile)."""
+        from .engine import BacktestOptions
+
+        options = BacktestOptions(cash=row["capital"], **self.config.backtest_options)
+        runner = extractor.runner(strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options)
+        warm_until = datetime.fromisoformat(row["first_live"]) if row["first_live"] else None
+        history = [b for b in recorded if warm_until is not None and b.timestamp <= warm_until]
+        history = history[-row["history_bars"]:] if row["history_bars"] else []
+        if history:
+            runner.warm_start(bars_to_frame(history))
+            if row["flattened"]:
+                flatten_inherited(runner)
+        for bar in recorded:
+            if warm_until is None or bar.timestamp > warm_until:
+                runner.on_bar(bar)
+        return Sleeve(spec, symbol, runner, row["capital"])
+
+    def _inherit(self, sleeve: Sleeve, trades: list[Any], intents: list[Any]) -> list[Any]:
         """Trades the strategy's backtest would hold after its history. A replay adopts them
-        (the paper account books them as of their entry); a live run starts flat and says so."""
-        size = sum(t.size for t in trades)
+        (the paper account books them as of their entry); a live run starts flat and says so.
+        Returns the warm-up's pending orders that still apply."""
         if self.config.replay:
             assert self.portfolio is not None
             self.portfolio.adopt(sleeve, trades)
-            return
-        sleeve.runner.flatten_inherited()
+            return intents
+        size = sum(t.size for t in trades)
+        dropped = flatten_inherited(sleeve.runner)
         self._say(
             f"{sleeve.strategy_id}: its backtest would hold {size:+g} {sleeve.symbol} from before "
             "the start; it starts flat (no orders are placed for the past)."
         )
+        return [i for i in intents if i.ref not in dropped]
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> str:

@@ -20,8 +20,6 @@ SQLite file (``path``) so that it survives a restart, as a real broker's account
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import threading
 import uuid
 from collections.abc import Mapping
@@ -41,6 +39,7 @@ from ..models import (
     Side,
 )
 from .base import BaseBroker, BrokerConfig, CredentialStatus, OrderAck
+from .paper_store import PaperStore, order_from_dict, order_to_dict
 
 __all__ = ["PaperBroker", "register_brokers"]
 
@@ -89,7 +88,8 @@ class PaperBroker(BaseBroker):
         self.orders: dict[str, _Order] = {}
         self.marks: dict[str, float] = {}
         self._fills: list[Fill] = []
-        self._db: sqlite3.Connection | None = None
+        self._store: PaperStore | None = None
+        self.executions: set[str] = set()  # execution ids applied: a fill is never booked twice
         self.account_id = "PAPER-LOCAL"
 
     # -- setup ---------------------------------------------------------------------------------
@@ -106,51 +106,46 @@ class PaperBroker(BaseBroker):
         )
 
     def connect(self) -> bool:
-        if self._path and self._db is None:
-            self._db = sqlite3.connect(str(self._path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS account (key TEXT PRIMARY KEY, value TEXT)")
-            row = self._db.execute("SELECT value FROM account WHERE key='state'").fetchone()
-            if row:
-                self._restore(json.loads(row[0]))
+        if self._path and self._store is None:
+            self._store = PaperStore(str(self._path))
+            state = self._store.load()
+            if state["cash"] is None:
+                self._persist()
+            else:
+                self._restore(state)
         return True
 
     def disconnect(self) -> None:
-        if self._db is not None:
-            self._save()
-            self._db.close()
-            self._db = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     # -- persistence ---------------------------------------------------------------------------
-    def _save(self) -> None:
-        if self._db is None:
+    def _persist(self, *, symbols: tuple[str, ...] = (), orders: tuple[_Order, ...] = (),
+                 fills: tuple[Fill, ...] = ()) -> None:
+        if self._store is None:
             return
-        state = {
-            "cash": self.cash,
-            "holdings": {s: asdict(h) for s, h in self.holdings.items()},
-            "orders": {
-                cid: {**asdict(o.order), "status": o.status.value, "broker_order_id": o.broker_order_id,
-                      "filled_qty": o.filled_qty, "message": o.message}
-                for cid, o in self.orders.items()
-            },
-            "fills": [{**asdict(f), "timestamp": f.timestamp.isoformat()} for f in self._fills],
-        }
-        self._db.execute(
-            "INSERT OR REPLACE INTO account (key, value) VALUES ('state', ?)", (json.dumps(state),)
+        self._store.save(
+            cash=self.cash,
+            holdings={s: (self.holdings[s].qty, self.holdings[s].avg_price) for s in symbols},
+            orders=[
+                {"order": order_to_dict(o.order), "status": o.status.value,
+                 "broker_order_id": o.broker_order_id, "filled_qty": o.filled_qty, "message": o.message}
+                for o in orders
+            ],
+            executions=[{**asdict(f), "side": f.side.value, "timestamp": f.timestamp.isoformat()} for f in fills],
         )
 
     def _restore(self, state: dict) -> None:
         self.cash = state["cash"]
-        self.holdings = {s: _Holding(**h) for s, h in state["holdings"].items()}
-        for cid, o in state["orders"].items():
-            extra = {k: o.pop(k) for k in ("status", "broker_order_id", "filled_qty", "message")}
-            order = BrokerOrder(**{**o, "side": Side(o["side"]), "order_type": OrderType(o["order_type"])})
-            self.orders[cid] = _Order(order, OrderStatus(extra["status"]), extra["broker_order_id"],
-                                      extra["filled_qty"], extra["message"])
-        self._fills = [
-            Fill(**{**f, "side": Side(f["side"]), "timestamp": datetime.fromisoformat(f["timestamp"])})
-            for f in state.get("fills", [])
-        ]
+        self.holdings = {s: _Holding(q, a) for s, (q, a) in state["holdings"].items()}
+        for o in state["orders"]:
+            order = order_from_dict(o["order"])
+            self.orders[order.client_order_id] = _Order(
+                order, OrderStatus(o["status"]), o["broker_order_id"], o["filled_qty"], o["message"]
+            )
+        for f in state["executions"]:
+            self.executions.add(f["execution_id"])
 
     # -- account -------------------------------------------------------------------------------
     def get_positions(self) -> list[Position]:
@@ -177,11 +172,11 @@ class PaperBroker(BaseBroker):
             if order.qty is not None and order.qty <= 0:
                 rejected = _Order(order, OrderStatus.REJECTED, message="qty must be > 0")
                 self.orders[order.client_order_id] = rejected
-                self._save()
+                self._persist(orders=(rejected,))
                 return rejected.ack()
-            self.orders[order.client_order_id] = _Order(order)
-            self._save()
-            return self.orders[order.client_order_id].ack()
+            entry = self.orders[order.client_order_id] = _Order(order)
+            self._persist(orders=(entry,))
+            return entry.ack()
 
     def cancel_order(self, client_order_id: str) -> OrderAck:
         with self._lock:
@@ -190,7 +185,7 @@ class PaperBroker(BaseBroker):
                 raise BrokerError(f"Order '{client_order_id}' is unknown to the paper broker.")
             if entry.status.is_open:
                 entry.status = OrderStatus.CANCELED
-                self._save()
+                self._persist(orders=(entry,))
             return entry.ack()
 
     def get_order(self, client_order_id: str) -> OrderAck | None:
@@ -205,7 +200,6 @@ class PaperBroker(BaseBroker):
     def poll_fills(self) -> list[Fill]:
         with self._lock:
             fills, self._fills = self._fills, []
-            self._save()
             return fills
 
     # -- fills ---------------------------------------------------------------------------------
@@ -228,12 +222,17 @@ class PaperBroker(BaseBroker):
         whose opposite parts crossed completely (``signed_qty`` 0)."""
         with self._lock:
             entry = self.orders.get(client_order_id)
-            if entry is None or not entry.status.is_open:
+            if entry is None:
+                raise BrokerError(f"Order '{client_order_id}' is unknown to the paper broker.")
+            if execution_id and execution_id in self.executions:
+                return Fill(client_order_id, entry.order.symbol, Side.BUY if signed_qty > 0 else Side.SELL,
+                            abs(signed_qty), price, timestamp, commission, execution_id)
+            if not entry.status.is_open:
                 raise BrokerError(f"Order '{client_order_id}' is not open at the paper broker.")
             fill = self._execute(entry, signed_qty, price, timestamp, commission, execution_id, cash_flow)
             if final:
                 entry.status = OrderStatus.FILLED
-            self._save()
+            self._persist(symbols=(entry.order.symbol,), orders=(entry,), fills=(fill,))
             return fill
 
     def close_book_order(self, client_order_id: str, filled: bool) -> None:
@@ -242,7 +241,7 @@ class PaperBroker(BaseBroker):
             entry = self.orders.get(client_order_id)
             if entry is not None and entry.status.is_open:
                 entry.status = OrderStatus.FILLED if filled else OrderStatus.CANCELED
-                self._save()
+                self._persist(orders=(entry,))
 
     def _execute(
         self, entry: _Order, signed_qty: float, price: float, ts: datetime, commission: float,
@@ -266,15 +265,15 @@ class PaperBroker(BaseBroker):
             entry.status = OrderStatus.PARTIALLY_FILLED
         side = Side.BUY if signed_qty > 0 else Side.SELL
         fill = Fill(entry.order.client_order_id, symbol, side, abs(signed_qty), price, ts, commission,
-                    execution_id or f"{entry.broker_order_id}-{len(self._fills)}-{entry.filled_qty}")
+                    execution_id or f"{entry.broker_order_id}-{entry.filled_qty:g}")
         self._fills.append(fill)
+        self.executions.add(fill.execution_id)
         return fill
 
     def on_bar(self, bar: Bar) -> None:
         """Match sized orders of ``bar``'s symbol (all were placed before this bar closed)."""
         with self._lock:
             self.marks[bar.symbol] = bar.close
-            changed = False
             for entry in list(self.orders.values()):
                 order = entry.order
                 if order.symbol != bar.symbol or not entry.status.is_open:
@@ -287,11 +286,9 @@ class PaperBroker(BaseBroker):
                 qty = order.qty if order.qty is not None else (order.notional or 0.0) / price
                 remaining = qty - entry.filled_qty
                 signed = remaining if order.side is Side.BUY else -remaining
-                self._execute(entry, signed, price, bar.timestamp, abs(remaining) * price * self.commission)
+                fill = self._execute(entry, signed, price, bar.timestamp, abs(remaining) * price * self.commission)
                 entry.status = OrderStatus.FILLED
-                changed = True
-            if changed:
-                self._save()
+                self._persist(symbols=(bar.symbol,), orders=(entry,), fills=(fill,))
 
 
 def _match(order: BrokerOrder, bar: Bar) -> float | None:

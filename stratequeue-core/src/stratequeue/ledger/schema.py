@@ -21,6 +21,11 @@ CREATE TABLE strategies (
     strategy_id TEXT PRIMARY KEY, file TEXT NOT NULL, allocation REAL NOT NULL,
     capital REAL NOT NULL, symbols TEXT NOT NULL, updated_at TEXT NOT NULL
 );
+CREATE TABLE sleeves (
+    strategy_id TEXT NOT NULL, symbol TEXT NOT NULL, capital REAL NOT NULL,
+    history_bars INTEGER NOT NULL, first_live TEXT, flattened INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (strategy_id, symbol)
+);
 CREATE TABLE bars (
     symbol TEXT NOT NULL, ts TEXT NOT NULL, open REAL, high REAL, low REAL, close REAL,
     volume REAL, PRIMARY KEY (symbol, ts)

@@ -24,7 +24,7 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 __all__ = ["Allocation", "Ledger", "default_db_path"]
 
 TABLES = (
-    "runs", "strategies", "signals", "intents", "orders", "order_legs", "order_events",
+    "runs", "strategies", "sleeves", "signals", "intents", "orders", "order_legs", "order_events",
     "fills", "fill_allocations", "trades", "equity", "positions", "bars",
 )
 
@@ -160,6 +160,47 @@ class Ledger:
 
     def strategies(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM strategies ORDER BY strategy_id")
+
+    # -- sleeves: what a restart needs to rebuild each strategy's book -------------------------
+    def add_sleeve(self, strategy_id: str, symbol: str, capital: float, history_bars: int,
+                   first_live: datetime | None, flattened: bool) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO sleeves VALUES (?, ?, ?, ?, ?, ?)",
+            (strategy_id, symbol, capital, history_bars, _ts(first_live) if first_live else None,
+             int(flattened)),
+        )
+
+    def sleeve(self, strategy_id: str, symbol: str) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM sleeves WHERE strategy_id=? AND symbol=?", (strategy_id, symbol))
+        return rows[0] if rows else None
+
+    def sleeves(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM sleeves ORDER BY strategy_id, symbol")
+
+    def bars(self, symbol: str) -> list[Bar]:
+        return [
+            Bar(r["symbol"], datetime.fromisoformat(r["ts"]), r["open"], r["high"], r["low"],
+                r["close"], r["volume"] if r["volume"] is not None else float("nan"))
+            for r in self._rows("SELECT * FROM bars WHERE symbol=? ORDER BY ts", (symbol,))
+        ]
+
+    def last_bar_time(self, symbol: str) -> datetime | None:
+        row = self.db.execute("SELECT MAX(ts) FROM bars WHERE symbol=?", (symbol,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def intent_orders(self, strategy_id: str, symbol: str) -> dict[str, str]:
+        """The client order id of each of a strategy's order refs on ``symbol``."""
+        rows = self.db.execute(
+            "SELECT ref, client_order_id FROM order_legs l JOIN orders o USING (client_order_id) "
+            "WHERE l.strategy_id=? AND o.symbol=?", (strategy_id, symbol),
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def fills(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM fills ORDER BY id")
+
+    def allocations(self, fill_id: int) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM fill_allocations WHERE fill_id=?", (fill_id,))
 
     # -- bars and signals ---------------------------------------------------------------------
     def record_bar(self, bar: Bar) -> None:

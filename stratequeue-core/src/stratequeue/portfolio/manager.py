@@ -5,12 +5,17 @@ strategy's capital for that symbol. Per bar the portfolio
 
 1. steps every sleeve of the bar's symbol (the book fills what it would fill in a backtest,
    then the strategy's ``next()`` runs);
-2. turns the books' executions into broker fills: with a broker that fills at book prices
-   (the paper broker) each order's executions are netted into one fill at their average price
-   and attributed back to each strategy at its own price;
+2. turns the books' executions into fills: with a broker that fills at book prices (the paper
+   broker) each order's executions are netted into one fill at their average price and
+   attributed back to each strategy at its own price;
 3. turns new intents into broker orders: market orders of several strategies on one symbol in
    one bar become ONE netted order (opposite intents cross inside it); limit, stop and SL/TP
-   orders are sent one by one. Each order is committed to the ledger before it is sent.
+   orders are sent one by one.
+
+Write-ahead: everything a bar decides is committed to the ledger in one transaction FIRST;
+only then is the broker told (orders sent, fills booked). A crash before the commit loses
+the bar and nothing else; a crash after it is completed by :meth:`Portfolio.reconcile` on the
+next start, with the same client order ids and execution ids, so nothing happens twice.
 """
 
 from __future__ import annotations
@@ -19,26 +24,43 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..brokers.base import BaseBroker
+from ..errors import StrateQueueError
 from ..ledger import Allocation, Ledger
-from ..models import Bar, BrokerOrder, IntentAction, OrderIntent, OrderStatus, OrderType, Side
-from .config import StrategySpec
+from ..models import (
+    Bar,
+    BrokerOrder,
+    Fill,
+    IntentAction,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+    utc,
+)
 from .events import Event, FillEvent, RejectEvent, SignalEvent
 from .ids import client_order_id, netted_order_id
 
-__all__ = ["Portfolio", "Sleeve"]
+__all__ = ["EXTERNAL", "Portfolio", "ReconciliationError", "Sleeve"]
 
 log = logging.getLogger(__name__)
+
+#: The owner of broker positions that no strategy's fills explain; never traded.
+EXTERNAL = "EXTERNAL"
+
+
+class ReconciliationError(StrateQueueError):
+    """The ledger, the books and the broker disagree in a way that cannot be explained."""
 
 
 @dataclass
 class Sleeve:
     """One strategy on one symbol: its runner (book) and its orders at the broker."""
 
-    spec: StrategySpec
+    spec: Any  # StrategySpec
     symbol: str
     runner: Any  # stratequeue.engine.StrategyRunner
     capital: float
@@ -46,7 +68,7 @@ class Sleeve:
 
     @property
     def strategy_id(self) -> str:
-        return self.spec.strategy_id
+        return str(self.spec.strategy_id)
 
 
 @dataclass
@@ -54,6 +76,24 @@ class _OpenOrder:
     cid: str
     symbol: str
     legs: list[tuple[Sleeve, str]]  # (sleeve, order ref)
+
+
+@dataclass
+class _BookFill:
+    """A fill decided by the books, committed to the ledger, to be booked at the broker."""
+
+    fill: Fill
+    signed_qty: float
+    cash_flow: float
+
+
+@dataclass
+class _Actions:
+    """What the broker must be told once the bar's ledger transaction has committed."""
+
+    orders: list[BrokerOrder] = field(default_factory=list)
+    fills: list[_BookFill] = field(default_factory=list)
+    finished: list[tuple[str, bool]] = field(default_factory=list)  # (cid, filled)
 
 
 class Portfolio:
@@ -84,22 +124,23 @@ class Portfolio:
         self.last_price[bar.symbol] = bar.close
         steps = [(sleeve, sleeve.runner.on_bar(bar)) for sleeve in sleeves]
         events: list[Event] = []
+        actions = _Actions()
         with self.ledger.transaction():
             self.ledger.record_bar(bar)
-            events += self._executions(bar, steps)
-            self._close_finished(bar, sleeves, events)
-            orders = self._intents(bar, [(s, i) for s, step in steps for i in step.intents], events)
+            events += self._executions(bar, steps, actions)
+            self._close_finished(bar.symbol, actions)
+            self._intents([(s, i) for s, step in steps for i in step.intents], events, actions)
             self._snapshot(bar.timestamp, sleeves)
-        events += self._send(bar, orders)
+        events += self._apply(actions, bar.timestamp)
         return events
 
-    def start(self, sleeves_intents: Iterable[tuple[Sleeve, Sequence[OrderIntent]]], bar_time: datetime) -> list[Event]:
+    def start(self, sleeves_intents: Iterable[tuple[Sleeve, Sequence[OrderIntent]]]) -> list[Event]:
         """Send the orders strategies had pending when their warm-up ended."""
         events: list[Event] = []
-        pairs = [(s, i) for s, intents in sleeves_intents for i in intents]
+        actions = _Actions()
         with self.ledger.transaction():
-            orders = self._intents(None, pairs, events, bar_time=bar_time)
-        events += self._send(None, orders)
+            self._intents([(s, i) for s, intents in sleeves_intents for i in intents], events, actions)
+        events += self._apply(actions, datetime.now(UTC))
         return events
 
     def adopt(self, sleeve: Sleeve, trades: Sequence[Any]) -> None:
@@ -108,6 +149,7 @@ class Portfolio:
         do this: no order is placed for the past."""
         from ..engine.book import ref_of
 
+        actions = _Actions()
         with self.ledger.transaction():
             for trade in trades:
                 trade_ref = ref_of(trade) or f"bar{trade.entry_bar}"
@@ -117,65 +159,64 @@ class Portfolio:
                 order = BrokerOrder(cid, sleeve.symbol, side, None)
                 self.ledger.record_order(self.run_id, order, [(sleeve.strategy_id, ref, trade.size)])
                 entry_time = _utc(trade.entry_time)
-                if self.broker is not None and hasattr(self.broker, "fill_from_book"):
-                    self.broker.submit_order(order)
-                    fill = self.broker.fill_from_book(cid, trade.size, trade.entry_price, entry_time,
-                                                      execution_id=f"{cid}-adopted")
-                    self.ledger.record_fill(fill, [Allocation(sleeve.strategy_id, sleeve.symbol, ref,
-                                                              trade.size, trade.entry_price)])
+                fill = Fill(cid, sleeve.symbol, side, abs(trade.size), trade.entry_price, entry_time,
+                            0.0, f"{cid}-adopted")
+                self.ledger.record_fill(fill, [Allocation(sleeve.strategy_id, sleeve.symbol, ref,
+                                                          trade.size, trade.entry_price)])
                 self.ledger.update_order(cid, OrderStatus.FILLED, event="adopted from warm-up")
                 self.ledger.open_trade(sleeve.strategy_id, sleeve.symbol, trade_ref, trade.size,
                                        trade.entry_bar, trade.entry_price, entry_time, trade.sl,
                                        trade.tp, trade.tag)
+                actions.orders.append(order)
+                actions.fills.append(_BookFill(fill, trade.size, trade.size * trade.entry_price))
+                actions.finished.append((cid, True))
+        self._apply(actions, datetime.now(UTC), record=False)
 
     # -- executions -> fills ------------------------------------------------------------------
-    def _executions(self, bar: Bar, steps: Sequence[tuple[Sleeve, Any]]) -> list[Event]:
+    def _executions(self, bar: Bar, steps: Sequence[tuple[Sleeve, Any]], actions: _Actions) -> list[Event]:
         by_cid: dict[str, list[tuple[Sleeve, Any]]] = defaultdict(list)
         for sleeve, step in steps:
             for execution in step.executions:
                 self._record_trade(sleeve, execution)
                 cid = sleeve.cids.get(execution.order_ref)
                 if cid is None:
-                    cid = self._book_initiated_order(sleeve, execution, bar)
+                    cid = self._book_initiated_order(sleeve, execution, actions)
                 by_cid[cid].append((sleeve, execution))
-        events: list[Event] = []
-        for cid, items in by_cid.items():
-            events.append(self._fill(bar, cid, items))
-        return events
+        return [self._fill(bar, cid, items, actions) for cid, items in by_cid.items()]
 
-    def _book_initiated_order(self, sleeve: Sleeve, execution: Any, bar: Bar) -> str:
-        """An order the book created and filled within one bar (an SL hit on its entry bar):
-        record it like any other before its fill."""
+    def _book_initiated_order(self, sleeve: Sleeve, execution: Any, actions: _Actions) -> str:
+        """An order the book created and filled within one bar (an SL hit on its entry bar, a
+        liquidation): recorded like any other order, before its fill."""
         cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, execution.order_ref)
         side = Side.BUY if execution.fill_qty > 0 else Side.SELL
         order = BrokerOrder(cid, sleeve.symbol, side, None, OrderType.MARKET)
-        self.ledger.record_order(self.run_id, order, [(sleeve.strategy_id, execution.order_ref, execution.fill_qty)])
-        if self.broker is not None:
-            self.broker.submit_order(order)
-        self.ledger.update_order(cid, OrderStatus.ACCEPTED, event="sent")
+        self.ledger.record_order(self.run_id, order,
+                                 [(sleeve.strategy_id, execution.order_ref, execution.fill_qty)])
         sleeve.cids[execution.order_ref] = cid
         self.open_orders[cid] = _OpenOrder(cid, sleeve.symbol, [(sleeve, execution.order_ref)])
+        actions.orders.append(order)
         return cid
 
-    def _fill(self, bar: Bar, cid: str, items: list[tuple[Sleeve, Any]]) -> Event:
+    def _fill(self, bar: Bar, cid: str, items: list[tuple[Sleeve, Any]], actions: _Actions) -> Event:
         net = sum(e.fill_qty for _, e in items)
         flow = sum(e.fill_qty * e.price for _, e in items)
         commission = sum(e.commission for _, e in items)
         price = flow / net if abs(net) > 1e-12 else items[0][1].price
-        execution_id = f"{cid}-{bar.timestamp:%Y%m%dT%H%M%S}"
-        allocations = [
-            Allocation(s.strategy_id, s.symbol, e.order_ref, e.fill_qty, e.price, e.commission) for s, e in items
-        ]
         side = Side.BUY if net > 0 else Side.SELL
-        if self.broker is not None and hasattr(self.broker, "fill_from_book"):
-            fill = self.broker.fill_from_book(
-                cid, net, price, bar.timestamp, commission, final=False, execution_id=execution_id,
-                cash_flow=flow + commission,
-            )
-            self.ledger.record_fill(fill, allocations)
         strategies = tuple((s.strategy_id, e.fill_qty) for s, e in items)
-        return FillEvent(bar.symbol, bar.timestamp, side.value.upper(), abs(net), price, cid, strategies,
-                         hypothetical=self.broker is None)
+        event = FillEvent(bar.symbol, bar.timestamp, side.value.upper(), abs(net), price, cid,
+                          strategies, hypothetical=self.broker is None)
+        if self.broker is None:
+            return event
+        fill = Fill(cid, bar.symbol, side, abs(net), price, bar.timestamp, commission,
+                    f"{cid}-{bar.timestamp:%Y%m%dT%H%M%S}")
+        allocations = [
+            Allocation(s.strategy_id, s.symbol, e.order_ref, e.fill_qty, e.price, e.commission)
+            for s, e in items
+        ]
+        self.ledger.record_fill(fill, allocations)
+        actions.fills.append(_BookFill(fill, net, flow + commission))
+        return event
 
     def _record_trade(self, sleeve: Sleeve, e: Any) -> None:
         if e.kind == "open":
@@ -185,33 +226,28 @@ class Portfolio:
             self.ledger.close_trade(
                 sleeve.strategy_id, sleeve.symbol, e.trade_ref, size=e.size, entry_bar=e.entry_bar,
                 exit_bar=e.bar_index, entry_price=e.entry_price, exit_price=e.price, sl=e.sl, tp=e.tp,
-                pnl=e.pnl, commission=getattr(e, "trade_commission", None),
-                return_pct=getattr(e, "return_pct", None),
+                pnl=e.pnl, commission=e.trade_commission, return_pct=e.return_pct,
                 entry_time=e.entry_time, exit_time=e.time, tag=e.tag,
             )
 
-    def _close_finished(self, bar: Bar, sleeves: Sequence[Sleeve], events: list[Event]) -> None:
+    def _close_finished(self, symbol: str, actions: _Actions) -> None:
         """Orders of this symbol whose every leg has left its book are done."""
         for cid, open_order in list(self.open_orders.items()):
-            if open_order.symbol != bar.symbol:
+            if open_order.symbol != symbol:
                 continue
             if any(ref in _pending_refs(s.runner) for s, ref in open_order.legs):
                 continue
             filled = self.ledger.db.execute(
                 "SELECT COUNT(*) FROM fills WHERE client_order_id=?", (cid,)
-            ).fetchone()[0]
+            ).fetchone()[0] > 0 or any(f.fill.client_order_id == cid for f in actions.fills)
             status = OrderStatus.FILLED if filled else OrderStatus.CANCELED
-            if self.broker is not None and hasattr(self.broker, "close_book_order"):
-                self.broker.close_book_order(cid, filled=bool(filled))
             self.ledger.update_order(cid, status, event=status.value)
+            actions.finished.append((cid, filled))
             del self.open_orders[cid]
 
     # -- intents -> orders --------------------------------------------------------------------
-    def _intents(
-        self, bar: Bar | None, pairs: Sequence[tuple[Sleeve, OrderIntent]], events: list[Event],
-        *, bar_time: datetime | None = None,
-    ) -> list[BrokerOrder]:
-        orders: list[BrokerOrder] = []
+    def _intents(self, pairs: Sequence[tuple[Sleeve, OrderIntent]], events: list[Event],
+                 actions: _Actions) -> None:
         netted: dict[str, list[tuple[Sleeve, OrderIntent]]] = defaultdict(list)
         for sleeve, intent in pairs:
             if intent.action is IntentAction.NEW:
@@ -221,7 +257,7 @@ class Portfolio:
                     continue
                 cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, intent.ref)
                 self.ledger.record_intent(self.run_id, intent, cid)
-                orders.append(self._order(cid, [(sleeve, intent)]))
+                actions.orders.append(self._order(cid, [(sleeve, intent)]))
             elif intent.action is IntentAction.CANCEL:
                 self.ledger.record_intent(self.run_id, intent, sleeve.cids.get(intent.ref))
                 events.append(self._signal(sleeve, intent))
@@ -234,10 +270,9 @@ class Portfolio:
                 if len(group) == 1
                 else netted_order_id(self.ledger_id, symbol, legs)
             )
-            for sleeve, intent in group:
+            for _sleeve, intent in group:
                 self.ledger.record_intent(self.run_id, intent, cid)
-            orders.append(self._order(cid, group))
-        return orders
+            actions.orders.append(self._order(cid, group))
 
     def _order(self, cid: str, group: Sequence[tuple[Sleeve, OrderIntent]]) -> BrokerOrder:
         first = group[0][1]
@@ -253,21 +288,36 @@ class Portfolio:
         self.open_orders[cid] = _OpenOrder(cid, first.symbol, [(s, i.ref) for s, i in group])
         return order
 
-    def _send(self, bar: Bar | None, orders: Sequence[BrokerOrder]) -> list[Event]:
-        """Send orders already committed to the ledger; record each answer."""
+    # -- after the commit: tell the broker ---------------------------------------------------------
+    def _apply(self, actions: _Actions, when: datetime, *, record: bool = True) -> list[Event]:
         events: list[Event] = []
-        for order in orders:
-            if self.broker is None:
-                self.ledger.update_order(order.client_order_id, OrderStatus.ACCEPTED, event="signal-only")
-                continue
-            ack = self.broker.submit_order(order)
+        for order in actions.orders:
+            events += self._send(order, when, record=record)
+        broker = self.broker
+        if broker is not None and hasattr(broker, "fill_from_book"):
+            for item in actions.fills:
+                f = item.fill
+                broker.fill_from_book(f.client_order_id, item.signed_qty, f.price, f.timestamp,
+                                      f.commission, final=False, execution_id=f.execution_id,
+                                      cash_flow=item.cash_flow)
+            for cid, filled in actions.finished:
+                broker.close_book_order(cid, filled=filled)
+        return events
+
+    def _send(self, order: BrokerOrder, when: datetime, *, record: bool = True) -> list[Event]:
+        """Send one order already committed to the ledger; record the broker's answer."""
+        if self.broker is None:
+            self.ledger.update_order(order.client_order_id, OrderStatus.ACCEPTED, event="signal-only")
+            return []
+        ack = self.broker.submit_order(order)
+        if record:
             self.ledger.update_order(order.client_order_id, ack.status, event="sent",
                                      message=ack.message, broker_order_id=ack.broker_order_id or None)
-            if ack.status is OrderStatus.REJECTED:
-                strategies = tuple(s.strategy_id for s, _ in self.open_orders[order.client_order_id].legs)
-                events.append(RejectEvent(order.symbol, bar.timestamp if bar else _now(),
-                                          order.client_order_id, ack.message, strategies))
-        return events
+        if ack.status is OrderStatus.REJECTED:
+            open_order = self.open_orders.pop(order.client_order_id, None)
+            strategies = tuple(s.strategy_id for s, _ in open_order.legs) if open_order else ()
+            return [RejectEvent(order.symbol, when, order.client_order_id, ack.message, strategies)]
+        return []
 
     def _signal(self, sleeve: Sleeve, intent: OrderIntent) -> SignalEvent:
         price = intent.reference_price or self.last_price.get(sleeve.symbol, 0.0)
@@ -290,6 +340,95 @@ class Portfolio:
         )
         return SignalEvent(sleeve.strategy_id, sleeve.symbol, intent.bar_time, action, price, amount,
                            share, intent.order_type.value)
+
+    # -- restart ---------------------------------------------------------------------------------
+    def resume_orders(self) -> None:
+        """After the books were rebuilt from the ledger: which order each ref is, which are open."""
+        for sleeve in self.all_sleeves():
+            sleeve.cids.update(self.ledger.intent_orders(sleeve.strategy_id, sleeve.symbol))
+        by_key = {(s.strategy_id, s.symbol): s for s in self.all_sleeves()}
+        for row in self.ledger.orders(open_only=True):
+            legs = [
+                (by_key[(leg["strategy_id"], row["symbol"])], leg["ref"])
+                for leg in self.ledger.legs(row["client_order_id"])
+                if (leg["strategy_id"], row["symbol"]) in by_key
+            ]
+            if legs:
+                self.open_orders[row["client_order_id"]] = _OpenOrder(row["client_order_id"], row["symbol"], legs)
+
+    def reconcile(self) -> list[str]:
+        """Complete what a crash interrupted and check that ledger, books and broker agree.
+
+        Orders committed but never received by the broker are sent (same client order id);
+        fills committed but not booked at a book-priced broker are booked (same execution id);
+        broker positions no strategy explains are reported as EXTERNAL and never traded.
+        Returns lines to show the user; raises ReconciliationError on a mismatch it cannot explain.
+        """
+        notes: list[str] = []
+        broker = self.broker
+        if broker is None:
+            return notes
+        # 1. Orders the ledger has but the broker never received.
+        for row in self.ledger.orders(open_only=True):
+            cid = row["client_order_id"]
+            ack = broker.get_order(cid)
+            if ack is None:
+                order = BrokerOrder(cid, row["symbol"], Side(row["side"]), row["qty"],
+                                    OrderType(row["order_type"]), row["limit_price"], row["stop_price"],
+                                    row["notional"], row["time_in_force"] or "day")
+                ack = broker.submit_order(order)
+                self.ledger.update_order(cid, ack.status, event="sent after restart", message=ack.message,
+                                         broker_order_id=ack.broker_order_id or None)
+                notes.append(f"Sent order {cid} ({row['symbol']}), committed before the last stop but never sent.")
+            elif ack.status is not OrderStatus(row["status"]):
+                self.ledger.update_order(cid, ack.status, event="status after restart", message=ack.message,
+                                         broker_order_id=ack.broker_order_id or None)
+        # 2. Fills the ledger has but a book-priced broker has not booked.
+        applied = getattr(broker, "executions", None)
+        if applied is not None and hasattr(broker, "fill_from_book"):
+            for row in self.ledger.fills():
+                if row["execution_id"] in applied:
+                    continue
+                allocations = self.ledger.allocations(row["id"])
+                signed = sum(a["qty"] for a in allocations)
+                flow = sum(a["qty"] * a["price"] for a in allocations) + row["commission"]
+                if broker.get_order(row["client_order_id"]) is None:
+                    raise ReconciliationError(
+                        f"Fill {row['execution_id']} belongs to order {row['client_order_id']}, which the "
+                        "broker does not know. Check the broker account before restarting."
+                    )
+                broker.fill_from_book(row["client_order_id"], signed, row["price"],
+                                      datetime.fromisoformat(row["ts"]), row["commission"], final=False,
+                                      execution_id=row["execution_id"], cash_flow=flow)
+                notes.append(f"Booked fill {row['execution_id']} at the broker (recorded before the last stop).")
+            # Orders the ledger closed (filled or cancelled by the book) that the broker still holds open.
+            for row in self.ledger.orders():
+                status = OrderStatus(row["status"])
+                if status.is_open:
+                    continue
+                ack = broker.get_order(row["client_order_id"])
+                if ack is not None and ack.status.is_open:
+                    broker.close_book_order(row["client_order_id"], filled=status is OrderStatus.FILLED)
+        # 3. Positions: strategies' fills against the broker's account.
+        owned: dict[str, float] = defaultdict(float)
+        for (strategy_id, symbol), qty in self.ledger.strategy_positions().items():
+            owned[symbol] += qty
+            sleeve = next((s for s in self.sleeves.get(symbol, []) if s.strategy_id == strategy_id), None)
+            if sleeve is not None and abs(float(sleeve.runner.position_size) - qty) > 1e-9:
+                raise ReconciliationError(
+                    f"Strategy '{strategy_id}' on {symbol}: its rebuilt book holds "
+                    f"{float(sleeve.runner.position_size):g} but its recorded fills add up to {qty:g}. "
+                    "The ledger may have been edited or belongs to other strategy files; "
+                    "start with a new --db, or restore the original files."
+                )
+        for position in broker.get_positions():
+            extra = position.qty - owned.get(position.symbol, 0.0)
+            if abs(extra) > 1e-9:
+                self.ledger.snapshot(datetime.now(UTC), EXTERNAL, 0.0, extra * (position.market_price or position.avg_price),
+                                     [(position.symbol, extra, position.avg_price, position.market_price)])
+                notes.append(f"{EXTERNAL}: {extra:+g} {position.symbol} at the broker belongs to no strategy; "
+                             "it is tracked and never traded.")
+        return notes
 
     # -- books ----------------------------------------------------------------------------------
     def _snapshot(self, ts: datetime, sleeves: Sequence[Sleeve]) -> None:
@@ -332,16 +471,8 @@ def _avg_price(runner: Any) -> float | None:
     size = sum(t.size for t in trades)
     if not size:
         return None
-    return sum(t.size * t.entry_price for t in trades) / size
+    return float(sum(t.size * t.entry_price for t in trades) / size)
 
 
 def _utc(value: Any) -> datetime:
-    from ..models import utc
-
     return utc(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value)
-
-
-def _now() -> datetime:
-    from datetime import UTC
-
-    return datetime.now(UTC)

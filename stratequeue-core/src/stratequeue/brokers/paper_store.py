@@ -1,0 +1,63 @@
+"""Where the paper broker keeps its account between runs: a small SQLite file, written on
+every change, so a restarted run finds the account as a real broker would have kept it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..models import BrokerOrder, OrderType, Side
+
+__all__ = ["PaperStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS account (key TEXT PRIMARY KEY, value REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS holdings (symbol TEXT PRIMARY KEY, qty REAL NOT NULL, avg_price REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (client_order_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS executions (execution_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+"""
+
+
+class PaperStore:
+    def __init__(self, path: str | Path) -> None:
+        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def load(self) -> dict[str, Any]:
+        cash = self.db.execute("SELECT value FROM account WHERE key='cash'").fetchone()
+        return {
+            "cash": cash[0] if cash else None,
+            "holdings": {s: (q, a) for s, q, a in self.db.execute("SELECT * FROM holdings")},
+            "orders": [json.loads(b) for (b,) in self.db.execute("SELECT body FROM orders ORDER BY rowid")],
+            "executions": [json.loads(b) for (b,) in self.db.execute("SELECT body FROM executions ORDER BY rowid")],
+        }
+
+    def save(self, *, cash: float, holdings: dict[str, tuple[float, float]] | None = None,
+             orders: list[dict[str, Any]] = (), executions: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
+        """Write the changed parts of the account in one transaction."""
+        self.db.execute("BEGIN")
+        self.db.execute("INSERT OR REPLACE INTO account VALUES ('cash', ?)", (cash,))
+        for symbol, (qty, avg) in (holdings or {}).items():
+            self.db.execute("INSERT OR REPLACE INTO holdings VALUES (?, ?, ?)", (symbol, qty, avg))
+        for order in orders:
+            self.db.execute("INSERT OR REPLACE INTO orders VALUES (?, ?)",
+                            (order["order"]["client_order_id"], json.dumps(order)))
+        for execution in executions:
+            self.db.execute("INSERT OR IGNORE INTO executions VALUES (?, ?)",
+                            (execution["execution_id"], json.dumps(execution)))
+        self.db.execute("COMMIT")
+
+
+def order_to_dict(order: BrokerOrder) -> dict[str, Any]:
+    return asdict(order)
+
+
+def order_from_dict(data: dict[str, Any]) -> BrokerOrder:
+    return BrokerOrder(**{**data, "side": Side(data["side"]), "order_type": OrderType(data["order_type"])})
