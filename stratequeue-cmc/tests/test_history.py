@@ -35,7 +35,7 @@ def test_free_plan_error_1006_warms_up_from_live_samples_and_says_so_once(
         assert source.history("ETH", 20) == []
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1
-    assert "1006" in lines[0] and "live samples" in lines[0] and "20.0 h" in lines[0]
+    assert "1006" in lines[0] and "live samples" in lines[0] and "21.0 h" in lines[0]
 
 
 def test_finer_than_an_hour_has_no_history_and_says_how_long_warm_up_takes(
@@ -43,7 +43,8 @@ def test_finer_than_an_hour_has_no_history_and_says_how_long_warm_up_takes(
 ):
     with caplog.at_level(logging.WARNING, logger="stratequeue_cmc"):
         assert make_source("5m").history("BTC", 12) == []
-    assert "no 5m history" in caplog.text and "60 min" in caplog.text
+    # T0 starts a 5m period, which is skipped: 12 bars take 13 periods
+    assert "no 5m history" in caplog.text and "65 min" in caplog.text
     assert fake.requests == []
 
 

@@ -121,7 +121,10 @@ class CoinMarketCapDataSource(BaseDataSource):
         if self._said_warmup:
             return
         self._said_warmup = True
-        wait = self.granularity.timedelta * bars
+        # the period under way is partial and never emitted: the first live bar is the next one
+        now = self._clock()
+        rest_of_period = self.granularity.floor(now) + self.granularity.timedelta - now
+        wait = rest_of_period + self.granularity.timedelta * bars
         log.warning(
             "%s: warming the strategy up from live samples instead; it has its %d bars "
             "of %s after about %s.",
