@@ -1,8 +1,8 @@
 """Test sessions, one per distribution, each in its own virtualenv and pytest process.
 
-    nox                 # everything (what CI runs)
-    nox -s core_alone   # the core with no plugin installed runs the demo
-    nox -s lint typecheck
+nox                 # everything (what CI runs)
+nox -s core_alone   # the core with no plugin installed runs the demo
+nox -s lint typecheck
 """
 
 from __future__ import annotations
@@ -11,7 +11,16 @@ import nox
 
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "core", "core_alone", "alpaca", "polygon", "cmc", "integration"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "core",
+    "core_alone",
+    "alpaca",
+    "polygon",
+    "cmc",
+    "integration",
+]
 
 CORE = "./stratequeue-core"
 PLUGINS = {
@@ -39,7 +48,15 @@ def typecheck(session: nox.Session) -> None:
 def core(session: nox.Session) -> None:
     """The core's own tests, with no plugin installed."""
     session.install("-e", f"{CORE}[test]")
-    session.run("pytest", "stratequeue-core/tests", "-q", "-p", "no:cacheprovider", *session.posargs, env=ENV)
+    session.run(
+        "pytest",
+        "stratequeue-core/tests",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=ENV,
+    )
 
 
 @nox.session
@@ -49,15 +66,36 @@ def core_alone(session: nox.Session) -> None:
     session.run("stratequeue", "--version", env=ENV)
     session.run("stratequeue", "plugins", env=ENV)
     session.run(
-        "stratequeue", "--strategy", "examples/strategies/sma.py", "--symbols", "AAPL",
-        "--data-source", "demo", "--granularity", "1s", "--duration", "0.25",
-        "--lookback", "40", "--db", f"{session.create_tmp()}/demo.sqlite", env=ENV,
+        "stratequeue",
+        "--strategy",
+        "examples/strategies/sma.py",
+        "--symbols",
+        "AAPL",
+        "--data-source",
+        "demo",
+        "--granularity",
+        "1s",
+        "--duration",
+        "0.25",
+        "--lookback",
+        "40",
+        "--db",
+        f"{session.create_tmp()}/demo.sqlite",
+        env=ENV,
     )
 
 
 def _plugin(session: nox.Session, name: str) -> None:
     session.install("-e", CORE, "-e", f"{PLUGINS[name]}[test]")
-    session.run("pytest", f"{PLUGINS[name][2:]}/tests", "-q", "-p", "no:cacheprovider", *session.posargs, env=ENV)
+    session.run(
+        "pytest",
+        f"{PLUGINS[name][2:]}/tests",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=ENV,
+    )
 
 
 @nox.session

@@ -12,13 +12,15 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 
 
-def stratequeue(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def stratequeue(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the installed console script, as a user would."""
     exe = shutil.which("stratequeue", path=os.path.dirname(sys.executable)) or "stratequeue"
     full_env = {**os.environ, "TQDM_DISABLE": "1", **(env or {})}
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout,
-                          env=full_env, cwd=cwd or REPO)
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd or REPO
+    )
 
 
 @pytest.fixture

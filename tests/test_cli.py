@@ -16,13 +16,25 @@ SMA = str(EXAMPLES / "strategies" / "sma.py")
     ("args", "expected"),
     [
         (["--strategy", SMA, "--symbols", "AAPL", "--broker", "ib"], "Unknown broker 'ib'"),
-        (["--strategy", SMA, "--symbols", "AAPL", "--data-source", "bloomberg"], "Unknown data source 'bloomberg'"),
-        (["--strategy", SMA, "--symbols", "AAPL", "--granularity", "2m"], "Unknown granularity '2m'"),
+        (
+            ["--strategy", SMA, "--symbols", "AAPL", "--data-source", "bloomberg"],
+            "Unknown data source 'bloomberg'",
+        ),
+        (
+            ["--strategy", SMA, "--symbols", "AAPL", "--granularity", "2m"],
+            "Unknown granularity '2m'",
+        ),
         (["--strategy", SMA, "--symbols", " , "], "No symbols given"),
         (["--strategy", "nope.py", "--symbols", "AAPL"], "Strategy file 'nope.py' not found"),
-        (["--strategy", SMA, "--symbols", "AAPL", "--live", "--paper"], "--live and --paper contradict"),
+        (
+            ["--strategy", SMA, "--symbols", "AAPL", "--live", "--paper"],
+            "--live and --paper contradict",
+        ),
         (["--strategy", SMA, "--symbols", "AAPL", "--frobnicate"], "No such option '--frobnicate'"),
-        (["--strategies", "missing.txt", "--symbols", "AAPL"], "Strategies file 'missing.txt' not found"),
+        (
+            ["--strategies", "missing.txt", "--symbols", "AAPL"],
+            "Strategies file 'missing.txt' not found",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_with_exit_code_2(run, home, args, expected):
@@ -52,16 +64,37 @@ def test_broken_strategy_files_are_one_line_errors(run, home, tmp_path):
 def test_version_and_help(run):
     assert run("--version").stdout.startswith("stratequeue, version")
     help_text = run("--help").stdout
-    for flag in ("--strategy", "--strategies", "--symbols", "--data-source", "--paper", "--live",
-                 "--no-trading", "--broker", "--duration", "--verbose", "--granularity", "--lookback",
-                 "--list-brokers", "--broker-status", "--broker-setup", "--list-granularities", "--db",
-                 "replay", "plugins", "status", "export"):
+    for flag in (
+        "--strategy",
+        "--strategies",
+        "--symbols",
+        "--data-source",
+        "--paper",
+        "--live",
+        "--no-trading",
+        "--broker",
+        "--duration",
+        "--verbose",
+        "--granularity",
+        "--lookback",
+        "--list-brokers",
+        "--broker-status",
+        "--broker-setup",
+        "--list-granularities",
+        "--db",
+        "replay",
+        "plugins",
+        "status",
+        "export",
+    ):
         assert flag in help_text, flag
 
 
 def test_info_flags_print_tables(run, home):
     assert "paper" in run("--list-brokers").stdout
-    status = run("--broker-status", env={"PAPER_KEY": "PKSECRETVALUE123", "PAPER_SECRET": "shh-very-secret"})
+    status = run(
+        "--broker-status", env={"PAPER_KEY": "PKSECRETVALUE123", "PAPER_SECRET": "shh-very-secret"}
+    )
     assert "Paper Ready" in status.stdout
     assert "PKSECRETVALUE123" not in status.stdout and "shh-very-secret" not in status.stdout
     grans = run("--list-granularities").stdout
@@ -71,8 +104,21 @@ def test_info_flags_print_tables(run, home):
 
 def test_the_readme_demo_prints_signals_and_paper_fills(run, tmp_path):
     db = tmp_path / "demo.sqlite"
-    out = run("--strategy", SMA, "--symbols", "AAPL", "--data-source", "demo", "--granularity", "1s",
-              "--duration", "0.5", "--db", str(db), timeout=90)
+    out = run(
+        "--strategy",
+        SMA,
+        "--symbols",
+        "AAPL",
+        "--data-source",
+        "demo",
+        "--granularity",
+        "1s",
+        "--duration",
+        "0.5",
+        "--db",
+        str(db),
+        timeout=90,
+    )
     assert out.returncode == 0, out.stderr
     assert "using the local paper broker" in out.stdout
     assert ("BUY" in out.stdout) or ("SELL" in out.stdout), out.stdout
@@ -85,8 +131,20 @@ def test_the_readme_demo_prints_signals_and_paper_fills(run, tmp_path):
 
 def test_no_trading_prints_signals_and_sends_nothing(run, tmp_path):
     db = tmp_path / "signals.sqlite"
-    out = run("--strategy", SMA, "--symbols", "MSFT", "--granularity", "1s", "--duration", "0.4",
-              "--no-trading", "--db", str(db), timeout=90)
+    out = run(
+        "--strategy",
+        SMA,
+        "--symbols",
+        "MSFT",
+        "--granularity",
+        "1s",
+        "--duration",
+        "0.4",
+        "--no-trading",
+        "--db",
+        str(db),
+        timeout=90,
+    )
     assert out.returncode == 0, out.stderr
     assert "signals only" in out.stdout
     con = sqlite3.connect(db)

@@ -98,8 +98,18 @@ def plugin_path(tmp_path_factory):
     (src / "sq_throwaway" / "__init__.py").write_text(textwrap.dedent(MODULE))
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [_uv(), "pip", "install", "--quiet", "--no-deps", "--python", sys.executable,
-         "--target", str(target), str(src)],
+        [
+            _uv(),
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--python",
+            sys.executable,
+            "--target",
+            str(target),
+            str(src),
+        ],
         check=True,
     )
     return str(target)
@@ -112,7 +122,9 @@ def env_with(path: str) -> dict[str, str]:
 def test_plugins_command_lists_the_installed_plugin(plugin_path):
     out = stratequeue("plugins", env=env_with(plugin_path))
     assert out.returncode == 0, out.stderr
-    assert "throwaway" in out.stdout and "sq-throwaway-plugin" in out.stdout and "1.2.3" in out.stdout
+    assert (
+        "throwaway" in out.stdout and "sq-throwaway-plugin" in out.stdout and "1.2.3" in out.stdout
+    )
 
 
 def test_its_broker_and_data_source_are_listed_by_the_cli(plugin_path):
@@ -131,5 +143,7 @@ def test_its_command_is_added(plugin_path):
 
 
 def test_load_plugins_variable_limits_loading(plugin_path):
-    out = stratequeue("--list-brokers", env={**env_with(plugin_path), "STRATEQUEUE_LOAD_PLUGINS": ""})
+    out = stratequeue(
+        "--list-brokers", env={**env_with(plugin_path), "STRATEQUEUE_LOAD_PLUGINS": ""}
+    )
     assert "throwaway" not in out.stdout

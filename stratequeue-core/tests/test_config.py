@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from stratequeue.errors import UsageError
 from stratequeue.portfolio.config import parse_strategies_file
 
@@ -15,7 +14,9 @@ def write(tmp_path, text):
 
 
 def test_seed_format_with_comments_and_blank_lines(tmp_path):
-    specs = parse_strategies_file(write(tmp_path, "# filename,strategy_id,allocation\n\na.py,one,0.4  # note\nb.py,two,0.6\n"))
+    specs = parse_strategies_file(
+        write(tmp_path, "# filename,strategy_id,allocation\n\na.py,one,0.4  # note\nb.py,two,0.6\n")
+    )
     assert [(s.strategy_id, s.allocation) for s in specs] == [("one", 0.4), ("two", 0.6)]
     assert specs[0].file == tmp_path / "a.py"
 

@@ -6,7 +6,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from stratequeue.data import create_data_source
 from stratequeue.data.base import BarFilter
 from stratequeue.errors import UsageError

@@ -4,7 +4,6 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-
 from stratequeue.errors import UsageError
 from stratequeue.ledger import SCHEMA_VERSION, Allocation, Ledger
 from stratequeue.models import BrokerOrder, Fill, OrderStatus, Side
@@ -45,7 +44,10 @@ def test_order_is_written_once_and_fills_are_kept_once(tmp_path):
     assert not ledger.record_order(1, order, [("a", "r1", 6.0)])
     ledger.update_order("cid-1", OrderStatus.ACCEPTED, event="sent", broker_order_id="B1")
     fill = Fill("cid-1", "AAPL", Side.BUY, 10.0, 100.0, T, 0.0, "exec-1")
-    allocations = [Allocation("a", "AAPL", "r1", 6.0, 100.0), Allocation("b", "AAPL", "r2", 4.0, 100.0)]
+    allocations = [
+        Allocation("a", "AAPL", "r1", 6.0, 100.0),
+        Allocation("b", "AAPL", "r2", 4.0, 100.0),
+    ]
     assert ledger.record_fill(fill, allocations)
     assert not ledger.record_fill(fill, allocations)
     assert ledger.strategy_positions() == {("a", "AAPL"): 6.0, ("b", "AAPL"): 4.0}
@@ -64,8 +66,23 @@ def test_transaction_rolls_back_everything_on_error(tmp_path):
 def test_partial_close_reduces_the_open_trade(tmp_path):
     ledger = Ledger(tmp_path / "l.sqlite")
     ledger.open_trade("s", "AAPL", "t1", 10, 5, 100.0, T, None, None, None)
-    ledger.close_trade("s", "AAPL", "t1", size=4, entry_bar=5, exit_bar=7, entry_price=100.0,
-                       exit_price=110.0, sl=None, tp=None, pnl=40.0, commission=0.0,
-                       return_pct=0.1, entry_time=T, exit_time=T, tag=None)
+    ledger.close_trade(
+        "s",
+        "AAPL",
+        "t1",
+        size=4,
+        entry_bar=5,
+        exit_bar=7,
+        entry_price=100.0,
+        exit_price=110.0,
+        sl=None,
+        tp=None,
+        pnl=40.0,
+        commission=0.0,
+        return_pct=0.1,
+        entry_time=T,
+        exit_time=T,
+        tag=None,
+    )
     rows = ledger.trades()
     assert [(r["status"], r["size"]) for r in rows] == [("closed", 4), ("open", 6)]

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from stratequeue.brokers.base import BrokerConfig
 from stratequeue.brokers.paper import PaperBroker
 from stratequeue.models import Bar, BrokerOrder, OrderStatus, OrderType, Side

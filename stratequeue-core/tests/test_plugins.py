@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from stratequeue import hookimpl, plugins
 from stratequeue.brokers import BrokerFactory
 from stratequeue.brokers.base import BaseBroker

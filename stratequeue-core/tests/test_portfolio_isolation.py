@@ -11,9 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from backtesting.test import GOOG
-
 from stratequeue.cli import main
-
 from test_replay_parity import COLUMNS, FILES, assert_same, reference, synthetic
 
 HERE = Path(__file__).parent / "portfolio_files"
@@ -27,8 +25,22 @@ def run_shared(tmp_path, frame, lines, cash, *flags):
     frame.to_csv(csv)
     out = tmp_path / "trades.csv"
     db = tmp_path / "ledger.sqlite"
-    main(["replay", "--strategies", str(config), "--data", str(csv), "--cash", str(cash),
-          "--trades-out", str(out), "--db", str(db), *flags])
+    main(
+        [
+            "replay",
+            "--strategies",
+            str(config),
+            "--data",
+            str(csv),
+            "--cash",
+            str(cash),
+            "--trades-out",
+            str(out),
+            "--db",
+            str(db),
+            *flags,
+        ]
+    )
     trades = pd.read_csv(out)
     trades["EntryTime"] = pd.to_datetime(trades["EntryTime"], utc=True)
     trades["ExitTime"] = pd.to_datetime(trades["ExitTime"], utc=True)
@@ -48,7 +60,9 @@ def test_opposite_strategies_in_one_account_keep_their_solo_books(tmp_path, fram
     trades, db = run_shared(tmp_path, frame, lines, cash, *flags)
     kwargs = {"commission": commission} if commission else {}
     for path, sid, alloc in lines:
-        mine = trades[(trades["Strategy"] == sid) & trades["ExitBar"].notna()].reset_index(drop=True)
+        mine = trades[(trades["Strategy"] == sid) & trades["ExitBar"].notna()].reset_index(
+            drop=True
+        )
         assert_same(mine[COLUMNS], reference(frame, path, alloc * cash, **kwargs))
 
     con = sqlite3.connect(db)
@@ -60,11 +74,15 @@ def test_opposite_strategies_in_one_account_keep_their_solo_books(tmp_path, fram
     assert netted > 0
     # ...and every fill is attributed in full: allocations add up to the broker's quantity.
     for fill_id, side, qty in con.execute("SELECT id, side, qty FROM fills"):
-        allocated = con.execute("SELECT SUM(qty) FROM fill_allocations WHERE fill_id=?", (fill_id,)).fetchone()[0]
+        allocated = con.execute(
+            "SELECT SUM(qty) FROM fill_allocations WHERE fill_id=?", (fill_id,)
+        ).fetchone()[0]
         assert allocated == pytest.approx(qty if side == "buy" else -qty, abs=1e-9)
     # The account's position is the sum of the strategies' positions.
     strategy_total = con.execute("SELECT SUM(qty) FROM fill_allocations").fetchone()[0]
-    signed = con.execute("SELECT SUM(CASE side WHEN 'buy' THEN qty ELSE -qty END) FROM fills").fetchone()[0]
+    signed = con.execute(
+        "SELECT SUM(CASE side WHEN 'buy' THEN qty ELSE -qty END) FROM fills"
+    ).fetchone()[0]
     assert strategy_total == pytest.approx(signed, abs=1e-9)
 
 
@@ -88,7 +106,9 @@ def test_status_shows_per_strategy_pnl_that_sums_to_the_account(tmp_path, capsys
 def test_export_dumps_every_table(tmp_path, capsys):
     _, db = run_shared(tmp_path, GOOG.iloc[:300], [(EXAMPLES / "sma.py", "sma", 1.0)], 10_000.0)
     main(["export", "--db", str(db), "--format", "json", "--out", str(tmp_path / "dump")])
-    assert (tmp_path / "dump" / "fills.json").exists() and (tmp_path / "dump" / "trades.json").exists()
+    assert (tmp_path / "dump" / "fills.json").exists() and (
+        tmp_path / "dump" / "trades.json"
+    ).exists()
     main(["export", "--db", str(db), "--format", "csv", "--out", str(tmp_path / "csv")])
     assert pd.read_csv(tmp_path / "csv" / "orders.csv").shape[0] > 0
     assert np.isfinite(pd.read_csv(tmp_path / "csv" / "equity.csv")["equity"]).all()

@@ -12,13 +12,25 @@ import pandas as pd
 import pytest
 from backtesting import Backtest
 from backtesting.test import BTCUSD, EURUSD, GOOG
-
 from stratequeue.cli import main
 
 FILES = Path(__file__).parent / "engine" / "strategy_files"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
-COLUMNS = ["Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "SL", "TP", "PnL",
-           "Commission", "ReturnPct", "EntryTime", "ExitTime", "Tag"]
+COLUMNS = [
+    "Size",
+    "EntryBar",
+    "ExitBar",
+    "EntryPrice",
+    "ExitPrice",
+    "SL",
+    "TP",
+    "PnL",
+    "Commission",
+    "ReturnPct",
+    "EntryTime",
+    "ExitTime",
+    "Tag",
+]
 
 
 def synthetic(n: int = 900, seed: int = 3) -> pd.DataFrame:
@@ -28,8 +40,16 @@ def synthetic(n: int = 900, seed: int = 3) -> pd.DataFrame:
     high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.006, n)))
     low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.006, n)))
     index = pd.date_range("2022-01-03", periods=n, freq="h", tz="UTC")
-    return pd.DataFrame({"Open": open_, "High": high, "Low": low, "Close": close,
-                         "Volume": rng.integers(1000, 5000, n).astype(float)}, index=index)
+    return pd.DataFrame(
+        {
+            "Open": open_,
+            "High": high,
+            "Low": low,
+            "Close": close,
+            "Volume": rng.integers(1000, 5000, n).astype(float),
+        },
+        index=index,
+    )
 
 
 DATA = {
@@ -54,18 +74,34 @@ def reference(frame: pd.DataFrame, path: Path, cash: float, **options) -> pd.Dat
         warnings.simplefilter("ignore")
         stats = Backtest(frame, load_class(path), cash=cash, finalize_trades=False, **options).run()
     trades = stats._trades[COLUMNS].reset_index(drop=True)
-    index = frame.index.tz_localize("UTC") if frame.index.tz is None else frame.index.tz_convert("UTC")
+    index = (
+        frame.index.tz_localize("UTC") if frame.index.tz is None else frame.index.tz_convert("UTC")
+    )
     trades["EntryTime"] = index[trades["EntryBar"].to_numpy()]
     trades["ExitTime"] = index[trades["ExitBar"].to_numpy()]
     return trades
 
 
-def replayed(tmp_path: Path, frame: pd.DataFrame, path: Path, cash: float, *extra: str) -> pd.DataFrame:
+def replayed(
+    tmp_path: Path, frame: pd.DataFrame, path: Path, cash: float, *extra: str
+) -> pd.DataFrame:
     csv = tmp_path / "data.csv"
     frame.to_csv(csv)
     out = tmp_path / "trades.csv"
-    main(["replay", "--strategy", str(path), "--data", str(csv), "--cash", str(cash),
-          "--trades-out", str(out), *extra])
+    main(
+        [
+            "replay",
+            "--strategy",
+            str(path),
+            "--data",
+            str(csv),
+            "--cash",
+            str(cash),
+            "--trades-out",
+            str(out),
+            *extra,
+        ]
+    )
     got = pd.read_csv(out, keep_default_na=True)
     got = got[got["ExitBar"].notna()].reset_index(drop=True)
     got["EntryTime"] = pd.to_datetime(got["EntryTime"], utc=True)
@@ -76,12 +112,27 @@ def replayed(tmp_path: Path, frame: pd.DataFrame, path: Path, cash: float, *extr
 def assert_same(got: pd.DataFrame, ref: pd.DataFrame) -> None:
     assert len(got) == len(ref), f"{len(got)} trades replayed, {len(ref)} in the backtest"
     assert len(ref) > 0, "the case makes no trade: it proves nothing"
-    for column in ("Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "PnL", "Commission", "ReturnPct"):
-        np.testing.assert_array_equal(got[column].astype(float).to_numpy(),
-                                      ref[column].astype(float).to_numpy(), err_msg=column)
+    for column in (
+        "Size",
+        "EntryBar",
+        "ExitBar",
+        "EntryPrice",
+        "ExitPrice",
+        "PnL",
+        "Commission",
+        "ReturnPct",
+    ):
+        np.testing.assert_array_equal(
+            got[column].astype(float).to_numpy(),
+            ref[column].astype(float).to_numpy(),
+            err_msg=column,
+        )
     for column in ("SL", "TP"):
-        np.testing.assert_array_equal(got[column].astype(float).fillna(-1).to_numpy(),
-                                      ref[column].astype(float).fillna(-1).to_numpy(), err_msg=column)
+        np.testing.assert_array_equal(
+            got[column].astype(float).fillna(-1).to_numpy(),
+            ref[column].astype(float).fillna(-1).to_numpy(),
+            err_msg=column,
+        )
     assert (got["EntryTime"].to_numpy() == ref["EntryTime"].to_numpy()).all()
     assert (got["ExitTime"].to_numpy() == ref["ExitTime"].to_numpy()).all()
 
@@ -114,12 +165,15 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "path", "data", "option"), CASES,
-                         ids=[f"{c[0]}-{c[2]}-{c[3]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "path", "data", "option"), CASES, ids=[f"{c[0]}-{c[2]}-{c[3]}" for c in CASES]
+)
 def test_replay_trades_equal_backtest_run(tmp_path, name, path, data, option):
     frame, cash = DATA[data]
     flags, kwargs = OPTIONS[option]
-    assert_same(replayed(tmp_path, frame, path, cash, *flags), reference(frame, path, cash, **kwargs))
+    assert_same(
+        replayed(tmp_path, frame, path, cash, *flags), reference(frame, path, cash, **kwargs)
+    )
 
 
 @pytest.mark.parametrize("warmup", [150, 400])

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from test_replay_parity import FILES, synthetic
 
 HERE = Path(__file__).parent / "portfolio_files"
@@ -38,14 +37,29 @@ def setup(tmp_path_factory):
 
 
 def replay_args(folder: Path, db: Path, out: Path) -> list[str]:
-    return [_exe(), "replay", "--strategies", str(folder / "strategies.txt"), "--data",
-            str(folder / "data.csv"), "--cash", "100000", "--commission", "0.001",
-            "--db", str(db), "--trades-out", str(out)]
+    return [
+        _exe(),
+        "replay",
+        "--strategies",
+        str(folder / "strategies.txt"),
+        "--data",
+        str(folder / "data.csv"),
+        "--cash",
+        "100000",
+        "--commission",
+        "0.001",
+        "--db",
+        str(db),
+        "--trades-out",
+        str(out),
+    ]
 
 
 def start(args: list[str]) -> subprocess.Popen[str]:
     env = {**os.environ, "TQDM_DISABLE": "1"}
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +75,17 @@ def clean(setup):
 def account(db: Path) -> tuple[float, dict[str, float], set[str], set[str]]:
     paper = sqlite3.connect(db.with_name(db.stem + ".paper-account.sqlite"))
     cash = paper.execute("SELECT value FROM account WHERE key='cash'").fetchone()[0]
-    holdings = {s: q for s, q in paper.execute("SELECT symbol, qty FROM holdings") if abs(q) > 1e-12}
+    holdings = {
+        s: q for s, q in paper.execute("SELECT symbol, qty FROM holdings") if abs(q) > 1e-12
+    }
     orders = {c for (c,) in paper.execute("SELECT client_order_id FROM orders")}
     executions = {e for (e,) in paper.execute("SELECT execution_id FROM executions")}
     return cash, holdings, orders, executions
 
 
-def kill_and_restart(args: list[str], first_delay: float, duration: float) -> tuple[int, subprocess.Popen[str]]:
+def kill_and_restart(
+    args: list[str], first_delay: float, duration: float
+) -> tuple[int, subprocess.Popen[str]]:
     """Start the run; SIGKILL it after ``first_delay``, restart, kill once more mid-way, then
     let it finish. Returns how many kills landed and the finishing process."""
     kills, delay = 0, first_delay
@@ -88,7 +106,9 @@ def test_sigkill_and_restart_loses_nothing_and_repeats_nothing(setup, clean, fra
     clean_db, clean_trades, duration = clean
     for shrink in (1.0, 0.85, 0.7, 0.55):  # a run can be faster than the clean one: kill earlier
         db, out = tmp_path / f"killed{shrink}.sqlite", tmp_path / f"killed{shrink}.csv"
-        kills, proc = kill_and_restart(replay_args(setup, db, out), duration * fraction * shrink, duration)
+        kills, proc = kill_and_restart(
+            replay_args(setup, db, out), duration * fraction * shrink, duration
+        )
         if kills:
             break
     assert kills >= 1, "every run finished before it could be killed"
@@ -115,6 +135,8 @@ def test_sigkill_and_restart_loses_nothing_and_repeats_nothing(setup, clean, fra
     assert broker_execs == ledger_execs
     assert cash == pytest.approx(clean_cash, abs=1e-6)
     # Each strategy's position is what its fills say, and they add up to the account.
-    positions = dict(ledger.execute("SELECT symbol, SUM(qty) FROM fill_allocations GROUP BY symbol").fetchall())
+    positions = dict(
+        ledger.execute("SELECT symbol, SUM(qty) FROM fill_allocations GROUP BY symbol").fetchall()
+    )
     assert {s: q for s, q in positions.items() if abs(q) > 1e-12} == pytest.approx(holdings)
     assert holdings == pytest.approx(clean_holdings)

@@ -13,7 +13,6 @@ Environment: ``PAPER_KEY``/``PAPER_SECRET`` or ``ALPACA_API_KEY``/``ALPACA_SECRE
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
@@ -217,6 +216,8 @@ class AlpacaDataSource(BaseDataSource):
             loop = stream._loop
             if loop is not None and loop.is_running():
                 try:
+                    import asyncio  # only when a live stream runs: keeps plugin loading light
+
                     asyncio.run_coroutine_threadsafe(stream.stop_ws(), loop).result(5)
                     # closing the socket ends the SDK's 5-s receive wait at once
                     asyncio.run_coroutine_threadsafe(stream.close(), loop).result(5)

@@ -12,15 +12,10 @@ Plugins implement the hooks in :mod:`stratequeue.hookspecs` and mark them with
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 import pluggy
+
+from ._version import __version__
 
 __all__ = ["__version__", "hookimpl"]
 
 hookimpl = pluggy.HookimplMarker("stratequeue")
-
-try:
-    __version__ = version("stratequeue-core")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"

@@ -26,11 +26,14 @@ def make_console() -> Console:
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
     return Console(highlight=False, soft_wrap=True, width=width)
 
+
 _ICONS = {"BUY": "📈", "SELL": "📉", "CLOSE": "🔒", "CANCEL": "✖"}
 
 
 class Display:
-    def __init__(self, *, mode_label: str, broker_label: str, console: Console | None = None) -> None:
+    def __init__(
+        self, *, mode_label: str, broker_label: str, console: Console | None = None
+    ) -> None:
         self.console = console or make_console()
         self.mode_label = mode_label
         self.broker_label = broker_label
@@ -55,9 +58,13 @@ class Display:
                     f"{label} {event.symbol} {event.side} {event.qty:g} @ ${event.price:,.2f} [{parts}]"
                 )
             elif isinstance(event, RejectEvent):
-                self.line(f"⛔ REJECTED {event.symbol} order {event.client_order_id}: {event.message}")
+                self.line(
+                    f"⛔ REJECTED {event.symbol} order {event.client_order_id}: {event.message}"
+                )
 
-    def summary(self, rows: Sequence[dict[str, Any]], account: dict[str, Any] | None = None) -> None:
+    def summary(
+        self, rows: Sequence[dict[str, Any]], account: dict[str, Any] | None = None
+    ) -> None:
         table = Table(title="📈 STRATEGY PERFORMANCE")
         for column in ("Strategy", "Allocation", "P&L", "Trades", "Win Rate"):
             table.add_column(column, justify="right" if column != "Strategy" else "left")

@@ -85,7 +85,9 @@ class Registry:
         if key in EXTRA_FOR:
             hint = f' Install a plugin: pip install "stratequeue[{EXTRA_FOR[key]}]"'
         return _raise(
-            PluginError(f"Unknown {word} '{name}'. Installed: {installed}.{hint or f' Choose one with {flag}.'}")
+            PluginError(
+                f"Unknown {word} '{name}'. Installed: {installed}.{hint or f' Choose one with {flag}.'}"
+            )
         )
 
 
@@ -102,7 +104,7 @@ class PluginInfo:
 
 
 _pm: pluggy.PluginManager | None = None
-_dists: dict[str, tuple[str, str]] = {}
+_dists: dict[str, Any] = {}  # plugin name -> its distribution (metadata read only when listed)
 _registries: dict[str, Registry] | None = None
 
 
@@ -135,7 +137,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
                 ) from exc
             pm.register(plugin, name=ep.name)
             if ep.dist is not None:
-                _dists[ep.name] = (ep.dist.name, ep.dist.version)
+                _dists[ep.name] = ep.dist
         _pm = pm
     return _pm
 
@@ -191,7 +193,10 @@ def plugin_infos() -> list[PluginInfo]:
         }
         from . import __version__
 
-        dist_name, dist_version = _dists.get(name, ("stratequeue-core", __version__))
+        dist = _dists.get(name)
+        dist_name, dist_version = (
+            (dist.name, dist.version) if dist else ("stratequeue-core", __version__)
+        )
         infos.append(
             PluginInfo(name, dist_name, dist_version, {k: v for k, v in registers.items() if v})
         )

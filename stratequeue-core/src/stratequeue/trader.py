@@ -10,13 +10,13 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from . import plugins
 from .brokers import BrokerFactory
-from .brokers.base import BaseBroker, BrokerConfig
+from .brokers.base import BaseBroker, BookPricedBroker, BrokerConfig
 from .data import create_data_source
 from .data.base import BarFilter, BaseDataSource, bars_to_frame
 from .display import Display
@@ -55,7 +55,9 @@ def paper_account_path(db: Path | str) -> Path:
     return path.with_name(path.stem + ".paper-account.sqlite")
 
 
-def choose_broker(mode: str, requested: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
+def choose_broker(
+    mode: str, requested: str | None, env: Mapping[str, str]
+) -> tuple[str, str | None]:
     """Pick the broker for ``mode``; returns (name, a note to show the user or None).
 
     Paper: the requested broker, else the first plugin broker with paper credentials, else the
@@ -72,7 +74,9 @@ def choose_broker(mode: str, requested: str | None, env: Mapping[str, str]) -> t
                 f"See: stratequeue --broker-setup {requested}"
             )
         if mode == "live" and requested == "paper":
-            raise UsageError("The paper broker cannot trade live. Drop --live, or pick a real broker.")
+            raise UsageError(
+                "The paper broker cannot trade live. Drop --live, or pick a real broker."
+            )
         return requested, None
     others = [n for n in registry.names() if n != "paper"]
     if mode == "live":
@@ -113,7 +117,9 @@ class Trader:
         extractor = plugins.registry("signal_extractors").get("backtesting")()
         loaded = [(spec, extractor.load(spec.file)) for spec in cfg.strategies]
 
-        self.source = create_data_source(cfg.data_source, cfg.granularity, cfg.env, **cfg.data_options)
+        self.source = create_data_source(
+            cfg.data_source, cfg.granularity, cfg.env, **cfg.data_options
+        )
         if cfg.mode == "signals":
             broker_name = "none"
         else:
@@ -125,8 +131,12 @@ class Trader:
                 params["path"] = paper_account_path(cfg.db)
             self.broker = BrokerFactory.create_broker(
                 broker_name,
-                BrokerConfig(broker_name, paper_trading=cfg.mode != "live", credentials=dict(cfg.env),
-                             additional_params=params),
+                BrokerConfig(
+                    broker_name,
+                    paper_trading=cfg.mode != "live",
+                    credentials=dict(cfg.env),
+                    additional_params=params,
+                ),
             )
             if not self.broker.connect():
                 raise BrokerError(f"Could not connect to broker '{broker_name}'.")
@@ -140,34 +150,50 @@ class Trader:
         )
         self.ledger = Ledger(cfg.db)
         self.run_id = self.ledger.start_run(
-            mode=cfg.mode, broker=broker_name, data_source=cfg.data_source,
-            granularity=cfg.granularity, symbols=cfg.symbols, account_equity=account_equity,
+            mode=cfg.mode,
+            broker=broker_name,
+            data_source=cfg.data_source,
+            granularity=cfg.granularity,
+            symbols=cfg.symbols,
+            account_equity=account_equity,
         )
         self.portfolio = Portfolio(ledger=self.ledger, broker=self.broker, run_id=self.run_id)
 
         from .engine import BacktestOptions
 
         lookback = (
-            cfg.lookback if cfg.lookback is not None
+            cfg.lookback
+            if cfg.lookback is not None
             else max((ls.lookback or 0) for _, ls in loaded) or None
         )
         self.bar_filter = BarFilter(self.source.granularity)
         pending: list[tuple[Sleeve, Any]] = []
         for symbol in cfg.symbols:
             recorded = self.ledger.bars(symbol)
-            fresh = [(spec, ls) for spec, ls in loaded if self.ledger.sleeve(spec.strategy_id, symbol) is None]
+            fresh = [
+                (spec, ls)
+                for spec, ls in loaded
+                if self.ledger.sleeve(spec.strategy_id, symbol) is None
+            ]
             history: list[Any] = []
             if fresh:
                 count = lookback if lookback is not None else 200
-                history = list(self.bar_filter.filter(self.source.history(symbol, count),
-                                                      check_future=not cfg.replay))
+                history = list(
+                    self.bar_filter.filter(
+                        self.source.history(symbol, count), check_future=not cfg.replay
+                    )
+                )
                 with self.ledger.transaction():
                     for bar in history:
                         self.ledger.record_bar(bar)
             elif cfg.replay:
-                self.source.history(symbol, len(recorded))  # resume the file after what was processed
+                self.source.history(
+                    symbol, len(recorded)
+                )  # resume the file after what was processed
             if recorded:
-                self.bar_filter.last[symbol] = max(recorded[-1].timestamp, self.bar_filter.last.get(symbol, recorded[-1].timestamp))
+                self.bar_filter.last[symbol] = max(
+                    recorded[-1].timestamp, self.bar_filter.last.get(symbol, recorded[-1].timestamp)
+                )
             for spec, strategy in loaded:
                 capital = spec.allocation * account_equity / len(cfg.symbols)
                 row = self.ledger.sleeve(spec.strategy_id, symbol)
@@ -177,67 +203,104 @@ class Trader:
                     self.resumed += 1
                     continue
                 options = BacktestOptions(cash=capital, **cfg.backtest_options)
-                runner = extractor.runner(strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options)
+                runner = extractor.runner(
+                    strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options
+                )
                 if lookback is None and strategy.lookback is None:
-                    log.warning("%s defines no LOOKBACK; warming up on %d bars", spec.file, len(history))
+                    log.warning(
+                        "%s defines no LOOKBACK; warming up on %d bars", spec.file, len(history)
+                    )
                 if history:
                     runner.warm_start(bars_to_frame(history))
                 sleeve = Sleeve(spec, symbol, runner, capital)
                 self.portfolio.add(sleeve)
-                flattened = bool(runner.inherited_trades) and not cfg.replay
+                flattened = bool(history) and not cfg.replay
                 with self.ledger.transaction():
-                    self.ledger.upsert_strategy(spec.strategy_id, str(spec.file), spec.allocation,
-                                                spec.allocation * account_equity, cfg.symbols)
-                    self.ledger.add_sleeve(spec.strategy_id, symbol, capital, len(history),
-                                           history[-1].timestamp if history else None, flattened)
+                    self.ledger.upsert_strategy(
+                        spec.strategy_id,
+                        str(spec.file),
+                        spec.allocation,
+                        spec.allocation * account_equity,
+                        cfg.symbols,
+                    )
+                    self.ledger.add_sleeve(
+                        spec.strategy_id,
+                        symbol,
+                        capital,
+                        len(history),
+                        history[-1].timestamp if history else None,
+                        flattened,
+                    )
                 intents = list(runner.warm_start_intents)
-                if runner.inherited_trades:
-                    intents = self._inherit(sleeve, list(runner.inherited_trades), intents)
+                if history:
+                    intents = self._go_live(sleeve, list(runner.inherited_trades), intents)
+                sleeve.closed_before = len(runner.closed_trades)
                 pending.append((sleeve, intents))
+        if cfg.replay and isinstance(self.broker, BookPricedBroker):
+            # A replay's books keep their warm-up P&L (that is what makes it exact); book it
+            # into the paper account too, so that strategies and account add up.
+            books = sum(float(s.runner.equity) for s in self.portfolio.all_sleeves())
+            gap = books - self.broker.get_account_info().equity
+            if abs(gap) > 1e-9 and not self.resumed:
+                self.broker.deposit(gap)
         if self.resumed:
             self.portfolio.resume_orders()
-            for note in self.portfolio.reconcile():
-                self._say(note)
             self._say(f"Resumed {self.resumed} strategy book(s) from the ledger {cfg.db}.")
+        for note in self.portfolio.reconcile():
+            self._say(note)
         if pending and self.broker is not None:
             events = self.portfolio.start(pending)
             if self.display:
                 self.display.events(events)
 
-    def _rebuild(self, extractor: Any, spec: StrategySpec, strategy: Any, symbol: str,
-                 row: dict[str, Any], recorded: list[Any]) -> Sleeve:
+    def _rebuild(
+        self,
+        extractor: Any,
+        spec: StrategySpec,
+        strategy: Any,
+        symbol: str,
+        row: dict[str, Any],
+        recorded: list[Any],
+    ) -> Sleeve:
         """Bring a strategy's book back to where it was: the same warm-up, then every bar the
         ledger recorded, with no order sent (they were sent, or are completed by reconcile)."""
         from .engine import BacktestOptions
 
         options = BacktestOptions(cash=row["capital"], **self.config.backtest_options)
-        runner = extractor.runner(strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options)
+        runner = extractor.runner(
+            strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options
+        )
         warm_until = datetime.fromisoformat(row["first_live"]) if row["first_live"] else None
         history = [b for b in recorded if warm_until is not None and b.timestamp <= warm_until]
-        history = history[-row["history_bars"]:] if row["history_bars"] else []
+        history = history[-row["history_bars"] :] if row["history_bars"] else []
         if history:
             runner.warm_start(bars_to_frame(history))
             if row["flattened"]:
                 flatten_inherited(runner)
+        closed_before = len(runner.closed_trades)
         for bar in recorded:
             if warm_until is None or bar.timestamp > warm_until:
                 runner.on_bar(bar)
-        return Sleeve(spec, symbol, runner, row["capital"])
+        return Sleeve(spec, symbol, runner, row["capital"], closed_before=closed_before)
 
-    def _inherit(self, sleeve: Sleeve, trades: list[Any], intents: list[Any]) -> list[Any]:
-        """Trades the strategy's backtest would hold after its history. A replay adopts them
-        (the paper account books them as of their entry); a live run starts flat and says so.
-        Returns the warm-up's pending orders that still apply."""
+    def _go_live(self, sleeve: Sleeve, trades: list[Any], intents: list[Any]) -> list[Any]:
+        """The warm-up is over. A replay keeps the backtest's state and adopts the trades it
+        holds (the paper account books them as of their entry). A live run trades real
+        capital: the book starts flat with its capital, and trades its backtest would still hold
+        are not bought (no order is placed for the past). Returns the warm-up's pending orders
+        that still apply."""
         if self.config.replay:
             assert self.portfolio is not None
-            self.portfolio.adopt(sleeve, trades)
+            if trades:
+                self.portfolio.adopt(sleeve, trades)
             return intents
-        size = sum(t.size for t in trades)
         dropped = flatten_inherited(sleeve.runner)
-        self._say(
-            f"{sleeve.strategy_id}: its backtest would hold {size:+g} {sleeve.symbol} from before "
-            "the start; it starts flat (no orders are placed for the past)."
-        )
+        if trades:
+            size = sum(t.size for t in trades)
+            self._say(
+                f"{sleeve.strategy_id}: its backtest would hold {size:+g} {sleeve.symbol} from before "
+                "the start; it starts flat (no orders are placed for the past)."
+            )
         return [i for i in intents if i.ref not in dropped]
 
     # -- the loop ----------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..models import AccountInfo, Bar, BrokerOrder, Fill, OrderStatus, Position
 
-__all__ = ["BaseBroker", "BrokerConfig", "CredentialStatus", "OrderAck"]
+__all__ = ["BaseBroker", "BookPricedBroker", "BrokerConfig", "CredentialStatus", "OrderAck"]
 
 
 @dataclass(frozen=True)
@@ -136,3 +137,29 @@ class BaseBroker(ABC):
     def __repr__(self) -> str:
         mode = "paper" if self.config.paper_trading else "live"
         return f"<{type(self).__name__} {self.name} {mode}>"
+
+
+@runtime_checkable
+class BookPricedBroker(Protocol):
+    """A simulated broker whose fills the strategies' books decide (``fills_at_book_prices``):
+    the portfolio books each fill with :meth:`fill_from_book` after committing it to the
+    ledger, and closes orders the books are done with."""
+
+    executions: set[str]
+
+    def fill_from_book(
+        self,
+        client_order_id: str,
+        signed_qty: float,
+        price: float,
+        timestamp: datetime,
+        commission: float = 0.0,
+        *,
+        final: bool = True,
+        execution_id: str = "",
+        cash_flow: float | None = None,
+    ) -> Fill: ...
+
+    def close_book_order(self, client_order_id: str, filled: bool) -> None: ...
+
+    def deposit(self, amount: float) -> None: ...

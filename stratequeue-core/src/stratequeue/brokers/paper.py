@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from .. import hookimpl
 from ..errors import BrokerError
@@ -34,7 +34,6 @@ from ..models import (
     BrokerOrder,
     Fill,
     OrderStatus,
-    OrderType,
     Position,
     Side,
 )
@@ -74,7 +73,10 @@ class PaperBroker(BaseBroker):
     display_name = "Paper (local simulation)"
     fills_at_book_prices = True
     supports_hedging = False
-    features = {"assets": "any symbol the data source has", "orders": "market, limit, stop, stop-limit"}
+    features = {
+        "assets": "any symbol the data source has",
+        "orders": "market, limit, stop, stop-limit",
+    }
 
     def __init__(self, config: BrokerConfig | None = None) -> None:
         super().__init__(config or BrokerConfig("paper"))
@@ -121,19 +123,32 @@ class PaperBroker(BaseBroker):
             self._store = None
 
     # -- persistence ---------------------------------------------------------------------------
-    def _persist(self, *, symbols: tuple[str, ...] = (), orders: tuple[_Order, ...] = (),
-                 fills: tuple[Fill, ...] = ()) -> None:
+    def _persist(
+        self,
+        *,
+        symbols: tuple[str, ...] = (),
+        orders: tuple[_Order, ...] = (),
+        fills: tuple[Fill, ...] = (),
+    ) -> None:
         if self._store is None:
             return
         self._store.save(
             cash=self.cash,
             holdings={s: (self.holdings[s].qty, self.holdings[s].avg_price) for s in symbols},
             orders=[
-                {"order": order_to_dict(o.order), "status": o.status.value,
-                 "broker_order_id": o.broker_order_id, "filled_qty": o.filled_qty, "message": o.message}
+                {
+                    "order": order_to_dict(o.order),
+                    "status": o.status.value,
+                    "broker_order_id": o.broker_order_id,
+                    "filled_qty": o.filled_qty,
+                    "message": o.message,
+                }
                 for o in orders
             ],
-            executions=[{**asdict(f), "side": f.side.value, "timestamp": f.timestamp.isoformat()} for f in fills],
+            executions=[
+                {**asdict(f), "side": f.side.value, "timestamp": f.timestamp.isoformat()}
+                for f in fills
+            ],
         )
 
     def _restore(self, state: dict) -> None:
@@ -160,8 +175,14 @@ class PaperBroker(BaseBroker):
         with self._lock:
             positions = tuple(self.get_positions())
             equity = self.cash + sum(p.market_value for p in positions)
-            return AccountInfo(self.account_id, self.cash, equity, max(self.cash, 0.0),
-                               positions=positions, mode="paper")
+            return AccountInfo(
+                self.account_id,
+                self.cash,
+                equity,
+                max(self.cash, 0.0),
+                positions=positions,
+                mode="paper",
+            )
 
     # -- orders --------------------------------------------------------------------------------
     def submit_order(self, order: BrokerOrder) -> OrderAck:
@@ -202,6 +223,12 @@ class PaperBroker(BaseBroker):
             fills, self._fills = self._fills, []
             return fills
 
+    def deposit(self, amount: float) -> None:
+        """Add (or, negative, withdraw) cash: the simulated account's transfers."""
+        with self._lock:
+            self.cash += amount
+            self._persist()
+
     # -- fills ---------------------------------------------------------------------------------
     def fill_from_book(
         self,
@@ -225,11 +252,21 @@ class PaperBroker(BaseBroker):
             if entry is None:
                 raise BrokerError(f"Order '{client_order_id}' is unknown to the paper broker.")
             if execution_id and execution_id in self.executions:
-                return Fill(client_order_id, entry.order.symbol, Side.BUY if signed_qty > 0 else Side.SELL,
-                            abs(signed_qty), price, timestamp, commission, execution_id)
+                return Fill(
+                    client_order_id,
+                    entry.order.symbol,
+                    Side.BUY if signed_qty > 0 else Side.SELL,
+                    abs(signed_qty),
+                    price,
+                    timestamp,
+                    commission,
+                    execution_id,
+                )
             if not entry.status.is_open:
                 raise BrokerError(f"Order '{client_order_id}' is not open at the paper broker.")
-            fill = self._execute(entry, signed_qty, price, timestamp, commission, execution_id, cash_flow)
+            fill = self._execute(
+                entry, signed_qty, price, timestamp, commission, execution_id, cash_flow
+            )
             if final:
                 entry.status = OrderStatus.FILLED
             self._persist(symbols=(entry.order.symbol,), orders=(entry,), fills=(fill,))
@@ -244,8 +281,14 @@ class PaperBroker(BaseBroker):
                 self._persist(orders=(entry,))
 
     def _execute(
-        self, entry: _Order, signed_qty: float, price: float, ts: datetime, commission: float,
-        execution_id: str = "", cash_flow: float | None = None,
+        self,
+        entry: _Order,
+        signed_qty: float,
+        price: float,
+        ts: datetime,
+        commission: float,
+        execution_id: str = "",
+        cash_flow: float | None = None,
     ) -> Fill:
         symbol = entry.order.symbol
         holding = self.holdings.setdefault(symbol, _Holding())
@@ -264,8 +307,16 @@ class PaperBroker(BaseBroker):
         if entry.status is OrderStatus.ACCEPTED:
             entry.status = OrderStatus.PARTIALLY_FILLED
         side = Side.BUY if signed_qty > 0 else Side.SELL
-        fill = Fill(entry.order.client_order_id, symbol, side, abs(signed_qty), price, ts, commission,
-                    execution_id or f"{entry.broker_order_id}-{entry.filled_qty:g}")
+        fill = Fill(
+            entry.order.client_order_id,
+            symbol,
+            side,
+            abs(signed_qty),
+            price,
+            ts,
+            commission,
+            execution_id or f"{entry.broker_order_id}-{entry.filled_qty:g}",
+        )
         self._fills.append(fill)
         self.executions.add(fill.execution_id)
         return fill
@@ -286,7 +337,9 @@ class PaperBroker(BaseBroker):
                 qty = order.qty if order.qty is not None else (order.notional or 0.0) / price
                 remaining = qty - entry.filled_qty
                 signed = remaining if order.side is Side.BUY else -remaining
-                fill = self._execute(entry, signed, price, bar.timestamp, abs(remaining) * price * self.commission)
+                fill = self._execute(
+                    entry, signed, price, bar.timestamp, abs(remaining) * price * self.commission
+                )
                 entry.status = OrderStatus.FILLED
                 self._persist(symbols=(bar.symbol,), orders=(entry,), fills=(fill,))
 
@@ -295,9 +348,8 @@ def _match(order: BrokerOrder, bar: Bar) -> float | None:
     """The fill price of ``order`` on ``bar``, or None (backtesting.py's rules)."""
     buy = order.side is Side.BUY
     stop, limit = order.stop_price, order.limit_price
-    if stop is not None:
-        if not ((bar.high >= stop) if buy else (bar.low <= stop)):
-            return None
+    if stop is not None and not ((bar.high >= stop) if buy else (bar.low <= stop)):
+        return None
     if limit is not None:
         if not ((bar.low <= limit) if buy else (bar.high >= limit)):
             return None

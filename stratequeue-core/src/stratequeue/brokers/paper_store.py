@@ -35,23 +35,38 @@ class PaperStore:
         return {
             "cash": cash[0] if cash else None,
             "holdings": {s: (q, a) for s, q, a in self.db.execute("SELECT * FROM holdings")},
-            "orders": [json.loads(b) for (b,) in self.db.execute("SELECT body FROM orders ORDER BY rowid")],
-            "executions": [json.loads(b) for (b,) in self.db.execute("SELECT body FROM executions ORDER BY rowid")],
+            "orders": [
+                json.loads(b) for (b,) in self.db.execute("SELECT body FROM orders ORDER BY rowid")
+            ],
+            "executions": [
+                json.loads(b)
+                for (b,) in self.db.execute("SELECT body FROM executions ORDER BY rowid")
+            ],
         }
 
-    def save(self, *, cash: float, holdings: dict[str, tuple[float, float]] | None = None,
-             orders: list[dict[str, Any]] = (), executions: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
+    def save(
+        self,
+        *,
+        cash: float,
+        holdings: dict[str, tuple[float, float]] | None = None,
+        orders: list[dict[str, Any]] = (),
+        executions: list[dict[str, Any]] = (),
+    ) -> None:  # type: ignore[assignment]
         """Write the changed parts of the account in one transaction."""
         self.db.execute("BEGIN")
         self.db.execute("INSERT OR REPLACE INTO account VALUES ('cash', ?)", (cash,))
         for symbol, (qty, avg) in (holdings or {}).items():
             self.db.execute("INSERT OR REPLACE INTO holdings VALUES (?, ?, ?)", (symbol, qty, avg))
         for order in orders:
-            self.db.execute("INSERT OR REPLACE INTO orders VALUES (?, ?)",
-                            (order["order"]["client_order_id"], json.dumps(order)))
+            self.db.execute(
+                "INSERT OR REPLACE INTO orders VALUES (?, ?)",
+                (order["order"]["client_order_id"], json.dumps(order)),
+            )
         for execution in executions:
-            self.db.execute("INSERT OR IGNORE INTO executions VALUES (?, ?)",
-                            (execution["execution_id"], json.dumps(execution)))
+            self.db.execute(
+                "INSERT OR IGNORE INTO executions VALUES (?, ?)",
+                (execution["execution_id"], json.dumps(execution)),
+            )
         self.db.execute("COMMIT")
 
 
@@ -60,4 +75,6 @@ def order_to_dict(order: BrokerOrder) -> dict[str, Any]:
 
 
 def order_from_dict(data: dict[str, Any]) -> BrokerOrder:
-    return BrokerOrder(**{**data, "side": Side(data["side"]), "order_type": OrderType(data["order_type"])})
+    return BrokerOrder(
+        **{**data, "side": Side(data["side"]), "order_type": OrderType(data["order_type"])}
+    )

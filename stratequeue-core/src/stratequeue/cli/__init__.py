@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         sys.exit(0)
     except click.UsageError as exc:
-        hint = f" Run '{exc.ctx.command_path if exc.ctx else 'stratequeue'} --help' for the options."
+        hint = (
+            f" Run '{exc.ctx.command_path if exc.ctx else 'stratequeue'} --help' for the options."
+        )
         click.echo(f"Error: {exc.format_message().rstrip('.')}.{hint}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:

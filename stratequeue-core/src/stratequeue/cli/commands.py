@@ -23,11 +23,27 @@ def _commission(text: str) -> float | tuple[float, float]:
         return parts[0]
     if len(parts) == 2:
         return (parts[0], parts[1])
-    raise UsageError(f"--commission '{text}': use a fraction (0.002) or 'fixed,relative' (1,0.001).")
+    raise UsageError(
+        f"--commission '{text}': use a fraction (0.002) or 'fixed,relative' (1,0.001)."
+    )
 
 
-TRADE_COLUMNS = ["Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "SL", "TP", "PnL",
-                 "Commission", "ReturnPct", "EntryTime", "ExitTime", "Duration", "Tag"]
+TRADE_COLUMNS = [
+    "Size",
+    "EntryBar",
+    "ExitBar",
+    "EntryPrice",
+    "ExitPrice",
+    "SL",
+    "TP",
+    "PnL",
+    "Commission",
+    "ReturnPct",
+    "EntryTime",
+    "ExitTime",
+    "Duration",
+    "Tag",
+]
 
 
 def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
@@ -35,21 +51,23 @@ def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
     import pandas as pd
 
     rows = ledger.trades()
-    frame = pd.DataFrame({
-        "Size": [r["size"] for r in rows],
-        "EntryBar": [r["entry_bar"] for r in rows],
-        "ExitBar": [r["exit_bar"] for r in rows],
-        "EntryPrice": [r["entry_price"] for r in rows],
-        "ExitPrice": [r["exit_price"] for r in rows],
-        "SL": [r["sl"] for r in rows],
-        "TP": [r["tp"] for r in rows],
-        "PnL": [r["pnl"] for r in rows],
-        "Commission": [r["commission"] for r in rows],
-        "ReturnPct": [r["return_pct"] for r in rows],
-        "EntryTime": pd.to_datetime([r["entry_time"] for r in rows], utc=True),
-        "ExitTime": pd.to_datetime([r["exit_time"] for r in rows], utc=True),
-        "Tag": [r["tag"] for r in rows],
-    })
+    frame = pd.DataFrame(
+        {
+            "Size": [r["size"] for r in rows],
+            "EntryBar": [r["entry_bar"] for r in rows],
+            "ExitBar": [r["exit_bar"] for r in rows],
+            "EntryPrice": [r["entry_price"] for r in rows],
+            "ExitPrice": [r["exit_price"] for r in rows],
+            "SL": [r["sl"] for r in rows],
+            "TP": [r["tp"] for r in rows],
+            "PnL": [r["pnl"] for r in rows],
+            "Commission": [r["commission"] for r in rows],
+            "ReturnPct": [r["return_pct"] for r in rows],
+            "EntryTime": pd.to_datetime([r["entry_time"] for r in rows], utc=True),
+            "ExitTime": pd.to_datetime([r["exit_time"] for r in rows], utc=True),
+            "Tag": [r["tag"] for r in rows],
+        }
+    )
     frame.insert(12, "Duration", frame["ExitTime"] - frame["EntryTime"])
     if with_strategy:
         frame.insert(0, "Strategy", [r["strategy_id"] for r in rows])
@@ -58,20 +76,39 @@ def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
 
 @cli.command()
 @click.option("--strategy", type=click.Path(dir_okay=False), help="A backtesting.py strategy file.")
-@click.option("--strategies", type=click.Path(dir_okay=False), help="A strategies.txt file (shared account).")
-@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False), help="OHLCV CSV file.")
+@click.option(
+    "--strategies", type=click.Path(dir_okay=False), help="A strategies.txt file (shared account)."
+)
+@click.option(
+    "--data", "data_path", required=True, type=click.Path(dir_okay=False), help="OHLCV CSV file."
+)
 @click.option("--symbol", default=None, help="Symbol name for the data [default: the file's name].")
-@click.option("--cash", type=click.FloatRange(min=0, min_open=True), default=10_000.0, show_default=True)
+@click.option(
+    "--cash", type=click.FloatRange(min=0, min_open=True), default=10_000.0, show_default=True
+)
 @click.option("--commission", default="0", show_default=True, help="Fraction, or 'fixed,relative'.")
 @click.option("--spread", type=float, default=0.0, show_default=True)
-@click.option("--margin", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0, show_default=True)
+@click.option(
+    "--margin", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0, show_default=True
+)
 @click.option("--trade-on-close", is_flag=True)
 @click.option("--hedging", is_flag=True)
 @click.option("--exclusive-orders", is_flag=True)
-@click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Bars taken as history before trading starts (warm start).")
-@click.option("--trades-out", type=click.Path(dir_okay=False), help="Write the executed trades as CSV.")
-@click.option("--db", type=click.Path(dir_okay=False), help="Keep the ledger in this file [default: in memory].")
+@click.option(
+    "--warmup",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Bars taken as history before trading starts (warm start).",
+)
+@click.option(
+    "--trades-out", type=click.Path(dir_okay=False), help="Write the executed trades as CSV."
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Keep the ledger in this file [default: in memory].",
+)
 def replay(**opts: Any) -> None:
     """Run the LIVE code path over a CSV file as fast as it goes.
 
@@ -84,18 +121,32 @@ def replay(**opts: Any) -> None:
 
     if bool(opts["strategy"]) == bool(opts["strategies"]):
         raise UsageError("replay needs exactly one of --strategy FILE or --strategies FILE.")
-    specs = (parse_strategies_file(opts["strategies"]) if opts["strategies"]
-             else [single_strategy(opts["strategy"])])
+    specs = (
+        parse_strategies_file(opts["strategies"])
+        if opts["strategies"]
+        else [single_strategy(opts["strategy"])]
+    )
     symbol = (opts["symbol"] or Path(opts["data_path"]).stem).upper()
     config = RunConfig(
-        strategies=specs, symbols=[symbol], data_source="csv", granularity="1d", mode="paper",
-        broker="paper", lookback=opts["warmup"], db=opts["db"] or ":memory:", cash=opts["cash"],
+        strategies=specs,
+        symbols=[symbol],
+        data_source="csv",
+        granularity="1d",
+        mode="paper",
+        broker="paper",
+        lookback=opts["warmup"],
+        db=opts["db"] or ":memory:",
+        cash=opts["cash"],
         backtest_options={
-            "commission": _commission(opts["commission"]), "spread": opts["spread"],
-            "margin": opts["margin"], "trade_on_close": opts["trade_on_close"],
-            "hedging": opts["hedging"], "exclusive_orders": opts["exclusive_orders"],
+            "commission": _commission(opts["commission"]),
+            "spread": opts["spread"],
+            "margin": opts["margin"],
+            "trade_on_close": opts["trade_on_close"],
+            "hedging": opts["hedging"],
+            "exclusive_orders": opts["exclusive_orders"],
         },
-        data_options={"path": opts["data_path"]}, replay=True,
+        data_options={"path": opts["data_path"]},
+        replay=True,
     )
     display = Display(mode_label="replay", broker_label="paper")
     trader = Trader(config)
@@ -116,7 +167,9 @@ def replay(**opts: Any) -> None:
         f"({account.equity / opts['cash'] - 1:+.2%})."
     )
     if len(specs) > 1:
-        display.summary(trader.portfolio.strategy_summary(), {"equity": account.equity, "cash": account.cash})
+        display.summary(
+            trader.portfolio.strategy_summary(), {"equity": account.equity, "cash": account.cash}
+        )
     if opts["trades_out"]:
         display.line(f"Trades written to {opts['trades_out']}.")
     trader.close(reason)
@@ -131,7 +184,11 @@ def plugins_command() -> None:
 
 
 @cli.command()
-@click.option("--db", type=click.Path(dir_okay=False), help="Ledger file [default: ~/.stratequeue/ledger.sqlite].")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Ledger file [default: ~/.stratequeue/ledger.sqlite].",
+)
 def status(db: str | None) -> None:
     """Each strategy's allocation, positions, P&L and open orders, from the ledger."""
     from .ledger_view import show_status
@@ -141,9 +198,16 @@ def status(db: str | None) -> None:
 
 @cli.command()
 @click.option("--db", type=click.Path(dir_okay=False), help="Ledger file.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="Folder for the files (one per table).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Folder for the files (one per table).",
+)
 def export(db: str | None, fmt: str, out: str) -> None:
     """Dump every ledger table as CSV or JSON files."""
     from .ledger_view import export_tables

@@ -44,9 +44,16 @@ def broker_status() -> None:
         status = cls.credential_status(env)
         paper = "✅ Built in" if name == "paper" else ("✅ Found" if status.paper else "❌ Missing")
         live = "– n/a" if name == "paper" else ("✅ Found" if status.live else "❌ Missing")
-        table.add_row(cls.display_name or name, paper, live, "Paper Ready" if name == "paper" else status.status)
+        table.add_row(
+            cls.display_name or name,
+            paper,
+            live,
+            "Paper Ready" if name == "paper" else status.status,
+        )
     _print(table)
-    _console.print("💡 Run 'stratequeue --broker-setup <broker>' for setup instructions", markup=False)
+    _console.print(
+        "💡 Run 'stratequeue --broker-setup <broker>' for setup instructions", markup=False
+    )
 
 
 def broker_setup(name: str) -> None:
@@ -57,13 +64,20 @@ def broker_setup(name: str) -> None:
         _console.print(f"🔧 {cls.display_name or broker} ({broker})", markup=False)
         _console.print(cls.setup_instructions(), markup=False)
         validate = getattr(cls, "validate_credentials", None)
-        if validate is not None and cls.credential_status(dict(os.environ)).paper | cls.credential_status(dict(os.environ)).live:
+        if (
+            validate is not None
+            and cls.credential_status(dict(os.environ)).paper
+            | cls.credential_status(dict(os.environ)).live
+        ):
             try:
                 for paper in (True, False):
                     status = cls.credential_status(dict(os.environ))
-                    if (status.paper if paper else status.live):
+                    if status.paper if paper else status.live:
                         account = validate(dict(os.environ), paper)
-                        _console.print(f"✅ {'Paper' if paper else 'Live'} credentials work: account {account}", markup=False)
+                        _console.print(
+                            f"✅ {'Paper' if paper else 'Live'} credentials work: account {account}",
+                            markup=False,
+                        )
             except Exception as exc:  # the plugin's message names the problem
                 _console.print(f"❌ Credentials were rejected: {exc}", markup=False)
         _console.print("")
@@ -96,7 +110,10 @@ def list_plugins() -> None:
     for column in ("Plugin", "Distribution", "Version", "Registers"):
         table.add_column(column)
     for info in plugins.plugin_infos():
-        registers = "; ".join(f"{kind.replace('_', ' ')}: {', '.join(names)}" for kind, names in info.registers.items())
+        registers = "; ".join(
+            f"{kind.replace('_', ' ')}: {', '.join(names)}"
+            for kind, names in info.registers.items()
+        )
         table.add_row(info.name, info.distribution, info.version, registers or "commands only")
     _print(table)
 

@@ -28,7 +28,15 @@ def show_status(path: Path) -> None:
     equity = ledger.latest_equity()
     positions = ledger.latest_positions()
     table = Table(title=f"📊 STRATEGIES ({path})")
-    for column in ("Strategy", "Allocation", "Capital", "Equity", "P&L", "Positions", "Open orders"):
+    for column in (
+        "Strategy",
+        "Allocation",
+        "Capital",
+        "Equity",
+        "P&L",
+        "Positions",
+        "Open orders",
+    ):
         table.add_column(column)
     open_orders = ledger.orders(open_only=True)
     total_capital = total_equity = 0.0
@@ -37,12 +45,33 @@ def show_status(path: Path) -> None:
         eq = equity.get(sid, {}).get("equity", s["capital"])
         total_capital += s["capital"]
         total_equity += eq
-        pos = ", ".join(f"{p['symbol']} {p['qty']:+g}" for p in positions if p["strategy_id"] == sid) or "flat"
-        mine = [o for o in open_orders if any(leg["strategy_id"] == sid for leg in ledger.legs(o["client_order_id"]))]
-        table.add_row(sid, f"{s['allocation']:.0%}", f"${s['capital']:,.2f}", f"${eq:,.2f}",
-                      f"{eq - s['capital']:+,.2f}", pos, str(len(mine)))
-    table.add_row("TOTAL", "", f"${total_capital:,.2f}", f"${total_equity:,.2f}",
-                  f"{total_equity - total_capital:+,.2f}", "", str(len(open_orders)))
+        pos = (
+            ", ".join(f"{p['symbol']} {p['qty']:+g}" for p in positions if p["strategy_id"] == sid)
+            or "flat"
+        )
+        mine = [
+            o
+            for o in open_orders
+            if any(leg["strategy_id"] == sid for leg in ledger.legs(o["client_order_id"]))
+        ]
+        table.add_row(
+            sid,
+            f"{s['allocation']:.0%}",
+            f"${s['capital']:,.2f}",
+            f"${eq:,.2f}",
+            f"{eq - s['capital']:+,.2f}",
+            pos,
+            str(len(mine)),
+        )
+    table.add_row(
+        "TOTAL",
+        "",
+        f"${total_capital:,.2f}",
+        f"${total_equity:,.2f}",
+        f"{total_equity - total_capital:+,.2f}",
+        "",
+        str(len(open_orders)),
+    )
     _console.print(table)
     ledger.close()
 
@@ -57,7 +86,9 @@ def export_tables(path: Path, fmt: str, out: Path) -> None:
             target.write_text(json.dumps(rows, indent=1, default=str))
         else:
             with target.open("w", newline="") as handle:
-                columns = [d[0] for d in ledger.db.execute(f"SELECT * FROM {name} LIMIT 0").description]
+                columns = [
+                    d[0] for d in ledger.db.execute(f"SELECT * FROM {name} LIMIT 0").description
+                ]
                 writer = csv.DictWriter(handle, fieldnames=columns)
                 writer.writeheader()
                 writer.writerows(rows)

@@ -47,24 +47,62 @@ class _Group(click.Group):
         return command
 
 
-@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--strategy", "strategy", type=click.Path(dir_okay=False), help="A backtesting.py strategy file.")
-@click.option("--strategies", "strategies", type=click.Path(dir_okay=False),
-              help="A strategies.txt file: filename,strategy_id,allocation lines.")
+@click.group(
+    cls=_Group,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--strategy",
+    "strategy",
+    type=click.Path(dir_okay=False),
+    help="A backtesting.py strategy file.",
+)
+@click.option(
+    "--strategies",
+    "strategies",
+    type=click.Path(dir_okay=False),
+    help="A strategies.txt file: filename,strategy_id,allocation lines.",
+)
 @click.option("--symbols", help="Comma-separated symbols, e.g. AAPL,MSFT,BTC.")
 @click.option("--data-source", default="demo", show_default=True, help="Where bars come from.")
-@click.option("--data", "data_path", help="CSV file (or template with {symbol}) for --data-source csv.")
-@click.option("--granularity", default="1m", show_default=True, help="Bar size: 1s, 1m, 5m, 15m, 30m, 1h, 1d.")
-@click.option("--lookback", type=click.IntRange(min=1), help="History bars to warm strategies up (default: LOOKBACK).")
+@click.option(
+    "--data", "data_path", help="CSV file (or template with {symbol}) for --data-source csv."
+)
+@click.option(
+    "--granularity", default="1m", show_default=True, help="Bar size: 1s, 1m, 5m, 15m, 30m, 1h, 1d."
+)
+@click.option(
+    "--lookback",
+    type=click.IntRange(min=1),
+    help="History bars to warm strategies up (default: LOOKBACK).",
+)
 @click.option("--paper", is_flag=True, help="Paper trading (the default).")
-@click.option("--live", is_flag=True, help="Live trading with real money: needs live credentials and a confirmation.")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Live trading with real money: needs live credentials and a confirmation.",
+)
 @click.option("--no-trading", is_flag=True, help="Print signals only; send no orders.")
 @click.option("--yes", is_flag=True, help="Confirm --live without a prompt (for unattended runs).")
 @click.option("--broker", help="Broker to use (default: detected from credentials).")
-@click.option("--cash", type=click.FloatRange(min=0, min_open=True), default=100_000.0, show_default=True,
-              help="Starting cash of the local paper broker.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Minutes to run (fractions allowed).")
-@click.option("--db", type=click.Path(dir_okay=False), help="Ledger file [default: ~/.stratequeue/ledger.sqlite].")
+@click.option(
+    "--cash",
+    type=click.FloatRange(min=0, min_open=True),
+    default=100_000.0,
+    show_default=True,
+    help="Starting cash of the local paper broker.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Minutes to run (fractions allowed).",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Ledger file [default: ~/.stratequeue/ledger.sqlite].",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Log every step.")
 @click.option("--list-brokers", is_flag=True, help="List the installed brokers.")
 @click.option("--broker-status", is_flag=True, help="Show which broker credentials are set.")

@@ -19,9 +19,13 @@ __all__ = ["resolve_mode", "resolve_specs", "run_strategies"]
 
 def resolve_mode(opts: Mapping[str, Any]) -> str:
     if opts["live"] and opts["paper"]:
-        raise UsageError("--live and --paper contradict each other. Pass one of them (paper is the default).")
+        raise UsageError(
+            "--live and --paper contradict each other. Pass one of them (paper is the default)."
+        )
     if opts["no_trading"] and opts["live"]:
-        raise UsageError("--no-trading sends no orders, so --live makes no sense with it. Drop one.")
+        raise UsageError(
+            "--no-trading sends no orders, so --live makes no sense with it. Drop one."
+        )
     if opts["no_trading"]:
         return "signals"
     return "live" if opts["live"] else "paper"
@@ -45,8 +49,12 @@ def _confirm_live(trader: Any, assume_yes: bool) -> None:
     if assume_yes:
         return
     if not sys.stdin.isatty():
-        raise UsageError("--live needs a confirmation: run in a terminal, or pass --yes for unattended runs.")
-    typed = click.prompt("Type the account number to start live trading", default="", show_default=False)
+        raise UsageError(
+            "--live needs a confirmation: run in a terminal, or pass --yes for unattended runs."
+        )
+    typed = click.prompt(
+        "Type the account number to start live trading", default="", show_default=False
+    )
     if typed.strip() != str(account.account_id):
         raise UsageError("The account number did not match; nothing was traded.")
 
@@ -60,17 +68,27 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
     env = dict(os.environ)
     data_options = {"path": opts["data_path"]} if opts.get("data_path") else {}
     config = RunConfig(
-        strategies=specs, symbols=symbols, data_source=opts["data_source"],
-        granularity=opts["granularity"], mode=mode, broker=opts["broker"],
-        duration=opts["duration"], lookback=opts["lookback"], db=resolve_db(opts["db"]),
-        cash=opts["cash"], env=env, data_options=data_options,
+        strategies=specs,
+        symbols=symbols,
+        data_source=opts["data_source"],
+        granularity=opts["granularity"],
+        mode=mode,
+        broker=opts["broker"],
+        duration=opts["duration"],
+        lookback=opts["lookback"],
+        db=resolve_db(opts["db"]),
+        cash=opts["cash"],
+        env=env,
+        data_options=data_options,
         replay=opts["data_source"] == "csv",
     )
     mode_label = {"paper": "paper", "live": "LIVE", "signals": "signals only"}[mode]
     display = Display(mode_label=mode_label, broker_label="–")
     trader = Trader(config, display)
     trader.build()
-    display.broker_label = trader.broker.display_name or trader.broker.name if trader.broker else "no broker"
+    display.broker_label = (
+        trader.broker.display_name or trader.broker.name if trader.broker else "no broker"
+    )
     if mode == "live":
         _confirm_live(trader, bool(opts["yes"]))
     names = ", ".join(f"{s.strategy_id} ({s.allocation:.0%})" for s in specs)
@@ -87,7 +105,9 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         signal.signal(signal.SIGTERM, previous)
         assert trader.portfolio is not None
         account = trader.broker.get_account_info() if trader.broker else None
-        display.summary(trader.portfolio.strategy_summary(),
-                        {"equity": account.equity, "cash": account.cash} if account else None)
+        display.summary(
+            trader.portfolio.strategy_summary(),
+            {"equity": account.equity, "cash": account.cash} if account else None,
+        )
         display.line(f"⏹  Run ended: {reason}; {trader.bars_seen} bars processed.")
         trader.close(reason)

@@ -30,11 +30,15 @@ def read_ohlcv(path: str | Path) -> Any:
 
     file = Path(path)
     if not file.is_file():
-        raise UsageError(f"CSV file '{path}' not found. Give the path of an OHLCV file with --data.")
+        raise UsageError(
+            f"CSV file '{path}' not found. Give the path of an OHLCV file with --data."
+        )
     try:
         frame = pd.read_csv(file, index_col=0)
     except Exception as exc:  # pandas raises many kinds
-        raise UsageError(f"CSV file '{path}' could not be read ({exc}). Check that it is a CSV.") from exc
+        raise UsageError(
+            f"CSV file '{path}' could not be read ({exc}). Check that it is a CSV."
+        ) from exc
     frame.columns = [str(c).strip().capitalize() for c in frame.columns]
     missing = [c for c in _COLUMNS if c not in frame.columns]
     if missing:
@@ -81,7 +85,13 @@ class CsvDataSource(BaseDataSource):
         return [
             Bar(symbol, utc(ts.to_pydatetime()), o, h, low, c, v)
             for ts, o, h, low, c, v in zip(
-                frame.index, frame.Open, frame.High, frame.Low, frame.Close, frame.Volume, strict=True
+                frame.index,
+                frame.Open,
+                frame.High,
+                frame.Low,
+                frame.Close,
+                frame.Volume,
+                strict=True,
             )
         ]
 

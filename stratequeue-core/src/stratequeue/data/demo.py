@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from .. import hookimpl
@@ -31,7 +31,7 @@ _CRYPTO = {
     "LTC": (80.0, 0.8),
 }
 _YEAR_SECONDS_STOCK = 252 * 6.5 * 3600
-_YEAR_SECONDS_CRYPTO = 365 * 24 * 3600
+_YEAR_SECONDS_CRYPTO = 365 * 24 * 3600.0
 
 
 def _base_symbol(symbol: str) -> str:
@@ -51,11 +51,11 @@ class _Walk:
         base = _base_symbol(symbol)
         if base in _CRYPTO:
             price, vol = _CRYPTO[base]
-            year, self.volume_base = _YEAR_SECONDS_CRYPTO, 2_000_000 / max(price, 1e-9)
+            year, self.volume_base = _YEAR_SECONDS_CRYPTO, 2_000_000.0 / max(price, 1e-9)
         else:
             price = 100 + self.rng.random() * 400
             vol = 0.2 + self.rng.random() * 0.3
-            year, self.volume_base = _YEAR_SECONDS_STOCK, 5_000_000 / 390
+            year, self.volume_base = _YEAR_SECONDS_STOCK, 5_000_000.0 / 390
         self.price = price
         # Per-bar volatility, scaled from annual; a floor keeps 1s bars from being flat.
         self.sigma = max(vol * math.sqrt(seconds / year), 0.0004)
@@ -70,7 +70,8 @@ class _Walk:
         low = min(open_, close) * math.exp(-abs(rng.gauss(0, self.sigma * 0.5)))
         volume = round(self.volume_scale * math.exp(rng.gauss(0, 0.5)), 4)
         self.price = close
-        return Bar(symbol, start, *(_round(p) for p in (open_, high, low, close)), volume)
+        o, h, lo, c = (_round(p) for p in (open_, high, low, close))
+        return Bar(symbol, start, o, h, lo, c, volume)
 
 
 def _round(price: float) -> float:
@@ -86,7 +87,10 @@ class DemoDataSource(BaseDataSource):
         super().__init__(config)
         self._walks: dict[str, _Walk] = {}
         self._next_start: dict[str, datetime] = {}
-        self._clock = config.options.get("clock") or (lambda: datetime.now(UTC))
+        clock = config.options.get("clock")
+        self._clock: Callable[[], datetime] = (
+            clock if callable(clock) else (lambda: datetime.now(UTC))
+        )
 
     def _walk(self, symbol: str) -> _Walk:
         if symbol not in self._walks:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import hookimpl
 from ..hookspecs import Register
-from .loader import LoadedStrategy, load_strategy
-from .runner import StrategyRunner
-from .types import BacktestOptions
+
+if TYPE_CHECKING:  # backtesting.py (and pandas, bokeh) load only when a strategy is run
+    from .loader import LoadedStrategy
+    from .runner import StrategyRunner
+    from .types import BacktestOptions
 
 __all__ = ["BacktestingExtractor", "register_signal_extractors"]
 
@@ -20,6 +22,8 @@ class BacktestingExtractor:
     name = "backtesting"
 
     def load(self, path: str | Path) -> LoadedStrategy:
+        from .loader import load_strategy
+
         return load_strategy(path)
 
     def runner(
@@ -28,15 +32,18 @@ class BacktestingExtractor:
         *,
         strategy_id: str,
         symbol: str,
-        options: BacktestOptions = BacktestOptions(),  # noqa: B008 - frozen
+        options: BacktestOptions | None = None,
         params: dict[str, Any] | None = None,
         fills: str = "book",
     ) -> StrategyRunner:
+        from .runner import StrategyRunner
+        from .types import BacktestOptions
+
         return StrategyRunner(
             loaded.cls,
             strategy_id=strategy_id,
             symbol=symbol,
-            options=options,
+            options=options or BacktestOptions(),
             params=params,
             fills=fills,
         )

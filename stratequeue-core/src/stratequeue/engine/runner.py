@@ -82,6 +82,7 @@ class StrategyRunner:
         self.params = dict(params or {})
         self.fills = fills
         self.inherited_trades: tuple[Trade, ...] = ()
+        self._margin_warned = False
         self.warm_start_intents: list[OrderIntent] = []
         self._buffer: BarBuffer | None = None
         self._data: LiveData | None = None
@@ -265,14 +266,20 @@ class StrategyRunner:
             if id(order) not in still and id(order) not in filled and order.parent_trade is None:
                 ref = ref_of(order) or "?"
                 reasons[ref] = "insufficient margin"
-                log.warning(
+                # Said once per runner (then logged at debug): a sleeve too small for one unit
+                # of its symbol would otherwise repeat it on every signal.
+                first = not self._margin_warned
+                self._margin_warned = True
+                log.log(
+                    logging.WARNING if first else logging.DEBUG,
                     "Strategy %s on %s: the book canceled order %s (size %s) for insufficient "
-                    "margin (%s).",
+                    "margin (%s).%s",
                     self.strategy_id,
                     self.symbol,
                     ref,
                     order.size,
                     margin[0],
+                    " Further cancellations are logged with --verbose." if first else "",
                 )
         return reasons
 

@@ -24,8 +24,20 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 __all__ = ["Allocation", "Ledger", "default_db_path"]
 
 TABLES = (
-    "runs", "strategies", "sleeves", "signals", "intents", "orders", "order_legs", "order_events",
-    "fills", "fill_allocations", "trades", "equity", "positions", "bars",
+    "runs",
+    "strategies",
+    "sleeves",
+    "signals",
+    "intents",
+    "orders",
+    "order_legs",
+    "order_events",
+    "fills",
+    "fill_allocations",
+    "trades",
+    "equity",
+    "positions",
+    "bars",
 )
 
 
@@ -99,9 +111,7 @@ class Ledger:
                 if statement.strip():
                     self.db.execute(statement)
             if target == 1:
-                self.db.execute(
-                    "INSERT INTO meta VALUES ('ledger_id', ?)", (secrets.token_hex(4),)
-                )
+                self.db.execute("INSERT INTO meta VALUES ('ledger_id', ?)", (secrets.token_hex(4),))
             self.db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(target),)
             )
@@ -113,7 +123,9 @@ class Ledger:
 
     @property
     def schema_version(self) -> int:
-        return int(self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+        return int(
+            self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+        )
 
     # -- transactions ----------------------------------------------------------------------------
     @contextmanager
@@ -137,8 +149,16 @@ class Ledger:
         self.db.close()
 
     # -- runs and strategies -----------------------------------------------------------------
-    def start_run(self, *, mode: str, broker: str, data_source: str, granularity: str,
-                  symbols: Sequence[str], account_equity: float | None) -> int:
+    def start_run(
+        self,
+        *,
+        mode: str,
+        broker: str,
+        data_source: str,
+        granularity: str,
+        symbols: Sequence[str],
+        account_equity: float | None,
+    ) -> int:
         cur = self.db.execute(
             "INSERT INTO runs (started_at, mode, broker, data_source, granularity, symbols, "
             "account_equity) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -147,10 +167,13 @@ class Ledger:
         return int(cur.lastrowid or 0)
 
     def end_run(self, run_id: int, reason: str) -> None:
-        self.db.execute("UPDATE runs SET ended_at=?, end_reason=? WHERE run_id=?", (_now(), reason, run_id))
+        self.db.execute(
+            "UPDATE runs SET ended_at=?, end_reason=? WHERE run_id=?", (_now(), reason, run_id)
+        )
 
-    def upsert_strategy(self, strategy_id: str, file: str, allocation: float, capital: float,
-                        symbols: Sequence[str]) -> None:
+    def upsert_strategy(
+        self, strategy_id: str, file: str, allocation: float, capital: float, symbols: Sequence[str]
+    ) -> None:
         self.db.execute(
             "INSERT INTO strategies VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(strategy_id) DO UPDATE SET "
             "file=excluded.file, allocation=excluded.allocation, capital=excluded.capital, "
@@ -162,16 +185,31 @@ class Ledger:
         return self._rows("SELECT * FROM strategies ORDER BY strategy_id")
 
     # -- sleeves: what a restart needs to rebuild each strategy's book -------------------------
-    def add_sleeve(self, strategy_id: str, symbol: str, capital: float, history_bars: int,
-                   first_live: datetime | None, flattened: bool) -> None:
+    def add_sleeve(
+        self,
+        strategy_id: str,
+        symbol: str,
+        capital: float,
+        history_bars: int,
+        first_live: datetime | None,
+        flattened: bool,
+    ) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO sleeves VALUES (?, ?, ?, ?, ?, ?)",
-            (strategy_id, symbol, capital, history_bars, _ts(first_live) if first_live else None,
-             int(flattened)),
+            (
+                strategy_id,
+                symbol,
+                capital,
+                history_bars,
+                _ts(first_live) if first_live else None,
+                int(flattened),
+            ),
         )
 
     def sleeve(self, strategy_id: str, symbol: str) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM sleeves WHERE strategy_id=? AND symbol=?", (strategy_id, symbol))
+        rows = self._rows(
+            "SELECT * FROM sleeves WHERE strategy_id=? AND symbol=?", (strategy_id, symbol)
+        )
         return rows[0] if rows else None
 
     def sleeves(self) -> list[dict[str, Any]]:
@@ -179,8 +217,15 @@ class Ledger:
 
     def bars(self, symbol: str) -> list[Bar]:
         return [
-            Bar(r["symbol"], datetime.fromisoformat(r["ts"]), r["open"], r["high"], r["low"],
-                r["close"], r["volume"] if r["volume"] is not None else float("nan"))
+            Bar(
+                r["symbol"],
+                datetime.fromisoformat(r["ts"]),
+                r["open"],
+                r["high"],
+                r["low"],
+                r["close"],
+                r["volume"] if r["volume"] is not None else float("nan"),
+            )
             for r in self._rows("SELECT * FROM bars WHERE symbol=? ORDER BY ts", (symbol,))
         ]
 
@@ -192,7 +237,8 @@ class Ledger:
         """The client order id of each of a strategy's order refs on ``symbol``."""
         rows = self.db.execute(
             "SELECT ref, client_order_id FROM order_legs l JOIN orders o USING (client_order_id) "
-            "WHERE l.strategy_id=? AND o.symbol=?", (strategy_id, symbol),
+            "WHERE l.strategy_id=? AND o.symbol=?",
+            (strategy_id, symbol),
         ).fetchall()
         return {r[0]: r[1] for r in rows}
 
@@ -209,35 +255,80 @@ class Ledger:
             (bar.symbol, _ts(bar.timestamp), bar.open, bar.high, bar.low, bar.close, bar.volume),
         )
 
-    def record_signal(self, run_id: int, strategy_id: str, symbol: str, bar_time: datetime,
-                      signal: str, price: float | None, size: float | None, detail: dict | None = None) -> None:
+    def record_signal(
+        self,
+        run_id: int,
+        strategy_id: str,
+        symbol: str,
+        bar_time: datetime,
+        signal: str,
+        price: float | None,
+        size: float | None,
+        detail: dict | None = None,
+    ) -> None:
         self.db.execute(
             "INSERT INTO signals (run_id, strategy_id, symbol, bar_time, signal, price, size, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, strategy_id, symbol, _ts(bar_time), signal, price, size,
-             json.dumps(detail) if detail else None),
+            (
+                run_id,
+                strategy_id,
+                symbol,
+                _ts(bar_time),
+                signal,
+                price,
+                size,
+                json.dumps(detail) if detail else None,
+            ),
         )
 
     # -- intents and orders -------------------------------------------------------------------
     def record_intent(self, run_id: int, intent: OrderIntent, client_order_id: str | None) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO intents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (intent.strategy_id, intent.symbol, intent.ref, intent.action.value, run_id,
-             _ts(intent.bar_time), intent.size, intent.order_type.value, intent.limit, intent.stop,
-             intent.sl, intent.tp, intent.tag, intent.parent_ref, client_order_id, _now()),
+            (
+                intent.strategy_id,
+                intent.symbol,
+                intent.ref,
+                intent.action.value,
+                run_id,
+                _ts(intent.bar_time),
+                intent.size,
+                intent.order_type.value,
+                intent.limit,
+                intent.stop,
+                intent.sl,
+                intent.tp,
+                intent.tag,
+                intent.parent_ref,
+                client_order_id,
+                _now(),
+            ),
         )
 
-    def record_order(self, run_id: int, order: BrokerOrder,
-                     legs: Iterable[tuple[str, str, float]]) -> bool:
+    def record_order(
+        self, run_id: int, order: BrokerOrder, legs: Iterable[tuple[str, str, float]]
+    ) -> bool:
         """Write ``order`` (status pending) and its legs (strategy, ref, size) before sending.
         Returns False when the order was already recorded (a re-derived intent)."""
         cur = self.db.execute(
             "INSERT OR IGNORE INTO orders (client_order_id, run_id, symbol, side, qty, notional, "
             "order_type, limit_price, stop_price, time_in_force, status, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (order.client_order_id, run_id, order.symbol, order.side.value, order.qty,
-             order.notional, order.order_type.value, order.limit_price, order.stop_price,
-             order.time_in_force, OrderStatus.PENDING.value, _now(), _now()),
+            (
+                order.client_order_id,
+                run_id,
+                order.symbol,
+                order.side.value,
+                order.qty,
+                order.notional,
+                order.order_type.value,
+                order.limit_price,
+                order.stop_price,
+                order.time_in_force,
+                OrderStatus.PENDING.value,
+                _now(),
+                _now(),
+            ),
         )
         self.db.executemany(
             "INSERT OR IGNORE INTO order_legs VALUES (?, ?, ?, ?)",
@@ -245,9 +336,16 @@ class Ledger:
         )
         return cur.rowcount > 0
 
-    def update_order(self, client_order_id: str, status: OrderStatus, *, event: str,
-                     message: str = "", broker_order_id: str | None = None,
-                     filled_qty: float | None = None) -> None:
+    def update_order(
+        self,
+        client_order_id: str,
+        status: OrderStatus,
+        *,
+        event: str,
+        message: str = "",
+        broker_order_id: str | None = None,
+        filled_qty: float | None = None,
+    ) -> None:
         self.db.execute(
             "UPDATE orders SET status=?, message=COALESCE(NULLIF(?, ''), message), "
             "broker_order_id=COALESCE(?, broker_order_id), filled_qty=COALESCE(?, filled_qty), "
@@ -278,20 +376,34 @@ class Ledger:
         cur = self.db.execute(
             "INSERT OR IGNORE INTO fills (execution_id, client_order_id, symbol, side, qty, price, "
             "commission, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (fill.execution_id, fill.client_order_id, fill.symbol, fill.side.value, fill.qty,
-             fill.price, fill.commission, _ts(fill.timestamp)),
+            (
+                fill.execution_id,
+                fill.client_order_id,
+                fill.symbol,
+                fill.side.value,
+                fill.qty,
+                fill.price,
+                fill.commission,
+                _ts(fill.timestamp),
+            ),
         )
         if cur.rowcount == 0:
             return False
         fill_id = cur.lastrowid
         self.db.executemany(
             "INSERT INTO fill_allocations VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(fill_id, a.strategy_id, a.symbol, a.ref, a.qty, a.price, a.commission) for a in allocations],
+            [
+                (fill_id, a.strategy_id, a.symbol, a.ref, a.qty, a.price, a.commission)
+                for a in allocations
+            ],
         )
         return True
 
     def has_execution(self, execution_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM fills WHERE execution_id=?", (execution_id,)).fetchone() is not None
+        return (
+            self.db.execute("SELECT 1 FROM fills WHERE execution_id=?", (execution_id,)).fetchone()
+            is not None
+        )
 
     def strategy_positions(self) -> dict[tuple[str, str], float]:
         """Each (strategy, symbol)'s position as its fills say."""
@@ -301,30 +413,83 @@ class Ledger:
         return {(r[0], r[1]): float(r[2]) for r in rows if abs(r[2]) > 1e-12}
 
     # -- trades ------------------------------------------------------------------------------
-    def open_trade(self, strategy_id: str, symbol: str, trade_ref: str, size: float,
-                   entry_bar: int, entry_price: float, entry_time: datetime,
-                   sl: float | None, tp: float | None, tag: str | None) -> None:
+    def open_trade(
+        self,
+        strategy_id: str,
+        symbol: str,
+        trade_ref: str,
+        size: float,
+        entry_bar: int,
+        entry_price: float,
+        entry_time: datetime,
+        sl: float | None,
+        tp: float | None,
+        tag: str | None,
+    ) -> None:
         self.db.execute(
             "INSERT INTO trades (strategy_id, symbol, trade_ref, status, size, entry_bar, entry_price, "
             "entry_time, sl, tp, tag) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)",
-            (strategy_id, symbol, trade_ref, size, entry_bar, entry_price, _ts(entry_time), sl, tp, tag),
+            (
+                strategy_id,
+                symbol,
+                trade_ref,
+                size,
+                entry_bar,
+                entry_price,
+                _ts(entry_time),
+                sl,
+                tp,
+                tag,
+            ),
         )
 
-    def close_trade(self, strategy_id: str, symbol: str, trade_ref: str, *, size: float,
-                    entry_bar: int, exit_bar: int, entry_price: float, exit_price: float,
-                    sl: float | None, tp: float | None, pnl: float, commission: float,
-                    return_pct: float, entry_time: datetime, exit_time: datetime,
-                    tag: str | None) -> None:
+    def close_trade(
+        self,
+        strategy_id: str,
+        symbol: str,
+        trade_ref: str,
+        *,
+        size: float,
+        entry_bar: int,
+        exit_bar: int,
+        entry_price: float,
+        exit_price: float,
+        sl: float | None,
+        tp: float | None,
+        pnl: float,
+        commission: float,
+        return_pct: float,
+        entry_time: datetime,
+        exit_time: datetime,
+        tag: str | None,
+    ) -> None:
         self.db.execute(
             "INSERT INTO trades (strategy_id, symbol, trade_ref, status, size, entry_bar, exit_bar, "
             "entry_price, exit_price, sl, tp, pnl, commission, return_pct, entry_time, exit_time, tag) "
             "VALUES (?, ?, ?, 'closed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (strategy_id, symbol, trade_ref, size, entry_bar, exit_bar, entry_price, exit_price, sl,
-             tp, pnl, commission, return_pct, _ts(entry_time), _ts(exit_time), tag),
+            (
+                strategy_id,
+                symbol,
+                trade_ref,
+                size,
+                entry_bar,
+                exit_bar,
+                entry_price,
+                exit_price,
+                sl,
+                tp,
+                pnl,
+                commission,
+                return_pct,
+                _ts(entry_time),
+                _ts(exit_time),
+                tag,
+            ),
         )
         row = self.db.execute(
             "SELECT seq, size FROM trades WHERE strategy_id=? AND symbol=? AND trade_ref=? "
-            "AND status='open'", (strategy_id, symbol, trade_ref),
+            "AND status='open'",
+            (strategy_id, symbol, trade_ref),
         ).fetchone()
         if row is not None:
             left = row["size"] - size
@@ -336,15 +501,21 @@ class Ledger:
     def trades(self, strategy_id: str | None = None) -> list[dict[str, Any]]:
         """Closed trades in the order they closed, then open ones (empty exit fields)."""
         where, args = ("WHERE strategy_id=?", (strategy_id,)) if strategy_id else ("", ())
-        return self._rows(
-            f"SELECT * FROM trades {where} ORDER BY status='open', seq", args
-        )
+        return self._rows(f"SELECT * FROM trades {where} ORDER BY status='open', seq", args)
 
     # -- snapshots ---------------------------------------------------------------------------
-    def snapshot(self, ts: datetime, strategy_id: str, cash: float, equity: float,
-                 positions: Iterable[tuple[str, float, float | None, float | None]]) -> None:
+    def snapshot(
+        self,
+        ts: datetime,
+        strategy_id: str,
+        cash: float,
+        equity: float,
+        positions: Iterable[tuple[str, float, float | None, float | None]],
+    ) -> None:
         stamp = _ts(ts)
-        self.db.execute("INSERT OR REPLACE INTO equity VALUES (?, ?, ?, ?)", (stamp, strategy_id, cash, equity))
+        self.db.execute(
+            "INSERT OR REPLACE INTO equity VALUES (?, ?, ?, ?)", (stamp, strategy_id, cash, equity)
+        )
         self.db.executemany(
             "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?)",
             [(stamp, strategy_id, sym, qty, avg, mark) for sym, qty, avg, mark in positions],

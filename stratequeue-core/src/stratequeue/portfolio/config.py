@@ -36,7 +36,9 @@ def single_strategy(path: str | Path) -> StrategySpec:
 def parse_strategies_file(path: str | Path) -> list[StrategySpec]:
     config = Path(path)
     if not config.is_file():
-        raise UsageError(f"Strategies file '{path}' not found. Check the path given to --strategies.")
+        raise UsageError(
+            f"Strategies file '{path}' not found. Check the path given to --strategies."
+        )
     specs: list[StrategySpec] = []
     seen: dict[str, int] = {}
     where = config.name

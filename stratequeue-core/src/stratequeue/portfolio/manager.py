@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..brokers.base import BaseBroker
+from ..brokers.base import BaseBroker, BookPricedBroker
 from ..errors import StrateQueueError
 from ..ledger import Allocation, Ledger
 from ..models import (
@@ -65,6 +65,7 @@ class Sleeve:
     runner: Any  # stratequeue.engine.StrategyRunner
     capital: float
     cids: dict[str, str] = field(default_factory=dict)  # order ref -> client order id
+    closed_before: int = 0  # trades the book closed during its warm-up (not real)
 
     @property
     def strategy_id(self) -> str:
@@ -139,7 +140,9 @@ class Portfolio:
         events: list[Event] = []
         actions = _Actions()
         with self.ledger.transaction():
-            self._intents([(s, i) for s, intents in sleeves_intents for i in intents], events, actions)
+            self._intents(
+                [(s, i) for s, intents in sleeves_intents for i in intents], events, actions
+            )
         events += self._apply(actions, datetime.now(UTC))
         return events
 
@@ -157,23 +160,50 @@ class Portfolio:
                 cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, ref)
                 side = Side.BUY if trade.size > 0 else Side.SELL
                 order = BrokerOrder(cid, sleeve.symbol, side, None)
-                self.ledger.record_order(self.run_id, order, [(sleeve.strategy_id, ref, trade.size)])
+                self.ledger.record_order(
+                    self.run_id, order, [(sleeve.strategy_id, ref, trade.size)]
+                )
                 entry_time = _utc(trade.entry_time)
-                fill = Fill(cid, sleeve.symbol, side, abs(trade.size), trade.entry_price, entry_time,
-                            0.0, f"{cid}-adopted")
-                self.ledger.record_fill(fill, [Allocation(sleeve.strategy_id, sleeve.symbol, ref,
-                                                          trade.size, trade.entry_price)])
+                fill = Fill(
+                    cid,
+                    sleeve.symbol,
+                    side,
+                    abs(trade.size),
+                    trade.entry_price,
+                    entry_time,
+                    0.0,
+                    f"{cid}-adopted",
+                )
+                self.ledger.record_fill(
+                    fill,
+                    [
+                        Allocation(
+                            sleeve.strategy_id, sleeve.symbol, ref, trade.size, trade.entry_price
+                        )
+                    ],
+                )
                 self.ledger.update_order(cid, OrderStatus.FILLED, event="adopted from warm-up")
-                self.ledger.open_trade(sleeve.strategy_id, sleeve.symbol, trade_ref, trade.size,
-                                       trade.entry_bar, trade.entry_price, entry_time, trade.sl,
-                                       trade.tp, trade.tag)
+                self.ledger.open_trade(
+                    sleeve.strategy_id,
+                    sleeve.symbol,
+                    trade_ref,
+                    trade.size,
+                    trade.entry_bar,
+                    trade.entry_price,
+                    entry_time,
+                    trade.sl,
+                    trade.tp,
+                    trade.tag,
+                )
                 actions.orders.append(order)
                 actions.fills.append(_BookFill(fill, trade.size, trade.size * trade.entry_price))
                 actions.finished.append((cid, True))
         self._apply(actions, datetime.now(UTC), record=False)
 
     # -- executions -> fills ------------------------------------------------------------------
-    def _executions(self, bar: Bar, steps: Sequence[tuple[Sleeve, Any]], actions: _Actions) -> list[Event]:
+    def _executions(
+        self, bar: Bar, steps: Sequence[tuple[Sleeve, Any]], actions: _Actions
+    ) -> list[Event]:
         by_cid: dict[str, list[tuple[Sleeve, Any]]] = defaultdict(list)
         for sleeve, step in steps:
             for execution in step.executions:
@@ -187,29 +217,50 @@ class Portfolio:
     def _book_initiated_order(self, sleeve: Sleeve, execution: Any, actions: _Actions) -> str:
         """An order the book created and filled within one bar (an SL hit on its entry bar, a
         liquidation): recorded like any other order, before its fill."""
-        cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, execution.order_ref)
+        cid = client_order_id(
+            self.ledger_id, sleeve.strategy_id, sleeve.symbol, execution.order_ref
+        )
         side = Side.BUY if execution.fill_qty > 0 else Side.SELL
         order = BrokerOrder(cid, sleeve.symbol, side, None, OrderType.MARKET)
-        self.ledger.record_order(self.run_id, order,
-                                 [(sleeve.strategy_id, execution.order_ref, execution.fill_qty)])
+        self.ledger.record_order(
+            self.run_id, order, [(sleeve.strategy_id, execution.order_ref, execution.fill_qty)]
+        )
         sleeve.cids[execution.order_ref] = cid
         self.open_orders[cid] = _OpenOrder(cid, sleeve.symbol, [(sleeve, execution.order_ref)])
         actions.orders.append(order)
         return cid
 
-    def _fill(self, bar: Bar, cid: str, items: list[tuple[Sleeve, Any]], actions: _Actions) -> Event:
+    def _fill(
+        self, bar: Bar, cid: str, items: list[tuple[Sleeve, Any]], actions: _Actions
+    ) -> Event:
         net = sum(e.fill_qty for _, e in items)
         flow = sum(e.fill_qty * e.price for _, e in items)
         commission = sum(e.commission for _, e in items)
         price = flow / net if abs(net) > 1e-12 else items[0][1].price
         side = Side.BUY if net > 0 else Side.SELL
         strategies = tuple((s.strategy_id, e.fill_qty) for s, e in items)
-        event = FillEvent(bar.symbol, bar.timestamp, side.value.upper(), abs(net), price, cid,
-                          strategies, hypothetical=self.broker is None)
+        event = FillEvent(
+            bar.symbol,
+            bar.timestamp,
+            side.value.upper(),
+            abs(net),
+            price,
+            cid,
+            strategies,
+            hypothetical=self.broker is None,
+        )
         if self.broker is None:
             return event
-        fill = Fill(cid, bar.symbol, side, abs(net), price, bar.timestamp, commission,
-                    f"{cid}-{bar.timestamp:%Y%m%dT%H%M%S}")
+        fill = Fill(
+            cid,
+            bar.symbol,
+            side,
+            abs(net),
+            price,
+            bar.timestamp,
+            commission,
+            f"{cid}-{bar.timestamp:%Y%m%dT%H%M%S}",
+        )
         allocations = [
             Allocation(s.strategy_id, s.symbol, e.order_ref, e.fill_qty, e.price, e.commission)
             for s, e in items
@@ -220,14 +271,36 @@ class Portfolio:
 
     def _record_trade(self, sleeve: Sleeve, e: Any) -> None:
         if e.kind == "open":
-            self.ledger.open_trade(sleeve.strategy_id, sleeve.symbol, e.trade_ref, e.size, e.bar_index,
-                                   e.price, e.time, e.sl, e.tp, e.tag)
+            self.ledger.open_trade(
+                sleeve.strategy_id,
+                sleeve.symbol,
+                e.trade_ref,
+                e.size,
+                e.bar_index,
+                e.price,
+                e.time,
+                e.sl,
+                e.tp,
+                e.tag,
+            )
         else:
             self.ledger.close_trade(
-                sleeve.strategy_id, sleeve.symbol, e.trade_ref, size=e.size, entry_bar=e.entry_bar,
-                exit_bar=e.bar_index, entry_price=e.entry_price, exit_price=e.price, sl=e.sl, tp=e.tp,
-                pnl=e.pnl, commission=e.trade_commission, return_pct=e.return_pct,
-                entry_time=e.entry_time, exit_time=e.time, tag=e.tag,
+                sleeve.strategy_id,
+                sleeve.symbol,
+                e.trade_ref,
+                size=e.size,
+                entry_bar=e.entry_bar,
+                exit_bar=e.bar_index,
+                entry_price=e.entry_price,
+                exit_price=e.price,
+                sl=e.sl,
+                tp=e.tp,
+                pnl=e.pnl,
+                commission=e.trade_commission,
+                return_pct=e.return_pct,
+                entry_time=e.entry_time,
+                exit_time=e.time,
+                tag=e.tag,
             )
 
     def _close_finished(self, symbol: str, actions: _Actions) -> None:
@@ -246,8 +319,9 @@ class Portfolio:
             del self.open_orders[cid]
 
     # -- intents -> orders --------------------------------------------------------------------
-    def _intents(self, pairs: Sequence[tuple[Sleeve, OrderIntent]], events: list[Event],
-                 actions: _Actions) -> None:
+    def _intents(
+        self, pairs: Sequence[tuple[Sleeve, OrderIntent]], events: list[Event], actions: _Actions
+    ) -> None:
         netted: dict[str, list[tuple[Sleeve, OrderIntent]]] = defaultdict(list)
         for sleeve, intent in pairs:
             if intent.action is IntentAction.NEW:
@@ -279,10 +353,18 @@ class Portfolio:
         units = sum(i.size for _, i in group)
         side = Side.BUY if units > 0 else Side.SELL
         order = BrokerOrder(
-            cid, first.symbol, side, None, first.order_type, first.limit, first.stop,
+            cid,
+            first.symbol,
+            side,
+            None,
+            first.order_type,
+            first.limit,
+            first.stop,
             time_in_force="gtc" if first.order_type is not OrderType.MARKET else "day",
         )
-        self.ledger.record_order(self.run_id, order, [(s.strategy_id, i.ref, i.size) for s, i in group])
+        self.ledger.record_order(
+            self.run_id, order, [(s.strategy_id, i.ref, i.size) for s, i in group]
+        )
         for sleeve, intent in group:
             sleeve.cids[intent.ref] = cid
         self.open_orders[cid] = _OpenOrder(cid, first.symbol, [(s, i.ref) for s, i in group])
@@ -294,12 +376,19 @@ class Portfolio:
         for order in actions.orders:
             events += self._send(order, when, record=record)
         broker = self.broker
-        if broker is not None and hasattr(broker, "fill_from_book"):
+        if isinstance(broker, BookPricedBroker):
             for item in actions.fills:
                 f = item.fill
-                broker.fill_from_book(f.client_order_id, item.signed_qty, f.price, f.timestamp,
-                                      f.commission, final=False, execution_id=f.execution_id,
-                                      cash_flow=item.cash_flow)
+                broker.fill_from_book(
+                    f.client_order_id,
+                    item.signed_qty,
+                    f.price,
+                    f.timestamp,
+                    f.commission,
+                    final=False,
+                    execution_id=f.execution_id,
+                    cash_flow=item.cash_flow,
+                )
             for cid, filled in actions.finished:
                 broker.close_book_order(cid, filled=filled)
         return events
@@ -307,12 +396,19 @@ class Portfolio:
     def _send(self, order: BrokerOrder, when: datetime, *, record: bool = True) -> list[Event]:
         """Send one order already committed to the ledger; record the broker's answer."""
         if self.broker is None:
-            self.ledger.update_order(order.client_order_id, OrderStatus.ACCEPTED, event="signal-only")
+            self.ledger.update_order(
+                order.client_order_id, OrderStatus.ACCEPTED, event="signal-only"
+            )
             return []
         ack = self.broker.submit_order(order)
         if record:
-            self.ledger.update_order(order.client_order_id, ack.status, event="sent",
-                                     message=ack.message, broker_order_id=ack.broker_order_id or None)
+            self.ledger.update_order(
+                order.client_order_id,
+                ack.status,
+                event="sent",
+                message=ack.message,
+                broker_order_id=ack.broker_order_id or None,
+            )
         if ack.status is OrderStatus.REJECTED:
             open_order = self.open_orders.pop(order.client_order_id, None)
             strategies = tuple(s.strategy_id for s, _ in open_order.legs) if open_order else ()
@@ -334,12 +430,32 @@ class Portfolio:
             action = "BUY" if intent.size > 0 else "SELL"
         share = amount / sleeve.capital if sleeve.capital else 0.0
         self.ledger.record_signal(
-            self.run_id, sleeve.strategy_id, sleeve.symbol, intent.bar_time, action, price, intent.size,
-            {"ref": intent.ref, "order_type": intent.order_type.value, "limit": intent.limit,
-             "stop": intent.stop, "sl": intent.sl, "tp": intent.tp},
+            self.run_id,
+            sleeve.strategy_id,
+            sleeve.symbol,
+            intent.bar_time,
+            action,
+            price,
+            intent.size,
+            {
+                "ref": intent.ref,
+                "order_type": intent.order_type.value,
+                "limit": intent.limit,
+                "stop": intent.stop,
+                "sl": intent.sl,
+                "tp": intent.tp,
+            },
         )
-        return SignalEvent(sleeve.strategy_id, sleeve.symbol, intent.bar_time, action, price, amount,
-                           share, intent.order_type.value)
+        return SignalEvent(
+            sleeve.strategy_id,
+            sleeve.symbol,
+            intent.bar_time,
+            action,
+            price,
+            amount,
+            share,
+            intent.order_type.value,
+        )
 
     # -- restart ---------------------------------------------------------------------------------
     def resume_orders(self) -> None:
@@ -354,7 +470,9 @@ class Portfolio:
                 if (leg["strategy_id"], row["symbol"]) in by_key
             ]
             if legs:
-                self.open_orders[row["client_order_id"]] = _OpenOrder(row["client_order_id"], row["symbol"], legs)
+                self.open_orders[row["client_order_id"]] = _OpenOrder(
+                    row["client_order_id"], row["symbol"], legs
+                )
 
     def reconcile(self) -> list[str]:
         """Complete what a crash interrupted and check that ledger, books and broker agree.
@@ -373,21 +491,40 @@ class Portfolio:
             cid = row["client_order_id"]
             ack = broker.get_order(cid)
             if ack is None:
-                order = BrokerOrder(cid, row["symbol"], Side(row["side"]), row["qty"],
-                                    OrderType(row["order_type"]), row["limit_price"], row["stop_price"],
-                                    row["notional"], row["time_in_force"] or "day")
+                order = BrokerOrder(
+                    cid,
+                    row["symbol"],
+                    Side(row["side"]),
+                    row["qty"],
+                    OrderType(row["order_type"]),
+                    row["limit_price"],
+                    row["stop_price"],
+                    row["notional"],
+                    row["time_in_force"] or "day",
+                )
                 ack = broker.submit_order(order)
-                self.ledger.update_order(cid, ack.status, event="sent after restart", message=ack.message,
-                                         broker_order_id=ack.broker_order_id or None)
-                notes.append(f"Sent order {cid} ({row['symbol']}), committed before the last stop but never sent.")
+                self.ledger.update_order(
+                    cid,
+                    ack.status,
+                    event="sent after restart",
+                    message=ack.message,
+                    broker_order_id=ack.broker_order_id or None,
+                )
+                notes.append(
+                    f"Sent order {cid} ({row['symbol']}), committed before the last stop but never sent."
+                )
             elif ack.status is not OrderStatus(row["status"]):
-                self.ledger.update_order(cid, ack.status, event="status after restart", message=ack.message,
-                                         broker_order_id=ack.broker_order_id or None)
+                self.ledger.update_order(
+                    cid,
+                    ack.status,
+                    event="status after restart",
+                    message=ack.message,
+                    broker_order_id=ack.broker_order_id or None,
+                )
         # 2. Fills the ledger has but a book-priced broker has not booked.
-        applied = getattr(broker, "executions", None)
-        if applied is not None and hasattr(broker, "fill_from_book"):
+        if isinstance(broker, BookPricedBroker):
             for row in self.ledger.fills():
-                if row["execution_id"] in applied:
+                if row["execution_id"] in broker.executions:
                     continue
                 allocations = self.ledger.allocations(row["id"])
                 signed = sum(a["qty"] for a in allocations)
@@ -397,10 +534,19 @@ class Portfolio:
                         f"Fill {row['execution_id']} belongs to order {row['client_order_id']}, which the "
                         "broker does not know. Check the broker account before restarting."
                     )
-                broker.fill_from_book(row["client_order_id"], signed, row["price"],
-                                      datetime.fromisoformat(row["ts"]), row["commission"], final=False,
-                                      execution_id=row["execution_id"], cash_flow=flow)
-                notes.append(f"Booked fill {row['execution_id']} at the broker (recorded before the last stop).")
+                broker.fill_from_book(
+                    row["client_order_id"],
+                    signed,
+                    row["price"],
+                    datetime.fromisoformat(row["ts"]),
+                    row["commission"],
+                    final=False,
+                    execution_id=row["execution_id"],
+                    cash_flow=flow,
+                )
+                notes.append(
+                    f"Booked fill {row['execution_id']} at the broker (recorded before the last stop)."
+                )
             # Orders the ledger closed (filled or cancelled by the book) that the broker still holds open.
             for row in self.ledger.orders():
                 status = OrderStatus(row["status"])
@@ -408,12 +554,16 @@ class Portfolio:
                     continue
                 ack = broker.get_order(row["client_order_id"])
                 if ack is not None and ack.status.is_open:
-                    broker.close_book_order(row["client_order_id"], filled=status is OrderStatus.FILLED)
+                    broker.close_book_order(
+                        row["client_order_id"], filled=status is OrderStatus.FILLED
+                    )
         # 3. Positions: strategies' fills against the broker's account.
         owned: dict[str, float] = defaultdict(float)
         for (strategy_id, symbol), qty in self.ledger.strategy_positions().items():
             owned[symbol] += qty
-            sleeve = next((s for s in self.sleeves.get(symbol, []) if s.strategy_id == strategy_id), None)
+            sleeve = next(
+                (s for s in self.sleeves.get(symbol, []) if s.strategy_id == strategy_id), None
+            )
             if sleeve is not None and abs(float(sleeve.runner.position_size) - qty) > 1e-9:
                 raise ReconciliationError(
                     f"Strategy '{strategy_id}' on {symbol}: its rebuilt book holds "
@@ -424,10 +574,17 @@ class Portfolio:
         for position in broker.get_positions():
             extra = position.qty - owned.get(position.symbol, 0.0)
             if abs(extra) > 1e-9:
-                self.ledger.snapshot(datetime.now(UTC), EXTERNAL, 0.0, extra * (position.market_price or position.avg_price),
-                                     [(position.symbol, extra, position.avg_price, position.market_price)])
-                notes.append(f"{EXTERNAL}: {extra:+g} {position.symbol} at the broker belongs to no strategy; "
-                             "it is tracked and never traded.")
+                self.ledger.snapshot(
+                    datetime.now(UTC),
+                    EXTERNAL,
+                    0.0,
+                    extra * (position.market_price or position.avg_price),
+                    [(position.symbol, extra, position.avg_price, position.market_price)],
+                )
+                notes.append(
+                    f"{EXTERNAL}: {extra:+g} {position.symbol} at the broker belongs to no strategy; "
+                    "it is tracked and never traded."
+                )
         return notes
 
     # -- books ----------------------------------------------------------------------------------
@@ -437,7 +594,12 @@ class Portfolio:
             cash = sum(float(s.runner.cash) for s in own)
             equity = sum(float(s.runner.equity) for s in own)
             positions = [
-                (s.symbol, float(s.runner.position_size), _avg_price(s.runner), self.last_price.get(s.symbol))
+                (
+                    s.symbol,
+                    float(s.runner.position_size),
+                    _avg_price(s.runner),
+                    self.last_price.get(s.symbol),
+                )
                 for s in own
             ]
             self.ledger.snapshot(ts, strategy_id, cash, equity, positions)
@@ -449,14 +611,20 @@ class Portfolio:
             own = [s for s in self.all_sleeves() if s.strategy_id == strategy_id]
             capital = sum(s.capital for s in own)
             equity = sum(float(s.runner.equity) for s in own)
-            closed = [t for s in own for t in s.runner.closed_trades]
+            closed = [t for s in own for t in list(s.runner.closed_trades)[s.closed_before :]]
             wins = sum(1 for t in closed if t.pl > 0)
-            out.append({
-                "strategy_id": strategy_id, "allocation": own[0].spec.allocation, "capital": capital,
-                "equity": equity, "pnl": equity - capital, "trades": len(closed),
-                "win_rate": wins / len(closed) if closed else None,
-                "positions": {s.symbol: float(s.runner.position_size) for s in own},
-            })
+            out.append(
+                {
+                    "strategy_id": strategy_id,
+                    "allocation": own[0].spec.allocation,
+                    "capital": capital,
+                    "equity": equity,
+                    "pnl": equity - capital,
+                    "trades": len(closed),
+                    "win_rate": wins / len(closed) if closed else None,
+                    "positions": {s.symbol: float(s.runner.position_size) for s in own},
+                }
+            )
         return out
 
 
