@@ -156,3 +156,4 @@ GRANULARITY_HELP = ", ".join(GRANULARITIES)
 from . import commands  # noqa: E402,F401  (registers subcommands)
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+from . import report  # noqa: E402,F401  (registers the report command)
