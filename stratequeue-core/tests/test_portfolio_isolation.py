@@ -112,3 +112,65 @@ def test_export_dumps_every_table(tmp_path, capsys):
     main(["export", "--db", str(db), "--format", "csv", "--out", str(tmp_path / "csv")])
     assert pd.read_csv(tmp_path / "csv" / "orders.csv").shape[0] > 0
     assert np.isfinite(pd.read_csv(tmp_path / "csv" / "equity.csv")["equity"]).all()
+
+
+@pytest.mark.parametrize("mode", ["keep", "close"])
+def test_changed_allocations_move_capital_on_the_next_run(tmp_path, capsys, mode):
+    """Edit strategies.txt and restart on the same --db: each strategy's capital follows its new
+    allocation, positions stay unless --rebalance close, and a later restart rebuilds the same."""
+    frame = synthetic(500, seed=5)
+    first, full = tmp_path / "first.csv", tmp_path / "full.csv"
+    frame.iloc[:300].to_csv(first)
+    frame.to_csv(full)
+    config = tmp_path / "strategies.txt"
+    db = tmp_path / "ledger.sqlite"
+
+    def replay(csv, allocations, *flags):
+        lines = [(HERE / "cross_long.py", "long"), (HERE / "cross_short.py", "short")]
+        config.write_text(
+            "".join(f"{p},{sid},{a}\n" for (p, sid), a in zip(lines, allocations, strict=True))
+        )
+        main(
+            [
+                "replay",
+                "--strategies",
+                str(config),
+                "--data",
+                str(csv),
+                "--symbol",
+                "SYN",
+                "--cash",
+                "100000",
+                "--db",
+                str(db),
+                *flags,
+            ]
+        )
+        return capsys.readouterr().out
+
+    replay(first, (0.5, 0.2))
+    con = sqlite3.connect(db)
+    before = dict(con.execute("SELECT strategy_id, capital FROM sleeves").fetchall())
+    held = dict(
+        con.execute("SELECT strategy_id, SUM(qty) FROM fill_allocations GROUP BY 1").fetchall()
+    )
+    assert held["long"] != 0, "the case needs an open position at the change"
+    out = replay(full, (0.3, 0.2), "--rebalance", mode)
+    assert "allocation 0.5 -> 0.3" in out
+    events = con.execute("SELECT strategy_id, kind, amount FROM sleeve_events").fetchall()
+    equity_at_restart = con.execute(
+        "SELECT account_equity FROM runs ORDER BY run_id DESC"
+    ).fetchone()[0]
+    assert events[0][:2] == ("long", "capital")
+    assert events[0][2] == pytest.approx(-0.2 * equity_at_restart)
+    assert all(s == "long" for s, _, _ in events)
+    assert before == dict(con.execute("SELECT strategy_id, capital FROM sleeves").fetchall())
+    assert (
+        con.execute("SELECT allocation FROM strategies WHERE strategy_id='long'").fetchone()[0]
+        == 0.3
+    )
+    closes = [e for e in events if e[1] == "close"]
+    assert bool(closes) == (mode == "close")
+    # The next restart rebuilds the book with the change at the same bar: nothing to send.
+    again = replay(full, (0.3, 0.2))
+    assert "Sent order" not in again and "Reconcil" not in again

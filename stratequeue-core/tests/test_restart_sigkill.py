@@ -55,11 +55,11 @@ def replay_args(folder: Path, db: Path, out: Path) -> list[str]:
     ]
 
 
-def start(args: list[str]) -> subprocess.Popen[str]:
+def start(args: list[str]) -> subprocess.Popen[bytes]:
+    """Run the command with its output in a file (no pipes to drain while it is killed)."""
     env = {**os.environ, "TQDM_DISABLE": "1"}
-    return subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    log = open(Path(args[args.index("--db") + 1]).with_suffix(".log"), "ab")  # noqa: SIM115
+    return subprocess.Popen(args, stdout=log, stderr=log, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,7 @@ def clean(setup):
     db, out = setup / "clean.sqlite", setup / "clean.csv"
     started = time.monotonic()
     proc = start(replay_args(setup, db, out))
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
+    assert proc.wait(timeout=300) == 0, db.with_suffix(".log").read_text()
     return db, pd.read_csv(out), time.monotonic() - started
 
 
@@ -85,18 +84,18 @@ def account(db: Path) -> tuple[float, dict[str, float], set[str], set[str]]:
 
 def kill_and_restart(
     args: list[str], first_delay: float, duration: float
-) -> tuple[int, subprocess.Popen[str]]:
+) -> tuple[int, subprocess.Popen[bytes]]:
     """Start the run; SIGKILL it after ``first_delay``, restart, kill once more mid-way, then
     let it finish. Returns how many kills landed and the finishing process."""
     kills, delay = 0, first_delay
     while True:
         proc = start(args)
         try:
-            proc.communicate(timeout=delay)
+            proc.wait(timeout=delay)
             return kills, proc
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
-            proc.communicate()
+            proc.wait()
             kills += 1
             delay = duration * 0.6 if kills < 2 else 300
 
@@ -112,7 +111,7 @@ def test_sigkill_and_restart_loses_nothing_and_repeats_nothing(setup, clean, fra
         if kills:
             break
     assert kills >= 1, "every run finished before it could be killed"
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    assert proc.returncode == 0, db.with_suffix(".log").read_text()
 
     # The finished run is the uninterrupted one: same trades, bit for bit.
     pd.testing.assert_frame_equal(pd.read_csv(out), clean_trades)

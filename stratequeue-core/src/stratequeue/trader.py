@@ -20,7 +20,7 @@ from .brokers.base import BaseBroker, BookPricedBroker, BrokerConfig
 from .data import create_data_source
 from .data.base import BarFilter, BaseDataSource, bars_to_frame
 from .display import Display
-from .engine.flatten import flatten_inherited
+from .engine.flatten import add_capital, close_positions, flatten_inherited
 from .errors import BrokerError, UsageError
 from .ledger import Ledger
 from .portfolio.config import StrategySpec
@@ -47,6 +47,7 @@ class RunConfig:
     data_options: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     replay: bool = False  # CSV replay: the first `lookback` rows are history, book state adopted
+    rebalance: str = "keep"  # allocation changed since the last run: keep positions, or close them
 
 
 def paper_account_path(db: Path | str) -> Path:
@@ -95,9 +96,12 @@ def choose_broker(
 
 
 class Trader:
-    def __init__(self, config: RunConfig, display: Display | None = None) -> None:
+    def __init__(
+        self, config: RunConfig, display: Display | None = None, *, show_events: bool = True
+    ) -> None:
         self.config = config
         self.display = display
+        self.show_events = show_events
         self.stop_event = threading.Event()
         self.source: BaseDataSource | None = None
         self.broker: BaseBroker | None = None
@@ -168,6 +172,7 @@ class Trader:
         )
         self.bar_filter = BarFilter(self.source.granularity)
         pending: list[tuple[Sleeve, Any]] = []
+        previous = {row["strategy_id"]: row["allocation"] for row in self.ledger.strategies()}
         for symbol in cfg.symbols:
             recorded = self.ledger.bars(symbol)
             fresh = [
@@ -201,6 +206,15 @@ class Trader:
                     sleeve = self._rebuild(extractor, spec, strategy, symbol, row, recorded)
                     self.portfolio.add(sleeve)
                     self.resumed += 1
+                    old = previous.get(spec.strategy_id)
+                    if old is not None and abs(old - spec.allocation) > 1e-12:
+                        with self.ledger.transaction():
+                            self._rebalance(
+                                sleeve,
+                                old,
+                                account_equity,
+                                recorded[-1].timestamp if recorded else None,
+                            )
                     continue
                 options = BacktestOptions(cash=capital, **cfg.backtest_options)
                 runner = extractor.runner(
@@ -250,7 +264,7 @@ class Trader:
             self._say(note)
         if pending and self.broker is not None:
             events = self.portfolio.start(pending)
-            if self.display:
+            if self.display and self.show_events:
                 self.display.events(events)
 
     def _rebuild(
@@ -278,10 +292,61 @@ class Trader:
             if row["flattened"]:
                 flatten_inherited(runner)
         closed_before = len(runner.closed_trades)
+        capital = float(row["capital"])
+        events = self.ledger.sleeve_events(spec.strategy_id, symbol) if self.ledger else []
+
+        def replay_events(until: datetime | None) -> None:
+            nonlocal capital
+            while events and (
+                events[0]["after_ts"] is None
+                or until is None
+                or datetime.fromisoformat(events[0]["after_ts"]) <= until
+            ):
+                event = events.pop(0)
+                if event["kind"] == "capital":
+                    add_capital(runner, event["amount"])
+                    capital += event["amount"]
+                elif event["kind"] == "close":
+                    close_positions(runner)
+
+        if warm_until is not None:
+            replay_events(warm_until)
         for bar in recorded:
             if warm_until is None or bar.timestamp > warm_until:
                 runner.on_bar(bar)
-        return Sleeve(spec, symbol, runner, row["capital"], closed_before=closed_before)
+                replay_events(bar.timestamp)
+        if runner.bar_count:
+            replay_events(None)
+        return Sleeve(spec, symbol, runner, capital, closed_before=closed_before)
+
+    def _rebalance(
+        self, sleeve: Sleeve, old_allocation: float, account_equity: float, after: datetime | None
+    ) -> None:
+        """An allocation changed between runs: move the sleeve's capital by the difference,
+        keep its positions unless --rebalance close. Recorded, so later rebuilds repeat it."""
+        assert self.ledger is not None
+        delta = (
+            (sleeve.spec.allocation - old_allocation) * account_equity / len(self.config.symbols)
+        )
+        add_capital(sleeve.runner, delta)
+        sleeve.capital += delta
+        self.ledger.add_sleeve_event(sleeve.strategy_id, sleeve.symbol, after, "capital", delta)
+        self.ledger.upsert_strategy(
+            sleeve.strategy_id,
+            str(sleeve.spec.file),
+            sleeve.spec.allocation,
+            sleeve.spec.allocation * account_equity,
+            self.config.symbols,
+        )
+        note = (
+            f"{sleeve.strategy_id} on {sleeve.symbol}: allocation {old_allocation:g} -> "
+            f"{sleeve.spec.allocation:g}, capital {delta:+,.2f}"
+        )
+        if self.config.rebalance == "close" and sleeve.runner.position_size:
+            close_positions(sleeve.runner)
+            self.ledger.add_sleeve_event(sleeve.strategy_id, sleeve.symbol, after, "close")
+            note += f"; closing its {float(sleeve.runner.position_size):+g} at the next bar"
+        self._say(note + ".")
 
     def _go_live(self, sleeve: Sleeve, trades: list[Any], intents: list[Any]) -> list[Any]:
         """The warm-up is over. A replay keeps the backtest's state and adopts the trades it
@@ -324,7 +389,7 @@ class Trader:
                     self.broker.on_bar(bar)
                 events = self.portfolio.on_bar(bar)
                 self.bars_seen += 1
-                if self.display is not None and events:
+                if self.display is not None and events and self.show_events:
                     self.display.events(events)
             if self.stop_event.is_set():
                 reason = "duration reached" if cfg.duration else "stopped"

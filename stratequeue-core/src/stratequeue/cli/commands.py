@@ -109,6 +109,13 @@ def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
     type=click.Path(dir_okay=False),
     help="Keep the ledger in this file [default: in memory].",
 )
+@click.option(
+    "--rebalance",
+    type=click.Choice(["keep", "close"]),
+    default="keep",
+    show_default=True,
+    help="Allocations changed since the last run on --db: keep positions, or close them.",
+)
 def replay(**opts: Any) -> None:
     """Run the LIVE code path over a CSV file as fast as it goes.
 
@@ -147,9 +154,10 @@ def replay(**opts: Any) -> None:
         },
         data_options={"path": opts["data_path"]},
         replay=True,
+        rebalance=opts["rebalance"],
     )
     display = Display(mode_label="replay", broker_label="paper")
-    trader = Trader(config)
+    trader = Trader(config, display, show_events=False)
     started = time.perf_counter()
     trader.build()
     reason = trader.run()

@@ -103,6 +103,13 @@ class _Group(click.Group):
     type=click.Path(dir_okay=False),
     help="Ledger file [default: ~/.stratequeue/ledger.sqlite].",
 )
+@click.option(
+    "--rebalance",
+    type=click.Choice(["keep", "close"]),
+    default="keep",
+    show_default=True,
+    help="Allocations changed since the last run on --db: keep positions, or close them.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Log every step.")
 @click.option("--list-brokers", is_flag=True, help="List the installed brokers.")
 @click.option("--broker-status", is_flag=True, help="Show which broker credentials are set.")

@@ -81,6 +81,7 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         env=env,
         data_options=data_options,
         replay=opts["data_source"] == "csv",
+        rebalance=opts["rebalance"],
     )
     mode_label = {"paper": "paper", "live": "LIVE", "signals": "signals only"}[mode]
     display = Display(mode_label=mode_label, broker_label="–")

@@ -7,7 +7,7 @@ from typing import Any
 
 from .book import ref_of
 
-__all__ = ["flatten_inherited"]
+__all__ = ["add_capital", "close_positions", "flatten_inherited"]
 
 
 def flatten_inherited(runner: Any) -> set[str]:
@@ -36,3 +36,14 @@ def flatten_inherited(runner: Any) -> set[str]:
     broker._cash = runner.options.cash
     runner.inherited_trades = ()
     return dropped
+
+
+def add_capital(runner: Any, delta: float) -> None:
+    """Give the book ``delta`` more cash (negative: take it away): an allocation change."""
+    runner._broker._cash += delta
+
+
+def close_positions(runner: Any) -> None:
+    """Ask the book to close every open trade at the next bar (``--rebalance close``)."""
+    for trade in list(runner._broker.trades):
+        trade.close()

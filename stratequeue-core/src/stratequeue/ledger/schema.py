@@ -26,6 +26,10 @@ CREATE TABLE sleeves (
     history_bars INTEGER NOT NULL, first_live TEXT, flattened INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (strategy_id, symbol)
 );
+CREATE TABLE sleeve_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL,
+    after_ts TEXT, kind TEXT NOT NULL, amount REAL NOT NULL DEFAULT 0, created_at TEXT NOT NULL
+);
 CREATE TABLE bars (
     symbol TEXT NOT NULL, ts TEXT NOT NULL, open REAL, high REAL, low REAL, close REAL,
     volume REAL, PRIMARY KEY (symbol, ts)

@@ -215,6 +215,23 @@ class Ledger:
     def sleeves(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM sleeves ORDER BY strategy_id, symbol")
 
+    def add_sleeve_event(
+        self, strategy_id: str, symbol: str, after: datetime | None, kind: str, amount: float = 0.0
+    ) -> None:
+        """A change to a sleeve between runs ('capital' delta, 'close' of its positions), replayed
+        after the bar at ``after`` when the book is rebuilt."""
+        self.db.execute(
+            "INSERT INTO sleeve_events (strategy_id, symbol, after_ts, kind, amount, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (strategy_id, symbol, _ts(after) if after else None, kind, amount, _now()),
+        )
+
+    def sleeve_events(self, strategy_id: str, symbol: str) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT * FROM sleeve_events WHERE strategy_id=? AND symbol=? ORDER BY id",
+            (strategy_id, symbol),
+        )
+
     def bars(self, symbol: str) -> list[Bar]:
         return [
             Bar(
