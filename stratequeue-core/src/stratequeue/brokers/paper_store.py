@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,9 @@ class PaperStore:
         *,
         cash: float,
         holdings: dict[str, tuple[float, float]] | None = None,
-        orders: list[dict[str, Any]] = (),
-        executions: list[dict[str, Any]] = (),
-    ) -> None:  # type: ignore[assignment]
+        orders: Sequence[dict[str, Any]] = (),
+        executions: Sequence[dict[str, Any]] = (),
+    ) -> None:
         """Write the changed parts of the account in one transaction."""
         self.db.execute("BEGIN")
         self.db.execute("INSERT OR REPLACE INTO account VALUES ('cash', ?)", (cash,))
