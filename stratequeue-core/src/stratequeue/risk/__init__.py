@@ -1,0 +1,10 @@
+"""Risk rails: limits from ``stratequeue.toml``, the order guard with its kill switch, and
+stale-feed detection. Pure logic: the pipeline calls it and records what it says."""
+
+from __future__ import annotations
+
+from .guard import ACCOUNT, RiskGuard
+from .limits import RiskConfig, RiskLimits, load_risk_config
+from .stale import StaleFeed
+
+__all__ = ["ACCOUNT", "RiskConfig", "RiskGuard", "RiskLimits", "StaleFeed", "load_risk_config"]
