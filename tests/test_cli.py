@@ -149,3 +149,39 @@ def test_no_trading_prints_signals_and_sends_nothing(run, tmp_path):
     assert "signals only" in out.stdout
     con = sqlite3.connect(db)
     assert con.execute("SELECT COUNT(*) FROM fills").fetchone()[0] == 0
+
+
+def test_three_strategies_on_three_symbols_then_a_restart_resumes_the_books(run, tmp_path):
+    db = tmp_path / "portfolio.sqlite"
+    args = (
+        "--strategies",
+        str(EXAMPLES / "strategies.txt"),
+        "--symbols",
+        "AAPL,MSFT,ETH",
+        "--granularity",
+        "1s",
+        "--db",
+        str(db),
+    )
+    first = run(*args, "--duration", "0.35", timeout=120)
+    assert first.returncode == 0, first.stderr
+    for sid in ("sma_short", "momentum_1h", "mean_rev"):
+        assert sid in first.stdout
+    con = sqlite3.connect(db)
+    sleeves = con.execute("SELECT COUNT(*) FROM sleeves").fetchone()[0]
+    assert sleeves == 9
+    status = run("status", "--db", str(db))
+    assert status.returncode == 0 and "TOTAL" in status.stdout
+    second = run(*args, "--duration", "0.1", timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert "Resumed 9 strategy book(s)" in second.stdout
+    assert "Traceback" not in second.stderr
+    # Every strategy's position is what its fills say, and they add up to the paper account.
+    paper = sqlite3.connect(db.with_name(db.stem + ".paper-account.sqlite"))
+    holdings = {s: q for s, q in paper.execute("SELECT symbol, qty FROM holdings") if q}
+    owned = {
+        s: q
+        for s, q in con.execute("SELECT symbol, SUM(qty) FROM fill_allocations GROUP BY symbol")
+        if abs(q) > 1e-12
+    }
+    assert owned == holdings

@@ -165,11 +165,9 @@ class Trader:
 
         from .engine import BacktestOptions
 
-        lookback = (
-            cfg.lookback
-            if cfg.lookback is not None
-            else max((ls.lookback or 0) for _, ls in loaded) or None
-        )
+        lookback = cfg.lookback
+        if lookback is None:
+            lookback = self._default_lookback(loaded)
         self.bar_filter = BarFilter(self.source.granularity)
         pending: list[tuple[Sleeve, Any]] = []
         previous = {row["strategy_id"]: row["allocation"] for row in self.ledger.strategies()}
@@ -182,7 +180,7 @@ class Trader:
             ]
             history: list[Any] = []
             if fresh:
-                count = lookback if lookback is not None else 200
+                count = lookback
                 history = list(
                     self.bar_filter.filter(
                         self.source.history(symbol, count), check_future=not cfg.replay
@@ -220,10 +218,6 @@ class Trader:
                 runner = extractor.runner(
                     strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options
                 )
-                if lookback is None and strategy.lookback is None:
-                    log.warning(
-                        "%s defines no LOOKBACK; warming up on %d bars", spec.file, len(history)
-                    )
                 if history:
                     runner.warm_start(bars_to_frame(history))
                 sleeve = Sleeve(spec, symbol, runner, capital)
@@ -266,6 +260,20 @@ class Trader:
             events = self.portfolio.start(pending)
             if self.display and self.show_events:
                 self.display.events(events)
+
+    def _default_lookback(self, loaded: Sequence[tuple[StrategySpec, Any]]) -> int:
+        """The largest LOOKBACK of the strategies; for a file without one, the warm-up its
+        indicators need, measured on a sample of the first symbol's history (with a warning)."""
+        assert self.source is not None
+        known = [ls.lookback for _, ls in loaded if ls.lookback is not None]
+        if len(known) == len(loaded):
+            return max(known)
+        from .engine import default_lookback
+
+        sample = bars_to_frame(self.source.history(self.config.symbols[0], 500))
+        return max(
+            [*known, *(default_lookback(ls, sample) for _, ls in loaded if ls.lookback is None)]
+        )
 
     def _rebuild(
         self,
