@@ -1,16 +1,24 @@
-"""What the trader sees: one line per signal, fill and rejection, and the end-of-run table.
+"""What the trader sees: signals, fills and rejections as they happen, a portfolio panel, and
+the end-of-run performance table.
 
-Output goes through rich, which writes plain text without escape codes when stdout is not a
-terminal (CI, ``| tee``).
+On a terminal the portfolio panel stays at the bottom of the screen (rich ``Live``), refreshed
+each bar, and the events scroll above it. Elsewhere (CI, ``| tee``) every event is one plain line
+without escape codes, and the panel is one line too, printed when it changes (a fill, a position
+opened or closed) or every ``panel_every`` bars, never once per bar.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import atexit
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from .portfolio.events import Event, FillEvent, RejectEvent, SignalEvent
 
@@ -28,43 +36,99 @@ def make_console() -> Console:
 
 
 _ICONS = {"BUY": "📈", "SELL": "📉", "CLOSE": "🔒", "CANCEL": "✖"}
+_STYLES = {"BUY": "bold green", "SELL": "bold red", "CLOSE": "bold yellow", "CANCEL": "dim"}
 
 
 class Display:
+    """The run's screen. ``panel_every``: in plain mode, the longest gap (in bars) between two
+    portfolio lines when nothing changed."""
+
     def __init__(
-        self, *, mode_label: str, broker_label: str, console: Console | None = None
+        self,
+        *,
+        mode_label: str,
+        broker_label: str,
+        console: Console | None = None,
+        panel_every: int = 10,
     ) -> None:
         self.console = console or make_console()
         self.mode_label = mode_label
         self.broker_label = broker_label
+        self.panel_every = panel_every
+        self._live: Live | None = None
+        self._signal_time: datetime | None = None
+        self._panel_key: tuple[Any, ...] | None = None
+        self._bars_since_panel = 0
 
+    # -- events -----------------------------------------------------------------------------------
     def line(self, text: str) -> None:
         self.console.print(text, markup=False)
 
     def events(self, events: Iterable[Event]) -> None:
         for event in events:
             if isinstance(event, SignalEvent):
-                self.line(
-                    f"{_ICONS.get(event.action, '•')} {event.time:%Y-%m-%d %H:%M:%S} {event.strategy_id} → "
-                    f"{event.symbol}: {event.action} @ ${event.price:,.2f}"
-                    + (f" ({event.order_type})" if event.order_type != "market" else "")
-                    + f"  └─ ${event.amount:,.2f} ({event.share:.0%} of strategy capital)"
-                    f" via {self.broker_label} ({self.mode_label})"
-                )
+                self._signal(event)
             elif isinstance(event, FillEvent):
                 parts = ", ".join(f"{s} {q:+g}" for s, q in event.strategies)
                 label = "🧪 HYPOTHETICAL FILL" if event.hypothetical else "✅ FILL"
-                self.line(
-                    f"{label} {event.symbol} {event.side} {event.qty:g} @ ${event.price:,.2f} [{parts}]"
-                )
+                text = f"{label} {event.symbol} {event.side} {event.qty:g} @ ${event.price:,.2f} [{parts}]"
+                self.console.print(Text(text, style="cyan" if event.hypothetical else "green"))
             elif isinstance(event, RejectEvent):
-                self.line(
-                    f"⛔ REJECTED {event.symbol} order {event.client_order_id}: {event.message}"
-                )
+                who = f" ({', '.join(event.strategies)})" if event.strategies else ""
+                text = f"⛔ REJECTED {event.symbol} order {event.client_order_id}{who}: {event.message}"
+                self.console.print(Text(text, style="bold red"))
 
+    def _signal(self, event: SignalEvent) -> None:
+        icon = _ICONS.get(event.action, "•")
+        head = f"{event.strategy_id} → {event.symbol}: {event.action} @ ${event.price:,.2f}"
+        if event.order_type != "market":
+            head += f" ({event.order_type})"
+        if event.detail:
+            head += f" · {event.detail}"
+        amount = f"${event.amount:,.2f} ({event.share:.0%} of strategy capital)"
+        via = f"{self.broker_label} ({self.mode_label})"
+        if not self.console.is_terminal:
+            self.line(f"{icon} {event.time:%Y-%m-%d %H:%M:%S} {head}  └─ {amount} via {via}")
+            return
+        if event.time != self._signal_time:  # the seed's header, once per bar
+            self._signal_time = event.time
+            self.console.print(Text(f"🎯 SIGNALS - {event.time:%Y-%m-%d %H:%M:%S}", style="bold"))
+        self.console.print(Text(f"{icon} {head}", style=_STYLES.get(event.action, "")))
+        self.console.print(Text(f"  └─ Allocation: {amount}\n  └─ Broker: {via}", style="dim"))
+
+    # -- the portfolio panel ----------------------------------------------------------------------
+    def portfolio(self, panel_data: Mapping[str, Any]) -> None:
+        """Show the account once per bar. ``panel_data``: ``equity`` and ``cash`` (dollars),
+        ``positions`` (open positions, a count), ``strategies`` ((active, total)), ``mode`` and
+        ``broker`` (labels); optional ``pnl`` ({strategy id: dollars}) and ``hypothetical``
+        (True with --no-trading: the P&L is what the strategies' books assume)."""
+        if self.console.is_terminal:
+            if self._live is None:
+                self._live = Live(console=self.console, auto_refresh=False, transient=False)
+                self._live.start()
+                atexit.register(self.close)
+            self._live.update(_panel(panel_data), refresh=True)
+            return
+        active, total = panel_data["strategies"]
+        key = (panel_data["positions"], active, total, round(float(panel_data["cash"]), 2))
+        self._bars_since_panel += 1
+        if key == self._panel_key and self._bars_since_panel < self.panel_every:
+            return
+        self._panel_key, self._bars_since_panel = key, 0
+        self.line("📊 PORTFOLIO · " + " · ".join(f"{k}: {v}" for k, v in _fields(panel_data)))
+
+    def close(self) -> None:
+        """Stop the live panel (its last state stays on screen); safe to call more than once."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+            atexit.unregister(self.close)
+
+    # -- the end of the run -----------------------------------------------------------------------
     def summary(
         self, rows: Sequence[dict[str, Any]], account: dict[str, Any] | None = None
     ) -> None:
+        self.close()
         table = Table(title="📈 STRATEGY PERFORMANCE")
         for column in ("Strategy", "Allocation", "P&L", "Trades", "Win Rate"):
             table.add_column(column, justify="right" if column != "Strategy" else "left")
@@ -85,3 +149,25 @@ class Display:
             )
         else:
             self.line(f"💰 Trading Mode: {self.mode_label.upper()} via {self.broker_label}")
+
+
+def _fields(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The panel's rows, in the seed's order: (label, value)."""
+    active, total = data["strategies"]
+    fields = [
+        ("Total Value", f"${float(data['equity']):,.2f}"),
+        ("Active Strategies", f"{active}/{total}"),
+        ("Open Positions", str(data["positions"])),
+        ("Available Cash", f"${float(data['cash']):,.2f}"),
+        ("Trading Mode", f"{str(data['mode']).upper()} via {data['broker']}"),
+    ]
+    pnl: Mapping[str, float] = data.get("pnl") or {}
+    if pnl:
+        label = "Hypothetical P&L" if data.get("hypothetical") else "P&L"
+        fields.append((label, ", ".join(f"{sid} {value:+,.2f}" for sid, value in pnl.items())))
+    return fields
+
+
+def _panel(data: Mapping[str, Any]) -> Panel:
+    rows = [Text.assemble(("  • ", "dim"), (f"{k}: ", "bold"), v) for k, v in _fields(data)]
+    return Panel(Group(*rows), title="📊 PORTFOLIO STATUS", title_align="left", expand=False)
