@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -111,6 +110,13 @@ class _Group(click.Group):
     help="Allocations changed since the last run on --db: keep positions, or close them.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Log every step.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Console and log file: text, or one JSON object per line.",
+)
 @click.option("--list-brokers", is_flag=True, help="List the installed brokers.")
 @click.option("--broker-status", is_flag=True, help="Show which broker credentials are set.")
 @click.option("--broker-setup", metavar="NAME|all", help="How to set up a broker's credentials.")
@@ -126,9 +132,14 @@ def cli(ctx: click.Context, **opts: object) -> None:
       stratequeue --strategies strategies.txt --symbols AAPL,MSFT --no-trading
       stratequeue replay --strategy sma.py --data GOOG.csv --trades-out trades.csv
     """
-    logging.basicConfig(
-        level=logging.DEBUG if opts["verbose"] else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+    from ..ledger import default_db_path
+    from ..logs import LOG_FILE_NAME, configure_logging
+
+    db = opts["db"] if opts["db"] and opts["db"] != ":memory:" else default_db_path()
+    configure_logging(
+        verbose=bool(opts["verbose"]),
+        log_format=str(opts["log_format"]),
+        log_file=Path(str(db)).parent / LOG_FILE_NAME,
     )
     if ctx.invoked_subcommand is not None:
         return

@@ -1,0 +1,131 @@
+"""Where logs go: the console (warnings, or every step with --verbose) and a rotated log file
+that is always written at DEBUG, as text or one JSON object per line.
+
+Secrets never reach either: every record is masked for the values of environment variables
+named ``*KEY``, ``*SECRET``, ``*TOKEN`` or ``*PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+__all__ = ["LOG_FILE_NAME", "SecretMask", "configure_logging"]
+
+LOG_FILE_NAME = "stratequeue.log"
+MAX_BYTES = 5 * 1024 * 1024
+BACKUP_COUNT = 3
+MASK = "***"
+_SECRET_SUFFIXES = ("KEY", "SECRET", "TOKEN", "PASSWORD")
+_OURS = "_stratequeue_handler"  # marks the handlers configure_logging installed
+
+
+class SecretMask(logging.Filter):
+    """Replaces secret values (read from the environment at each record, so keys set after
+    start-up are covered) in the message, its arguments, and the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = sorted(
+            {
+                value
+                for name, value in os.environ.items()
+                if name.upper().endswith(_SECRET_SUFFIXES) and len(value) > 4
+            },
+            key=len,
+            reverse=True,
+        )
+        if not secrets:
+            return True
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        for secret in secrets:
+            message = message.replace(secret, MASK)
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(secret, MASK)
+            if record.stack_info:
+                record.stack_info = record.stack_info.replace(secret, MASK)
+        record.msg, record.args = message, None
+        return True
+
+
+class _ThirdPartyDebug(logging.Filter):
+    """Keeps other libraries' DEBUG chatter (websocket frames, HTTP internals) out of the
+    file unless --verbose asked for everything."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO or record.name.startswith("stratequeue")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _text_formatter() -> logging.Formatter:
+    formatter = logging.Formatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
+    )
+    formatter.converter = time.gmtime
+    return formatter
+
+
+def _console_handler(log_format: str) -> logging.Handler:
+    if log_format == "json":
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_JsonFormatter())
+    elif sys.stderr.isatty():
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=Console(stderr=True), show_path=False)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
+def configure_logging(*, verbose: bool, log_format: str, log_file: Path | None) -> None:
+    """Install the console handler (WARNING, or DEBUG with ``verbose``) and, when ``log_file``
+    is given, the rotated file handler (DEBUG, 5 MB x 3). ``log_format``: "text" or "json".
+    Calling it again replaces what an earlier call installed."""
+    if log_format not in ("text", "json"):
+        raise ValueError(f"Unknown log format '{log_format}'. Use text or json.")
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        root.removeHandler(old)
+        old.close()
+    console = _console_handler(log_format)
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    handlers = [console]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file = RotatingFileHandler(
+            log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
+        )
+        file.setLevel(logging.DEBUG)
+        file.setFormatter(_JsonFormatter() if log_format == "json" else _text_formatter())
+        if not verbose:
+            file.addFilter(_ThirdPartyDebug())
+        handlers.append(file)
+    for handler in handlers:
+        handler.addFilter(SecretMask())
+        setattr(handler, _OURS, True)
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
