@@ -29,6 +29,9 @@ PLUGINS = {
     "cmc": "./stratequeue-cmc",
 }
 ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
+# Two workers (this project's machines have 2 cores); a file's tests stay on one worker so
+# its module fixtures (fake servers, clean reference runs) are built once.
+XDIST = ("-n", "2", "--dist", "loadfile")
 
 
 @nox.session
@@ -47,10 +50,11 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def core(session: nox.Session) -> None:
     """The core's own tests, with no plugin installed."""
-    session.install("-e", f"{CORE}[test]")
+    session.install("-e", f"{CORE}[test]", "pytest-xdist")
     session.run(
         "pytest",
         "stratequeue-core/tests",
+        *XDIST,
         "-q",
         "-p",
         "no:cacheprovider",
@@ -117,5 +121,14 @@ def cmc(session: nox.Session) -> None:
 @nox.session
 def integration(session: nox.Session) -> None:
     """Cross-package tests: every distribution installed, third-party plugin discovery, CLI runs."""
-    session.install("-e", f"{CORE}[test]", *[f"-e{p}[test]" for p in PLUGINS.values()], "-e", ".")
-    session.run("pytest", "tests", "-q", "-p", "no:cacheprovider", *session.posargs, env=ENV)
+    session.install(
+        "-e",
+        f"{CORE}[test]",
+        *[f"-e{p}[test]" for p in PLUGINS.values()],
+        "-e",
+        ".",
+        "pytest-xdist",
+    )
+    session.run(
+        "pytest", "tests", *XDIST, "-q", "-p", "no:cacheprovider", *session.posargs, env=ENV
+    )

@@ -28,7 +28,7 @@ def _exe() -> str:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("restart")
-    synthetic(700, seed=11).to_csv(folder / "data.csv")
+    synthetic(500, seed=11).to_csv(folder / "data.csv")
     (folder / "strategies.txt").write_text(
         f"{HERE / 'cross_long.py'},long,0.4\n{HERE / 'cross_short.py'},short,0.2\n"
         f"{FILES / 'random_orders.py'},rnd,0.4\n"

@@ -199,4 +199,5 @@ def ack_from_order(order: Any, symbol: str | None = None, message: str = "") -> 
         message=message,
         filled_qty=filled,
         symbol=symbol or order.symbol or "",
+        filled_avg_price=float(order.filled_avg_price) if order.filled_avg_price else None,
     )

@@ -110,6 +110,8 @@ class Trader:
         self.bars_seen = 0
         self.run_id = 0
         self.resumed = 0
+        self.stop_reason = "stopped"
+        self.fills = "book"
 
     # -- set-up ---------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -144,11 +146,11 @@ class Trader:
             )
             if not self.broker.connect():
                 raise BrokerError(f"Could not connect to broker '{broker_name}'.")
-            if not self.broker.fills_at_book_prices:
-                raise BrokerError(
-                    f"Broker '{broker_name}' reports real fills; trading through it needs the "
-                    "stratequeue-alpaca plugin's execution support (not in this version)."
-                )
+        self.fills = (
+            "external"
+            if self.broker is not None and not isinstance(self.broker, BookPricedBroker)
+            else "book"
+        )
         account_equity = (
             self.broker.get_account_info().equity if self.broker is not None else cfg.cash
         )
@@ -216,7 +218,11 @@ class Trader:
                     continue
                 options = BacktestOptions(cash=capital, **cfg.backtest_options)
                 runner = extractor.runner(
-                    strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options
+                    strategy,
+                    strategy_id=spec.strategy_id,
+                    symbol=symbol,
+                    options=options,
+                    fills=self.fills,
                 )
                 if history:
                     runner.warm_start(bars_to_frame(history))
@@ -290,7 +296,7 @@ class Trader:
 
         options = BacktestOptions(cash=row["capital"], **self.config.backtest_options)
         runner = extractor.runner(
-            strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options
+            strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=self.fills
         )
         warm_until = datetime.fromisoformat(row["first_live"]) if row["first_live"] else None
         history = [b for b in recorded if warm_until is not None and b.timestamp <= warm_until]
@@ -319,11 +325,31 @@ class Trader:
 
         if warm_until is not None:
             replay_events(warm_until)
+        fills = self.ledger.external_fills(spec.strategy_id, symbol) if self.ledger else []
+
+        def replay_fills(until: datetime | None) -> None:
+            """Real fills, applied between the same bars as when they happened."""
+            from .engine.book import ref_of
+
+            while fills and (
+                until is None or datetime.fromisoformat(fills[0]["applied_before"]) <= until
+            ):
+                fill = fills.pop(0)
+                if fill["qty"] and fill["ref"] in {ref_of(o) for o in runner.orders}:
+                    runner.apply_fill(
+                        fill["ref"],
+                        abs(fill["qty"]),
+                        fill["price"],
+                        datetime.fromisoformat(fill["ts"]),
+                    )
+
         for bar in recorded:
             if warm_until is None or bar.timestamp > warm_until:
+                replay_fills(bar.timestamp)
                 runner.on_bar(bar)
                 replay_events(bar.timestamp)
         if runner.bar_count:
+            replay_fills(None)
             replay_events(None)
         return Sleeve(spec, symbol, runner, capital, closed_before=closed_before)
 
@@ -383,7 +409,7 @@ class Trader:
         cfg = self.config
         timer = None
         if cfg.duration:
-            timer = threading.Timer(cfg.duration * 60, self.stop)
+            timer = threading.Timer(cfg.duration * 60, self.stop, args=("duration reached",))
             timer.daemon = True
             timer.start()
         reason = "feed ended"
@@ -400,7 +426,11 @@ class Trader:
                 if self.display is not None and events and self.show_events:
                     self.display.events(events)
             if self.stop_event.is_set():
-                reason = "duration reached" if cfg.duration else "stopped"
+                reason = self.stop_reason
+            if self.portfolio.external:  # fills that arrived after the last bar
+                events = self.portfolio.poll_fills()
+                if self.display is not None and events and self.show_events:
+                    self.display.events(events)
         except KeyboardInterrupt:
             reason = "interrupted"
         finally:
@@ -408,7 +438,10 @@ class Trader:
                 timer.cancel()
         return reason
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopped") -> None:
+        """End the run after the current bar (from any thread): duration, SIGTERM, Ctrl-C."""
+        if not self.stop_event.is_set():
+            self.stop_reason = reason
         self.stop_event.set()
         if self.source is not None:
             self.source.stop()

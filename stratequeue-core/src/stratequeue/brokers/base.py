@@ -54,6 +54,7 @@ class OrderAck:
     message: str = ""
     filled_qty: float = 0.0
     symbol: str = ""
+    filled_avg_price: float | None = None  # lets a restart account for fills it missed
 
 
 class BaseBroker(ABC):

@@ -53,3 +53,16 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug: one line for the user, the traceback in the log
+        import logging
+
+        logging.getLogger("stratequeue").debug("Unexpected error", exc_info=True)  # log file only
+        verbose = any(a in ("-v", "--verbose") for a in (argv or sys.argv[1:]))
+        if verbose:
+            raise
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {exc}. This is a bug in StrateQueue or a "
+            "plugin: run again with --verbose for the traceback and report it.",
+            err=True,
+        )
+        sys.exit(1)

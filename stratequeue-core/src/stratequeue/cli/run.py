@@ -98,7 +98,7 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         f"{mode_label} via {display.broker_label} · ledger {config.db}"
         + (f" · {config.duration:g} min" if config.duration else "")
     )
-    previous = signal.signal(signal.SIGTERM, lambda *_: trader.stop())
+    previous = signal.signal(signal.SIGTERM, lambda *_: trader.stop("SIGTERM"))
     reason = "error"
     try:
         reason = trader.run()

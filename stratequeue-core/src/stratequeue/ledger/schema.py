@@ -66,7 +66,8 @@ CREATE TABLE fills (
 );
 CREATE TABLE fill_allocations (
     fill_id INTEGER NOT NULL, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL, ref TEXT,
-    qty REAL NOT NULL, price REAL NOT NULL, commission REAL NOT NULL DEFAULT 0
+    qty REAL NOT NULL, price REAL NOT NULL, commission REAL NOT NULL DEFAULT 0,
+    applied_before TEXT
 );
 CREATE TABLE trades (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL,

@@ -262,6 +262,16 @@ class Ledger:
     def fills(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM fills ORDER BY id")
 
+    def external_fills(self, strategy_id: str, symbol: str) -> list[dict[str, Any]]:
+        """A strategy's real fills on ``symbol`` (external mode), in the order they were applied,
+        with the bar before which each was applied: what a rebuild replays."""
+        return self._rows(
+            "SELECT a.ref, a.qty, a.price, a.applied_before, f.ts FROM fill_allocations a "
+            "JOIN fills f ON f.id = a.fill_id WHERE a.strategy_id=? AND a.symbol=? "
+            "AND a.applied_before IS NOT NULL ORDER BY a.rowid",
+            (strategy_id, symbol),
+        )
+
     def allocations(self, fill_id: int) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM fill_allocations WHERE fill_id=?", (fill_id,))
 
@@ -388,7 +398,9 @@ class Ledger:
         return self._rows("SELECT * FROM order_legs WHERE client_order_id=?", (client_order_id,))
 
     # -- fills -------------------------------------------------------------------------------
-    def record_fill(self, fill: Fill, allocations: Sequence[Allocation]) -> bool:
+    def record_fill(
+        self, fill: Fill, allocations: Sequence[Allocation], applied_before: datetime | None = None
+    ) -> bool:
         """Keep ``fill`` and who it belongs to; False if this execution was already recorded."""
         cur = self.db.execute(
             "INSERT OR IGNORE INTO fills (execution_id, client_order_id, symbol, side, qty, price, "
@@ -408,9 +420,18 @@ class Ledger:
             return False
         fill_id = cur.lastrowid
         self.db.executemany(
-            "INSERT INTO fill_allocations VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO fill_allocations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (fill_id, a.strategy_id, a.symbol, a.ref, a.qty, a.price, a.commission)
+                (
+                    fill_id,
+                    a.strategy_id,
+                    a.symbol,
+                    a.ref,
+                    a.qty,
+                    a.price,
+                    a.commission,
+                    _ts(applied_before) if applied_before else None,
+                )
                 for a in allocations
             ],
         )

@@ -24,7 +24,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..brokers.base import BaseBroker, BookPricedBroker
@@ -42,6 +42,7 @@ from ..models import (
     utc,
 )
 from .events import Event, FillEvent, RejectEvent, SignalEvent
+from .external import external_qty
 from .ids import client_order_id, netted_order_id
 
 __all__ = ["EXTERNAL", "Portfolio", "ReconciliationError", "Sleeve"]
@@ -106,6 +107,9 @@ class Portfolio:
         self.sleeves: dict[str, list[Sleeve]] = defaultdict(list)
         self.open_orders: dict[str, _OpenOrder] = {}
         self.last_price: dict[str, float] = {}
+        #: A broker that reports real fills: sizes are converted at submission and each
+        #: strategy's book is reconciled with the fills (see external.py).
+        self.external = broker is not None and not isinstance(broker, BookPricedBroker)
 
     # -- set-up -------------------------------------------------------------------------------
     def add(self, sleeve: Sleeve) -> None:
@@ -122,14 +126,15 @@ class Portfolio:
         sleeves = self.sleeves.get(bar.symbol, [])
         if not sleeves:
             return []
+        events: list[Event] = self.poll_fills(bar.timestamp) if self.external else []
         self.last_price[bar.symbol] = bar.close
         steps = [(sleeve, sleeve.runner.on_bar(bar)) for sleeve in sleeves]
-        events: list[Event] = []
         actions = _Actions()
         with self.ledger.transaction():
             self.ledger.record_bar(bar)
-            events += self._executions(bar, steps, actions)
-            self._close_finished(bar.symbol, actions)
+            if not self.external:
+                events += self._executions(bar, steps, actions)
+                self._close_finished(bar.symbol, actions)
             self._intents([(s, i) for s, step in steps for i in step.intents], events, actions)
             self._snapshot(bar.timestamp, sleeves)
         events += self._apply(actions, bar.timestamp)
@@ -350,20 +355,30 @@ class Portfolio:
 
     def _order(self, cid: str, group: Sequence[tuple[Sleeve, OrderIntent]]) -> BrokerOrder:
         first = group[0][1]
-        units = sum(i.size for _, i in group)
-        side = Side.BUY if units > 0 else Side.SELL
+        if self.external:
+            signed = [external_qty(s, i, self.last_price.get(s.symbol)) for s, i in group]
+            net = sum(signed)
+            qty: float | None = abs(net)
+            side = Side.BUY if net > 0 else Side.SELL
+            leg_sizes = signed
+        else:
+            units = sum(i.size for _, i in group)
+            qty, side = None, Side.BUY if units > 0 else Side.SELL
+            leg_sizes = [i.size for _, i in group]
         order = BrokerOrder(
             cid,
             first.symbol,
             side,
-            None,
+            qty,
             first.order_type,
             first.limit,
             first.stop,
             time_in_force="gtc" if first.order_type is not OrderType.MARKET else "day",
         )
         self.ledger.record_order(
-            self.run_id, order, [(s.strategy_id, i.ref, i.size) for s, i in group]
+            self.run_id,
+            order,
+            [(s.strategy_id, i.ref, size) for (s, i), size in zip(group, leg_sizes, strict=True)],
         )
         for sleeve, intent in group:
             sleeve.cids[intent.ref] = cid
@@ -400,6 +415,8 @@ class Portfolio:
                 order.client_order_id, OrderStatus.ACCEPTED, event="signal-only"
             )
             return []
+        if self.external and not order.qty:
+            return self._cross(order, when)
         ack = self.broker.submit_order(order)
         if record:
             self.ledger.update_order(
@@ -412,6 +429,10 @@ class Portfolio:
         if ack.status is OrderStatus.REJECTED:
             open_order = self.open_orders.pop(order.client_order_id, None)
             strategies = tuple(s.strategy_id for s, _ in open_order.legs) if open_order else ()
+            if self.external and open_order is not None:
+                for sleeve, ref in open_order.legs:  # the strategy must not see it as pending
+                    if ref in _pending_refs(sleeve.runner):
+                        sleeve.runner.cancel_order(ref, f"rejected: {ack.message}")
             return [RejectEvent(order.symbol, when, order.client_order_id, ack.message, strategies)]
         return []
 
@@ -456,6 +477,145 @@ class Portfolio:
             share,
             intent.order_type.value,
         )
+
+    # -- real fills (external mode) ---------------------------------------------------------------
+    def poll_fills(self, before: datetime | None = None) -> list[Event]:
+        """Take the broker's new fills and apply each to the strategies whose order it fills."""
+        if self.broker is None or not self.external:
+            return []
+        events: list[Event] = []
+        for fill in self.broker.poll_fills():
+            events += self._real_fill(fill, before or datetime.now(UTC))
+        return events
+
+    def _real_fill(self, fill: Fill, before: datetime) -> list[Event]:
+        if self.ledger.has_execution(fill.execution_id):
+            return []
+        row = self.ledger.order(fill.client_order_id)
+        events: list[Event] = []
+        actions = _Actions()
+        with self.ledger.transaction():
+            if row is None:  # not ours: somebody else traded this account
+                self.ledger.record_fill(
+                    fill, [Allocation(EXTERNAL, fill.symbol, "", fill.signed_qty, fill.price)]
+                )
+                return [
+                    FillEvent(
+                        fill.symbol,
+                        fill.timestamp,
+                        fill.side.value.upper(),
+                        fill.qty,
+                        fill.price,
+                        fill.client_order_id,
+                        ((EXTERNAL, fill.signed_qty),),
+                    )
+                ]
+            total = float(row["qty"] or 0.0)
+            ratio = fill.qty / total if total else 0.0
+            by_key = {(s.strategy_id, s.symbol): s for s in self.all_sleeves()}
+            allocations, parts = [], []
+            for leg in self.ledger.legs(fill.client_order_id):
+                sleeve = by_key.get((leg["strategy_id"], row["symbol"]))
+                qty = float(leg["size"]) * ratio
+                allocations.append(
+                    Allocation(
+                        leg["strategy_id"],
+                        row["symbol"],
+                        leg["ref"],
+                        qty,
+                        fill.price,
+                        fill.commission * abs(qty) / fill.qty,
+                    )
+                )
+                parts.append((leg["strategy_id"], qty))
+                if sleeve is not None and qty:
+                    self._apply_real(sleeve, leg["ref"], qty, fill, events, actions)
+            self.ledger.record_fill(fill, allocations, applied_before=before)
+            filled = float(row["filled_qty"] or 0.0) + fill.qty
+            done = filled >= total - 1e-9
+            status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
+            self.ledger.update_order(fill.client_order_id, status, event="fill", filled_qty=filled)
+            if done:
+                self.open_orders.pop(fill.client_order_id, None)
+        events.insert(
+            0,
+            FillEvent(
+                fill.symbol,
+                fill.timestamp,
+                fill.side.value.upper(),
+                fill.qty,
+                fill.price,
+                fill.client_order_id,
+                tuple(parts),
+            ),
+        )
+        return events + self._apply(actions, fill.timestamp)
+
+    def _apply_real(
+        self,
+        sleeve: Sleeve,
+        ref: str,
+        qty: float,
+        fill: Fill,
+        events: list[Event],
+        actions: _Actions,
+    ) -> None:
+        """Book a real fill into the strategy's book; the SL/TP orders it creates go out next."""
+        if ref not in _pending_refs(sleeve.runner):
+            log.warning(
+                "%s: fill %s for order %s, which its book no longer holds; the ledger "
+                "keeps it and the next start reconciles.",
+                sleeve.strategy_id,
+                fill.execution_id,
+                ref,
+            )
+            return
+        result = sleeve.runner.apply_fill(ref, abs(qty), fill.price, fill.timestamp)
+        for execution in result.executions:
+            self._record_trade(sleeve, execution)
+        self._intents([(sleeve, i) for i in result.intents], events, actions)
+
+    def _cross(self, order: BrokerOrder, when: datetime) -> list[Event]:
+        """Opposite orders of one bar that cancel out: each strategy is filled at the last
+        price inside the account; nothing goes to the broker."""
+        price = self.last_price.get(order.symbol, 0.0)
+        fill = Fill(
+            order.client_order_id,
+            order.symbol,
+            order.side,
+            0.0,
+            price,
+            when,
+            0.0,
+            f"{order.client_order_id}-crossed",
+        )
+        events: list[Event] = []
+        actions = _Actions()
+        by_key = {(s.strategy_id, s.symbol): s for s in self.all_sleeves()}
+        with self.ledger.transaction():
+            allocations = []
+            for leg in self.ledger.legs(order.client_order_id):
+                allocations.append(
+                    Allocation(leg["strategy_id"], order.symbol, leg["ref"], leg["size"], price)
+                )
+                sleeve = by_key.get((leg["strategy_id"], order.symbol))
+                if sleeve is None:
+                    continue
+                if leg["size"]:
+                    self._apply_real(sleeve, leg["ref"], leg["size"], fill, events, actions)
+                elif leg["ref"] in _pending_refs(sleeve.runner):
+                    sleeve.runner.cancel_order(
+                        leg["ref"], "too small for one unit at the last price"
+                    )
+            # Applied right after the bar that made it: a rebuild replays it before the next bar.
+            self.ledger.record_fill(
+                fill, allocations, applied_before=when + timedelta(microseconds=1)
+            )
+            self.ledger.update_order(
+                order.client_order_id, OrderStatus.FILLED, event="crossed inside the account"
+            )
+            self.open_orders.pop(order.client_order_id, None)
+        return events + self._apply(actions, when)
 
     # -- restart ---------------------------------------------------------------------------------
     def resume_orders(self) -> None:
@@ -512,6 +672,23 @@ class Portfolio:
                 )
                 notes.append(
                     f"Sent order {cid} ({row['symbol']}), committed before the last stop but never sent."
+                )
+            elif self.external and ack.filled_qty > float(row["filled_qty"] or 0) + 1e-9:
+                missed = ack.filled_qty - float(row["filled_qty"] or 0)
+                price = ack.filled_avg_price or self.last_price.get(row["symbol"], 0.0)
+                fill = Fill(
+                    cid,
+                    row["symbol"],
+                    Side(row["side"]),
+                    missed,
+                    price,
+                    datetime.now(UTC),
+                    0.0,
+                    f"{cid}-recovered-{ack.filled_qty:g}",
+                )
+                self._real_fill(fill, datetime.now(UTC))
+                notes.append(
+                    f"Applied {missed:g} {row['symbol']} filled on order {cid} while StrateQueue was down."
                 )
             elif ack.status is not OrderStatus(row["status"]):
                 self.ledger.update_order(

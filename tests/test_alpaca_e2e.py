@@ -1,0 +1,148 @@
+"""The Alpaca plugin through the whole pipeline, against the fake Alpaca on 127.0.0.1 driven by
+the real alpaca-py: demo bars -> strategy -> sized orders -> fills from trade_updates -> ledger,
+rejections, and SIGKILL + restart without a duplicate order."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from .conftest import EXAMPLES, stratequeue
+
+pytest.importorskip("stratequeue_alpaca")
+from stratequeue.data.demo import _Walk  # noqa: E402
+from stratequeue_alpaca.testing import FakeAlpaca  # noqa: E402
+
+SMA = str(EXAMPLES / "strategies" / "sma.py")
+
+
+@pytest.fixture
+def fake():
+    with FakeAlpaca() as server:
+        # Fill at the demo feed's price level, so that books and account agree.
+        server.exchange.set_price("AAPL", round(_Walk("AAPL", 1).price, 2))
+        yield server
+
+
+def env_for(fake: FakeAlpaca) -> dict[str, str]:
+    env = dict(fake.env())
+    for var in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "ALPACA_BASE_URL"):
+        env.setdefault(var, "")
+    return env
+
+
+def ledger_orders(db: Path) -> list[str]:
+    return [
+        c
+        for (c,) in sqlite3.connect(db).execute("SELECT client_order_id FROM orders WHERE qty > 0")
+    ]
+
+
+def fake_orders(fake: FakeAlpaca) -> Counter[str]:
+    with fake.exchange.lock:
+        return Counter(
+            o["client_order_id"] for o in fake.exchange.orders.values() if not o.get("_leg")
+        )
+
+
+def fake_position(fake: FakeAlpaca, symbol: str) -> float:
+    with fake.exchange.lock:
+        pos = fake.exchange.positions.get(symbol)
+        return float(pos.qty) if pos is not None else 0.0
+
+
+def test_paper_session_end_to_end(fake, tmp_path):
+    db = tmp_path / "alpaca.sqlite"
+    out = stratequeue(
+        "--strategy",
+        SMA,
+        "--symbols",
+        "AAPL",
+        "--granularity",
+        "1s",
+        "--duration",
+        "0.4",
+        "--db",
+        str(db),
+        env=env_for(fake),
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "via Alpaca (paper)" in out.stdout
+    assert "FILL AAPL" in out.stdout
+    con = sqlite3.connect(db)
+    sent = ledger_orders(db)
+    assert sent and fake_orders(fake) == Counter(sent)  # each ledger order placed exactly once
+    held = con.execute(
+        "SELECT COALESCE(SUM(qty), 0) FROM fill_allocations WHERE symbol='AAPL'"
+    ).fetchone()[0]
+    assert held == pytest.approx(fake_position(fake, "AAPL"))
+    key, secret = fake.env()["PAPER_KEY"], fake.env()["PAPER_SECRET"]
+    blob = db.read_bytes() + out.stdout.encode() + out.stderr.encode()
+    assert key.encode() not in blob and secret.encode() not in blob
+
+
+def test_a_rejected_order_is_shown_kept_and_the_run_goes_on(fake, tmp_path):
+    fake.fail(
+        "POST",
+        "/v2/orders",
+        403,
+        {"code": 40310000, "message": "insufficient buying power"},
+        times=1,
+    )
+    db = tmp_path / "reject.sqlite"
+    out = stratequeue(
+        "--strategy",
+        SMA,
+        "--symbols",
+        "AAPL",
+        "--granularity",
+        "1s",
+        "--duration",
+        "0.5",
+        "--db",
+        str(db),
+        env=env_for(fake),
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "REJECTED" in out.stdout and "insufficient buying power" in out.stdout
+    con = sqlite3.connect(db)
+    rejected = con.execute("SELECT message FROM orders WHERE status='rejected'").fetchall()
+    assert rejected and "insufficient buying power" in rejected[0][0]
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("kill_after", [8.0, 15.0])
+def test_sigkill_and_restart_never_places_an_order_twice(fake, tmp_path, kill_after):
+    db = tmp_path / "killed.sqlite"
+    args = ["--strategy", SMA, "--symbols", "AAPL", "--granularity", "1s", "--db", str(db)]
+    exe = shutil.which("stratequeue", path=os.path.dirname(sys.executable)) or "stratequeue"
+    env = {**os.environ, **env_for(fake), "TQDM_DISABLE": "1"}
+    with open(tmp_path / "run.log", "ab") as log:
+        proc = subprocess.Popen([exe, *args, "--duration", "1"], stdout=log, stderr=log, env=env)
+        time.sleep(kill_after)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    again = stratequeue(*args, "--duration", "0.15", env=env_for(fake), timeout=120)
+    assert again.returncode == 0, again.stderr + (tmp_path / "run.log").read_text()
+    assert "Resumed 1 strategy book(s)" in again.stdout
+    sent = ledger_orders(db)
+    placed = fake_orders(fake)
+    assert all(n == 1 for n in placed.values()), placed
+    assert set(placed) <= set(sent)  # nothing at the broker the ledger does not know
+    held = (
+        sqlite3.connect(db)
+        .execute("SELECT COALESCE(SUM(qty), 0) FROM fill_allocations WHERE symbol='AAPL'")
+        .fetchone()[0]
+    )
+    assert held == pytest.approx(fake_position(fake, "AAPL"))
