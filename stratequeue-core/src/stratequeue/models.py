@@ -145,6 +145,9 @@ class BrokerOrder:
     take_profit: float | None = None
     stop_loss: float | None = None
     trail_percent: float | None = None
+    #: "simple"; "bracket"/"oto" (an entry with take_profit/stop_loss attached); "oco" (a
+    #: trade's exit pair: a take-profit limit and a stop loss, one cancels the other)
+    order_class: str = "simple"
 
 
 @dataclass(frozen=True, slots=True)
