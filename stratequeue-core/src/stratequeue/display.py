@@ -62,7 +62,10 @@ class Display:
 
     # -- events -----------------------------------------------------------------------------------
     def line(self, text: str) -> None:
-        self.console.print(text, markup=False)
+        self._print(Text(text))
+
+    def _print(self, text: Text) -> None:
+        self.console.print(text, soft_wrap=True)  # one event, one line: no wrapping in logs
 
     def events(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -72,11 +75,11 @@ class Display:
                 parts = ", ".join(f"{s} {q:+g}" for s, q in event.strategies)
                 label = "🧪 HYPOTHETICAL FILL" if event.hypothetical else "✅ FILL"
                 text = f"{label} {event.symbol} {event.side} {event.qty:g} @ ${event.price:,.2f} [{parts}]"
-                self.console.print(Text(text, style="cyan" if event.hypothetical else "green"))
+                self._print(Text(text, style="cyan" if event.hypothetical else "green"))
             elif isinstance(event, RejectEvent):
                 who = f" ({', '.join(event.strategies)})" if event.strategies else ""
                 text = f"⛔ REJECTED {event.symbol} order {event.client_order_id}{who}: {event.message}"
-                self.console.print(Text(text, style="bold red"))
+                self._print(Text(text, style="bold red"))
 
     def _signal(self, event: SignalEvent) -> None:
         icon = _ICONS.get(event.action, "•")
@@ -92,9 +95,9 @@ class Display:
             return
         if event.time != self._signal_time:  # the seed's header, once per bar
             self._signal_time = event.time
-            self.console.print(Text(f"🎯 SIGNALS - {event.time:%Y-%m-%d %H:%M:%S}", style="bold"))
-        self.console.print(Text(f"{icon} {head}", style=_STYLES.get(event.action, "")))
-        self.console.print(Text(f"  └─ Allocation: {amount}\n  └─ Broker: {via}", style="dim"))
+            self._print(Text(f"🎯 SIGNALS - {event.time:%Y-%m-%d %H:%M:%S}", style="bold"))
+        self._print(Text(f"{icon} {head}", style=_STYLES.get(event.action, "")))
+        self._print(Text(f"  └─ Allocation: {amount}\n  └─ Broker: {via}", style="dim"))
 
     # -- the portfolio panel ----------------------------------------------------------------------
     def portfolio(self, panel_data: Mapping[str, Any]) -> None:

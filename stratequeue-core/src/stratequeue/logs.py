@@ -78,6 +78,19 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes: a test's capture, or rich's
+    redirect while the live portfolio panel is on screen."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def _text_formatter() -> logging.Formatter:
     formatter = logging.Formatter(
         "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
@@ -88,7 +101,7 @@ def _text_formatter() -> logging.Formatter:
 
 def _console_handler(log_format: str) -> logging.Handler:
     if log_format == "json":
-        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler: logging.Handler = _Stderr()
         handler.setFormatter(_JsonFormatter())
     elif sys.stderr.isatty():
         from rich.console import Console
@@ -96,7 +109,7 @@ def _console_handler(log_format: str) -> logging.Handler:
 
         handler = RichHandler(console=Console(stderr=True), show_path=False)
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     return handler
 
