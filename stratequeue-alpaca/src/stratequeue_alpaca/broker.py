@@ -68,14 +68,18 @@ class AlpacaBroker(BaseBroker):
     ``clock_ttl`` (30 s cache of the market clock).
 
     Fills of a bracket's take-profit and stop-loss legs are reported with client order ids
-    ``<parent id>/tp`` and ``<parent id>/sl``.
+    ``<parent id>/tp`` and ``<parent id>/sl``, and so are an OCO's (``order_class="oco"``): its
+    take-profit is the limit order Alpaca holds under ``<parent id>`` itself, its stop loss is
+    the leg, and a fill of either comes back as ``<parent id>/tp`` or ``<parent id>/sl`` (Alpaca
+    cancels the other). :meth:`get_order` reports an OCO as a whole: filled when either leg is.
     """
 
     name: ClassVar[str] = "alpaca"
     display_name: ClassVar[str] = "Alpaca"
     features: ClassVar[Mapping[str, str]] = {
         "assets": "US stocks and ETFs (fractional where fractionable), crypto 24/7",
-        "orders": "market, limit, stop, stop_limit, trailing_stop, bracket (sl/tp), notional",
+        "orders": "market, limit, stop, stop_limit, trailing_stop, bracket (sl/tp), oco exits, "
+        "notional",
         "modes": "paper, live",
     }
 
@@ -94,7 +98,7 @@ class AlpacaBroker(BaseBroker):
         self._stream: TradeUpdateStream | None = None
         self._fills = FillBook()
         self._lock = threading.Lock()
-        self._tracked: dict[str, dict[str, Any]] = {}  # cid -> {id, symbol, side, legs}
+        self._tracked: dict[str, dict[str, Any]] = {}  # cid -> {id, symbol, side, class, open}
         self._leg_owner: dict[str, tuple[str, str]] = {}  # leg order id -> (parent cid, tp|sl)
         self._spelling: dict[str, str] = {}  # position symbol -> the caller's spelling
         self._assets: dict[str, AssetInfo] = {}
@@ -441,6 +445,7 @@ class AlpacaBroker(BaseBroker):
                 "id": str(alpaca_order.id),
                 "symbol": symbol,
                 "side": Side(_enum(alpaca_order.side)),
+                "class": _enum(alpaca_order.order_class) or "simple",
                 "open": True,
             }
             for leg in alpaca_order.legs or []:
@@ -473,6 +478,11 @@ class AlpacaBroker(BaseBroker):
         found = self._lookup(client_order_id)
         if found is None:
             return None
+        if _enum(found.order_class) == "oco" and not found.legs:  # its stop leg is needed
+            from alpaca.trading.requests import GetOrderByIdRequest
+
+            nested = GetOrderByIdRequest(nested=True)
+            found = self._call("order lookup", self._client.get_order_by_id, str(found.id), nested)
         if client_order_id not in self._tracked:
             self._track(found, self._symbol_for(found))
         return self._ack(found)
@@ -484,16 +494,24 @@ class AlpacaBroker(BaseBroker):
 
         request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True)
         orders = self._call("list open orders", self._client.get_orders, request)
+        for o in orders:  # legs known before their fills are recorded
+            if o.legs and o.client_order_id not in self._tracked:
+                self._track(o, self._symbol_for(o))
         return [self._ack(o) for o in orders]
 
     # -- fills ------------------------------------------------------------------------------
     def _on_trade_update(self, update: Any) -> None:
         event = _enum(update.event)
         order = update.order
-        if _enum(order.status) in _CLOSED and not order.legs:
-            with self._lock:
-                if order.client_order_id in self._tracked:
-                    self._tracked[order.client_order_id]["open"] = False
+        with self._lock:
+            owner = self._leg_owner.get(str(order.id))
+            cid = owner[0] if owner else order.client_order_id
+            tracked = self._tracked.get(cid)
+            if tracked is not None and (
+                (owner is None and _is_done(order))
+                or (tracked["class"] == "oco" and event == "fill")  # one leg filled: all done
+            ):
+                tracked["open"] = False
         if event not in _FILL_EVENTS:
             log.debug("Alpaca trade update %s for %s", event, order.client_order_id)
             return
@@ -521,9 +539,13 @@ class AlpacaBroker(BaseBroker):
                     Side(_enum(order.side)),
                 )
             tracked = self._tracked.get(order.client_order_id)
+        cid = order.client_order_id
+        oco = tracked["class"] == "oco" if tracked else bool(order.legs)
+        if oco and _enum(order.order_class) == "oco":  # the OCO's own limit order is its tp
+            cid = f"{cid}/tp"
         if tracked is not None:
-            return order.client_order_id, tracked["symbol"], tracked["side"]
-        return order.client_order_id, self._symbol_for(order), Side(_enum(order.side))
+            return cid, tracked["symbol"], tracked["side"]
+        return cid, self._symbol_for(order), Side(_enum(order.side))
 
     def _record_polled(self, order: Any) -> None:
         """Fills seen in an order's polled state (the stream may have missed them)."""
@@ -573,13 +595,18 @@ class AlpacaBroker(BaseBroker):
                 log.warning("Could not poll order %s: %s", cid, exc.__class__.__name__)
                 continue
             self._record_polled(order)
-            legs_open = any(_enum(leg.status) not in _CLOSED for leg in order.legs or [])
-            if _enum(order.status) in _CLOSED and not legs_open:
+            if _is_done(order):
                 with self._lock:
                     self._tracked[cid]["open"] = False
 
 
 _CLOSED = {"filled", "canceled", "expired", "replaced", "rejected", "done_for_day"}
+
+
+def _is_done(order: Any) -> bool:
+    """Closed with every leg closed too (a bracket's or an OCO's legs outlive their parent)."""
+    legs_open = any(_enum(leg.status) not in _CLOSED for leg in order.legs or [])
+    return _enum(order.status) in _CLOSED and not legs_open
 
 
 def _with_message(ack: OrderAck, message: str) -> OrderAck:

@@ -3,6 +3,15 @@
 :func:`build_request` checks what Alpaca would refuse (fractional shares of a
 non-fractionable stock, crypto brackets, a missing trail) before anything is sent, raising
 :class:`OrderRefused` with a message that says why and what would work instead.
+
+Order classes (``BrokerOrder.order_class``):
+
+- ``"simple"``: a plain order; an entry carrying ``take_profit`` and/or ``stop_loss`` becomes a
+  ``bracket`` (both) or ``oto`` (one), as before.
+- ``"bracket"`` / ``"oto"``: said explicitly, same requests.
+- ``"oco"``: a trade's exit pair. Alpaca models it as a limit order (the take-profit, price
+  ``take_profit``) with one stop leg (``stop_loss``); whichever triggers first fills and Alpaca
+  cancels the other. Stocks only, whole shares, time in force day or gtc.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ _REQUEST_CLASS: dict[OrderType, type[OrderRequest]] = {
     OrderType.STOP_LIMIT: StopLimitOrderRequest,
     OrderType.TRAILING_STOP: TrailingStopOrderRequest,
 }
+_ORDER_CLASSES = {"simple", "bracket", "oto", "oco"}
 _STATUS = {
     "filled": OrderStatus.FILLED,
     "partially_filled": OrderStatus.PARTIALLY_FILLED,
@@ -94,8 +104,37 @@ def _time_in_force(order: BrokerOrder, asset: AssetInfo, fractional: bool) -> Ti
     if fractional and tif != "day":
         return TimeInForce.DAY  # Alpaca takes fractional and notional stock orders as day only
     if (order.take_profit or order.stop_loss) and tif not in ("day", "gtc"):
-        raise OrderRefused(f"bracket orders need time in force day or gtc, not '{tif}'")
+        kind = "oco" if order.order_class == "oco" else "bracket"
+        raise OrderRefused(f"{kind} orders need time in force day or gtc, not '{tif}'")
     return TimeInForce(tif)
+
+
+def _check_oco(order: BrokerOrder, asset: AssetInfo) -> None:
+    """An OCO exit pair as Alpaca takes it: a take-profit limit and a stop, whole shares."""
+    if asset.crypto:
+        raise OrderRefused(
+            "Alpaca does not offer OCO (take-profit + stop-loss exit) orders for crypto: "
+            f"protect {order.symbol} with separate orders instead"
+        )
+    tp, sl = order.take_profit, order.stop_loss
+    if tp is None or sl is None:
+        raise OrderRefused("an oco order needs both take_profit and stop_loss")
+    if order.order_type is not OrderType.LIMIT:
+        raise OrderRefused(f"an oco order is a limit order at Alpaca, not {order.order_type}")
+    if order.limit_price is not None and abs(order.limit_price - tp) > 1e-9:
+        raise OrderRefused(
+            f"an oco order's limit price is its take-profit: limit_price {order.limit_price:g} "
+            f"differs from take_profit {tp:g}"
+        )
+    if order.notional is not None or not _is_whole(order.qty or 0.0):
+        raise OrderRefused("oco orders need whole shares at Alpaca (no fractional or notional)")
+    selling = order.side.value == "sell"
+    if (selling and tp <= sl) or (not selling and tp >= sl):
+        relation = "above" if selling else "below"
+        raise OrderRefused(
+            f"an oco {order.side.value}'s take-profit ({tp:g}) must be {relation} "
+            f"its stop loss ({sl:g})"
+        )
 
 
 def _check(order: BrokerOrder, asset: AssetInfo) -> bool:
@@ -103,12 +142,21 @@ def _check(order: BrokerOrder, asset: AssetInfo) -> bool:
     symbol = order.symbol
     if not asset.tradable:
         raise OrderRefused(f"{symbol} is not tradable at Alpaca")
+    if order.order_class not in _ORDER_CLASSES:
+        raise OrderRefused(
+            f"order class '{order.order_class}' is not one of {', '.join(sorted(_ORDER_CLASSES))}"
+        )
     if (order.qty is None) == (order.notional is None):
         raise OrderRefused("an order needs exactly one of qty or notional")
     amount = order.qty if order.qty is not None else order.notional
     if amount is None or amount <= 0:
         raise OrderRefused(f"quantity must be positive, got {amount}")
+    if order.order_class == "oco":
+        _check_oco(order, asset)
+        return False
     bracket = order.take_profit is not None or order.stop_loss is not None
+    if order.order_class in ("bracket", "oto") and not bracket:
+        raise OrderRefused(f"a {order.order_class} order needs take_profit and/or stop_loss")
     fractional = order.notional is not None or not _is_whole(order.qty or 0.0)
     if order.notional is not None and order.order_type is not OrderType.MARKET:
         raise OrderRefused("notional (dollar-amount) orders must be market orders at Alpaca")
@@ -152,7 +200,8 @@ def build_request(order: BrokerOrder, asset: AssetInfo) -> OrderRequest:
         fields["qty"] = round(order.qty, 9)
     else:
         fields["notional"] = round(order.notional or 0.0, 2)
-    if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+    oco = order.order_class == "oco"
+    if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and not oco:
         if order.limit_price is None:
             raise OrderRefused(f"a {order.order_type} order needs a limit price")
         fields["limit_price"] = price(order.limit_price, crypto)
@@ -168,7 +217,11 @@ def build_request(order: BrokerOrder, asset: AssetInfo) -> OrderRequest:
         )
     if order.stop_loss is not None:
         fields["stop_loss"] = StopLossRequest(stop_price=price(order.stop_loss, crypto) or 0.0)
-    if order.take_profit is not None and order.stop_loss is not None:
+    if oco:  # its limit price is take_profit.limit_price, as in Alpaca's own examples
+        fields["order_class"] = OrderClass.OCO
+    elif order.order_class in ("bracket", "oto"):
+        fields["order_class"] = OrderClass(order.order_class)
+    elif order.take_profit is not None and order.stop_loss is not None:
         fields["order_class"] = OrderClass.BRACKET
     elif order.take_profit is not None or order.stop_loss is not None:
         fields["order_class"] = OrderClass.OTO
@@ -189,15 +242,40 @@ def status_of_order(alpaca_status: str, filled_qty: float) -> OrderStatus:
     return OrderStatus.PARTIALLY_FILLED if filled_qty > 0 else OrderStatus.ACCEPTED
 
 
+def _acting(order: Any) -> Any:
+    """The order whose state stands for ``order``: for an OCO, the leg that filled (the stop
+    leg when it triggered, the limit parent otherwise); the order itself for other classes."""
+    if _text(order.order_class) != "oco":
+        return order
+    for leg in order.legs or []:
+        if float(leg.filled_qty or 0) > 0:
+            return leg
+    return order
+
+
+def _oco_open(order: Any) -> bool:
+    """An OCO whose parent is closed while a leg still works (between Alpaca's two updates)."""
+    closed = {"filled", "canceled", "expired", "replaced", "rejected"}
+    legs_open = any(_text(leg.status) not in closed for leg in order.legs or [])
+    return _text(order.order_class) == "oco" and legs_open and _text(order.status) in closed
+
+
 def ack_from_order(order: Any, symbol: str | None = None, message: str = "") -> OrderAck:
-    """An :class:`OrderAck` from an alpaca-py ``Order``; ``symbol`` keeps the caller's spelling."""
-    filled = float(order.filled_qty or 0)
+    """An :class:`OrderAck` from an alpaca-py ``Order``; ``symbol`` keeps the caller's spelling.
+
+    An OCO is reported as a whole: FILLED (with that leg's quantity and price) when either its
+    take-profit or its stop leg filled, CANCELED only when both are canceled."""
+    acting = _acting(order)
+    filled = float(acting.filled_qty or 0)
+    status = status_of_order(_text(acting.status), filled)
+    if filled == 0 and _oco_open(order):
+        status = OrderStatus.ACCEPTED
     return OrderAck(
         client_order_id=order.client_order_id,
-        status=status_of_order(_text(order.status), filled),
+        status=status,
         broker_order_id=str(order.id),
         message=message,
         filled_qty=filled,
         symbol=symbol or order.symbol or "",
-        filled_avg_price=float(order.filled_avg_price) if order.filled_avg_price else None,
+        filled_avg_price=float(acting.filled_avg_price) if acting.filled_avg_price else None,
     )
