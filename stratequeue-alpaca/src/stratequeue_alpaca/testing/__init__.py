@@ -96,6 +96,7 @@ class FakeAlpaca:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: Any = None
+        self.exchange.listener = self._notify
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -233,6 +234,20 @@ class FakeAlpaca:
             for ws in list(self._trade_sockets):
                 if not ws.closed:
                     await ws.send_bytes(frame)
+
+    def _notify(self, events: list[dict[str, Any]]) -> None:
+        """Events the exchange produced outside a request (a price move filled orders)."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.create_task(self._broadcast(events))
+        else:
+            self._run(self._broadcast(events))
 
     def broadcast(self, events: Iterable[dict[str, Any]]) -> None:
         """Send trade_updates events (e.g. from ``exchange.fill``) to every listener."""

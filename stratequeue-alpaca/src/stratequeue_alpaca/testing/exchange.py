@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -72,7 +73,16 @@ class Exchange:
     """Orders fill at the symbol's price: at once (``fill_mode="immediate"``), on the next
     pushed bar (``"on_bar"``), or only when told (``"manual"``); ``partial_fills=n`` splits each
     fill into n executions. Every method is thread-safe and returns the trade_updates events
-    it produced (``{"event", "order", ...}`` dicts) for the server to broadcast."""
+    it produced (``{"event", "order", ...}`` dicts) for the server to broadcast.
+
+    In ``"immediate"`` mode :meth:`set_price` is a price move too: resting orders it reaches
+    (limits, stops, OCO legs) fill, and their events go to ``listener`` (the server sets it to
+    broadcast them on trade_updates).
+
+    OCO (``order_class="oco"``), as Alpaca models it: the order is the take-profit limit (its
+    price from ``take_profit.limit_price``) and ``legs`` holds one stop order (``stop_loss``),
+    both working at once; whichever is reached fills and the other is canceled, with a
+    trade_updates event for each."""
 
     def __init__(
         self, cash: float = 100_000.0, fill_mode: str = "immediate", partial_fills: int = 1
@@ -88,6 +98,7 @@ class Exchange:
         self.prices: dict[str, float] = {}
         self.orders: dict[str, dict[str, Any]] = {}  # id -> order json
         self.positions: dict[str, _Position] = {}
+        self.listener: Callable[[list[dict[str, Any]]], None] | None = None
         for sym in ("AAPL", "MSFT", "SPY"):
             self.add_asset(sym)
         self.add_asset("GME", fractionable=False, shortable=False)
@@ -114,9 +125,19 @@ class Exchange:
             raise ApiError(404, 40410000, "asset not found")
         return asset
 
-    def set_price(self, symbol: str, price: float) -> None:
+    def set_price(self, symbol: str, price: float) -> list[dict[str, Any]]:
+        """The price of ``symbol`` moves; in "immediate" mode resting orders it reaches fill
+        (their events are returned and passed to ``listener``)."""
         with self.lock:
             self.prices[_key(symbol)] = price
+            events: list[dict[str, Any]] = []
+            if self.fill_mode == "immediate":
+                for order in list(self.orders.values()):
+                    if _key(order["symbol"]) == _key(symbol):
+                        events += self._try_fill(order, price)
+        if events and self.listener is not None:  # outside the lock: the server takes it too
+            self.listener(events)
+        return events
 
     # -- account and positions -------------------------------------------------------------
     def equity(self) -> float:
@@ -251,6 +272,15 @@ class Exchange:
         fractional = notional is not None or (qty is not None and qty != int(qty))
         if fractional and not asset.fractionable:
             raise ApiError(422, 40010001, f"asset {asset.symbol} is not fractionable")
+        order_class = body.get("order_class") or "simple"
+        if order_class not in ("simple", "bracket", "oco", "oto"):
+            raise ApiError(422, 40010001, f"invalid order_class: {order_class}")
+        if order_class != "simple" and asset.crypto:
+            raise ApiError(
+                422, 40010001, f"crypto orders not allowed for advanced order_class: {order_class}"
+            )
+        if order_class == "oco":
+            _validate_oco(body)
         if asset.crypto and body.get("time_in_force") not in ("gtc", "ioc"):
             raise ApiError(422, 40010001, "invalid crypto time_in_force")
         price = self.prices.get(_key(symbol))
@@ -285,13 +315,21 @@ class Exchange:
         """Place an order (or raise ApiError); the order and its events."""
         with self.lock:
             asset = self._validate(body)
-            order = self._order_json(body, asset)
+            over = {}
+            if body.get("order_class") == "oco" and body.get("limit_price") is None:
+                over["limit_price"] = str(body["take_profit"]["limit_price"])
+            order = self._order_json(body, asset, **over)
             self.orders[order["id"]] = order
             if order["order_class"] in ("bracket", "oto"):
                 order["legs"] = self._legs(body, asset, order)
+            elif order["order_class"] == "oco":
+                order["legs"] = self._oco_legs(body, asset, order)
             events = [self._event("new", order)]
             if self.fill_mode == "immediate":
-                events += self._try_fill(order, self.prices.get(_key(asset.symbol)))
+                price = self.prices.get(_key(asset.symbol))
+                working = [order, *(order["legs"] if order["order_class"] == "oco" else [])]
+                for o in working:  # an OCO's stop may already be reached
+                    events += self._try_fill(o, price)
             return order, events
 
     def _legs(
@@ -319,6 +357,26 @@ class Exchange:
             self.orders[child["id"]] = child
             out.append(child)
         return out
+
+    def _oco_legs(
+        self, body: dict[str, Any], asset: FakeAsset, parent: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """An OCO's one leg: the stop loss, same side and quantity, working at once."""
+        stop_loss = body["stop_loss"]
+        limit = stop_loss.get("limit_price")
+        leg_body = {
+            "type": "stop" if limit is None else "stop_limit",
+            "stop_price": stop_loss["stop_price"],
+            "limit_price": limit,
+            "symbol": asset.symbol,
+            "side": body.get("side"),
+            "qty": body.get("qty"),
+            "time_in_force": body.get("time_in_force"),
+            "order_class": "oco",
+        }
+        leg = self._order_json(leg_body, asset, _leg=parent["id"])
+        self.orders[leg["id"]] = leg
+        return [leg]
 
     def cancel(self, order_id: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -363,7 +421,13 @@ class Exchange:
             hit = high >= stop if side == "buy" else low <= stop
             if not hit:
                 return None
-            return limit if kind == "stop_limit" and limit is not None else stop
+            if kind == "stop_limit" and limit is not None:
+                return limit
+            market = bar["o"] if bar else price
+            if market is None:
+                return stop
+            # a stop becomes a market order: past the stop (a gap) it fills at the market
+            return max(stop, market) if side == "buy" else min(stop, market)
         return None
 
     def _try_fill(
@@ -402,12 +466,13 @@ class Exchange:
             for piece in pieces:
                 if piece <= 0:
                     continue
-                events.append(self._execute(order, asset, piece, price))
+                events += self._execute(order, asset, piece, price)
             return events
 
     def _execute(
         self, order: dict[str, Any], asset: FakeAsset, qty: float, price: float
-    ) -> dict[str, Any]:
+    ) -> list[dict[str, Any]]:
+        """One execution: its fill event, then the cancels it causes (an OCO's other leg)."""
         done = float(order["filled_qty"])
         avg = float(order["filled_avg_price"] or 0)
         new_done = round(done + qty, 9)
@@ -428,9 +493,8 @@ class Exchange:
         elif abs(signed) > abs(pos.qty):
             pos.avg = price
         pos.qty = round(pos.qty + signed, 9)
-        if full:
-            self._after_fill(order)
-        return self._event(
+        canceled = self._after_fill(order) if full else []
+        fill = self._event(
             "fill" if full else "partial_fill",
             order,
             execution_id=str(uuid.uuid4()),
@@ -438,16 +502,23 @@ class Exchange:
             qty=str(qty),
             position_qty=str(pos.qty),
         )
+        return [fill, *(self._close(o, "canceled") for o in canceled)]
 
-    def _after_fill(self, order: dict[str, Any]) -> None:
+    def _after_fill(self, order: dict[str, Any]) -> list[dict[str, Any]]:
+        """Release a bracket's held legs; the orders a fill cancels (one cancels the other)."""
+        if order["order_class"] == "oco" and not order.get("_leg"):  # the take-profit filled
+            return [leg for leg in order.get("legs") or [] if leg["status"] not in _TERMINAL]
         for leg in order.get("legs") or []:
             if leg["status"] == "held":
                 leg["status"] = "new"
         parent_id = order.get("_leg")
-        if parent_id:  # one leg filled: the other is canceled (OCO)
-            for sibling in self.orders[parent_id].get("legs") or []:
-                if sibling["id"] != order["id"] and sibling["status"] not in _TERMINAL:
-                    sibling.update(status="canceled", canceled_at=_now(), updated_at=_now())
+        if not parent_id:
+            return []
+        parent = self.orders[parent_id]
+        others = [s for s in parent.get("legs") or [] if s["id"] != order["id"]]
+        if parent["order_class"] == "oco":  # the stop filled: the take-profit is the parent
+            others.append(parent)
+        return [o for o in others if o["status"] not in _TERMINAL]
 
     def on_bar(self, symbol: str, bar: dict[str, float]) -> list[dict[str, Any]]:
         """A bar traded: resting orders of ``symbol`` that it reaches fill."""
@@ -460,6 +531,23 @@ class Exchange:
                 if _key(order["symbol"]) == _key(symbol):
                     events += self._try_fill(order, None, bar)
             return events
+
+
+def _validate_oco(body: dict[str, Any]) -> None:
+    take_profit, stop_loss = body.get("take_profit") or {}, body.get("stop_loss") or {}
+    if body.get("type") != "limit":
+        raise ApiError(422, 40010001, "oco orders must be limit orders")
+    if take_profit.get("limit_price") is None or stop_loss.get("stop_price") is None:
+        raise ApiError(
+            422, 40010001, "oco orders require take_profit.limit_price and stop_loss.stop_price"
+        )
+    tp, sl = float(take_profit["limit_price"]), float(stop_loss["stop_price"])
+    if (body.get("side") == "sell" and tp <= sl) or (body.get("side") == "buy" and tp >= sl):
+        raise ApiError(
+            422,
+            42210000,
+            f"take_profit.limit_price {tp} must be on the profit side of stop_loss.stop_price {sl}",
+        )
 
 
 def _legs_open(order: dict[str, Any]) -> bool:
