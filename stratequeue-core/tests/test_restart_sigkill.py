@@ -18,7 +18,9 @@ import pytest
 from test_replay_parity import FILES, synthetic
 
 HERE = Path(__file__).parent / "portfolio_files"
-KILL_FRACTIONS = [0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.62, 0.7, 0.78, 0.85, 0.92, 0.97]
+BARS = 500
+# Kill points, as the share of bars already committed (0: during start-up, before any bar).
+KILL_FRACTIONS = [0.0, 0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.92, 0.98]
 
 
 def _exe() -> str:
@@ -28,7 +30,7 @@ def _exe() -> str:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("restart")
-    synthetic(500, seed=11).to_csv(folder / "data.csv")
+    synthetic(BARS, seed=11).to_csv(folder / "data.csv")
     (folder / "strategies.txt").write_text(
         f"{HERE / 'cross_long.py'},long,0.4\n{HERE / 'cross_short.py'},short,0.2\n"
         f"{FILES / 'random_orders.py'},rnd,0.4\n"
@@ -82,36 +84,48 @@ def account(db: Path) -> tuple[float, dict[str, float], set[str], set[str]]:
     return cash, holdings, orders, executions
 
 
-def kill_and_restart(
-    args: list[str], first_delay: float, duration: float
-) -> tuple[int, subprocess.Popen[bytes]]:
-    """Start the run; SIGKILL it after ``first_delay``, restart, kill once more mid-way, then
-    let it finish. Returns how many kills landed and the finishing process."""
-    kills, delay = 0, first_delay
-    while True:
-        proc = start(args)
+def bars_done(db: Path) -> int:
+    """How many bars the (running) replay has committed: the ledger is read while it writes."""
+    if not db.exists():
+        return -1
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2)
         try:
-            proc.wait(timeout=delay)
-            return kills, proc
-        except subprocess.TimeoutExpired:
+            return int(con.execute("SELECT COUNT(*) FROM bars").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return -1
+
+
+def run_until(args: list[str], db: Path, bars: int) -> tuple[bool, subprocess.Popen[bytes]]:
+    """Start the replay and SIGKILL it once ``bars`` bars are committed (-1: as soon as the
+    ledger file exists, i.e. during start-up). Returns (killed, process)."""
+    proc = start(args)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if bars_done(db) >= bars:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            kills += 1
-            delay = duration * 0.6 if kills < 2 else 300
+            return True, proc
+        time.sleep(0.01)
+    proc.wait(timeout=60)
+    return False, proc
 
 
 @pytest.mark.parametrize("fraction", KILL_FRACTIONS)
 def test_sigkill_and_restart_loses_nothing_and_repeats_nothing(setup, clean, fraction, tmp_path):
-    clean_db, clean_trades, duration = clean
-    for shrink in (1.0, 0.85, 0.7, 0.55):  # a run can be faster than the clean one: kill earlier
-        db, out = tmp_path / f"killed{shrink}.sqlite", tmp_path / f"killed{shrink}.csv"
-        kills, proc = kill_and_restart(
-            replay_args(setup, db, out), duration * fraction * shrink, duration
-        )
-        if kills:
-            break
-    assert kills >= 1, "every run finished before it could be killed"
-    assert proc.returncode == 0, db.with_suffix(".log").read_text()
+    clean_db, clean_trades, _ = clean
+    total = BARS
+    db, out = tmp_path / "killed.sqlite", tmp_path / "killed.csv"
+    args = replay_args(setup, db, out)
+    first = int(fraction * total) if fraction else -1
+    killed, proc = run_until(args, db, first)
+    assert killed, "the run finished before the kill point"
+    second = max(first, 0) + (total - max(first, 0)) // 2  # kill once more, after the restart
+    run_until(args, db, second)
+    proc = start(args)
+    assert proc.wait(timeout=300) == 0, db.with_suffix(".log").read_text()
 
     # The finished run is the uninterrupted one: same trades, bit for bit.
     pd.testing.assert_frame_equal(pd.read_csv(out), clean_trades)

@@ -31,7 +31,8 @@ def make_console() -> Console:
     import os
     import sys
 
-    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+    columns = int(os.environ.get("COLUMNS") or 0)
+    width = None if sys.stdout.isatty() else max(columns, 160)
     return Console(highlight=False, soft_wrap=True, width=width)
 
 
