@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,3 +152,32 @@ def test_cli_writes_the_log_next_to_the_ledger_or_in_the_default_folder(
     entry = json.loads((tmp_path / "runs" / "stratequeue.log").read_text().splitlines()[-1])
     assert entry["message"] == "hello"
     assert "--log-format [text|json]" in runner.invoke(cli, ["--help"]).output
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_warnings_during_the_live_panel_are_printed_above_it_not_through_it(monkeypatch):
+    from rich.console import Console
+    from stratequeue.display import Display
+
+    stderr = _Terminal()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    configure_logging(verbose=False, log_format="text", log_file=None)  # rich handler: a tty
+    screen = io.StringIO()
+    display = Display(
+        mode_label="paper",
+        broker_label="Paper",
+        console=Console(file=screen, force_terminal=True, width=100),
+    )
+    panel = {"equity": 1.0, "cash": 1.0, "positions": 0, "strategies": (1, 1)}
+    display.portfolio({**panel, "mode": "paper", "broker": "Paper"})
+    logging.getLogger("stratequeue.trader").warning("feed for AAPL is stale")
+    display.close()
+    logging.getLogger("stratequeue.trader").warning("after the run")
+
+    assert "feed for AAPL is stale" in screen.getvalue()  # through the live console
+    assert "feed for AAPL is stale" not in stderr.getvalue()
+    assert "after the run" in stderr.getvalue()

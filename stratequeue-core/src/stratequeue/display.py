@@ -10,6 +10,7 @@ opened or closed) or every ``panel_every`` bars, never once per bar.
 from __future__ import annotations
 
 import atexit
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -108,7 +109,11 @@ class Display:
         (True with --no-trading: the P&L is what the strategies' books assume)."""
         if self.console.is_terminal:
             if self._live is None:
-                self._live = Live(console=self.console, auto_refresh=False, transient=False)
+                self._live = Live(
+                    console=self.console,
+                    auto_refresh=False,
+                    redirect_stderr=sys.stderr.isatty(),  # logs on screen go above the panel
+                )
                 self._live.start()
                 atexit.register(self.close)
             self._live.update(_panel(panel_data), refresh=True)

@@ -7,6 +7,7 @@ named ``*KEY``, ``*SECRET``, ``*TOKEN`` or ``*PASSWORD``.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import IO, cast
 
 __all__ = ["LOG_FILE_NAME", "SecretMask", "configure_logging"]
 
@@ -78,17 +80,19 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class _Stderr(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a record comes: a test's capture, or rich's
-    redirect while the live portfolio panel is on screen."""
+class _CurrentStderr(io.TextIOBase):
+    """``sys.stderr`` as it is at each write: a test's capture, or rich's redirect while the
+    live portfolio panel is on screen (a rich console given ``sys.stderr`` itself would write
+    past that redirect and tear the panel)."""
 
-    @property
-    def stream(self) -> object:
-        return sys.stderr
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
 
-    @stream.setter
-    def stream(self, _value: object) -> None:
-        pass
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
 
 
 def _text_formatter() -> logging.Formatter:
@@ -101,15 +105,16 @@ def _text_formatter() -> logging.Formatter:
 
 def _console_handler(log_format: str) -> logging.Handler:
     if log_format == "json":
-        handler: logging.Handler = _Stderr()
+        handler: logging.Handler = logging.StreamHandler(_CurrentStderr())
         handler.setFormatter(_JsonFormatter())
     elif sys.stderr.isatty():
         from rich.console import Console
         from rich.logging import RichHandler
 
-        handler = RichHandler(console=Console(stderr=True), show_path=False)
+        console = Console(file=cast("IO[str]", _CurrentStderr()), force_terminal=True)
+        handler = RichHandler(console=console, show_path=False)
     else:
-        handler = _Stderr()
+        handler = logging.StreamHandler(_CurrentStderr())
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     return handler
 
