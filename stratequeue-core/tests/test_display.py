@@ -83,11 +83,16 @@ def test_no_trading_shows_hypothetical_fills_and_pnl_per_strategy():
     display.mode_label = "signals only"
     display.events([FillEvent("AAPL", T0, "SELL", 5, 190.0, "c-3", (("sma", -5.0),), True)])
     display.portfolio(
-        panel(pnl={"sma": 23.5, "rsi": -4.25}, hypothetical=True, mode="signals only")
+        panel(
+            pnl={"sma": 23.5, "rsi": -4.25, "flat": -1e-9}, hypothetical=True, mode="signals only"
+        )
     )
     text = out.getvalue()
     assert "🧪 HYPOTHETICAL FILL AAPL SELL 5 @ $190.00 [sma -5]" in text
-    assert "Trading Mode: SIGNALS ONLY via Alpaca · Hypothetical P&L: sma +23.50, rsi -4.25" in text
+    assert (
+        "Trading Mode: SIGNALS ONLY via Alpaca · Hypothetical P&L: sma +23.50, rsi -4.25, flat +0.00"
+        in text
+    )
 
 
 def test_terminal_renders_the_seed_signal_layout_and_a_live_portfolio_panel():

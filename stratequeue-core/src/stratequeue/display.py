@@ -146,7 +146,7 @@ class Display:
             table.add_row(
                 row["strategy_id"],
                 f"${row['capital']:,.0f} ({row['allocation']:.0%})",
-                f"{row['pnl']:+,.2f}",
+                _signed(row["pnl"]),
                 str(row["trades"]),
                 win,
             )
@@ -158,6 +158,11 @@ class Display:
             )
         else:
             self.line(f"💰 Trading Mode: {self.mode_label.upper()} via {self.broker_label}")
+
+
+def _signed(dollars: float) -> str:
+    """+1,234.50 / -3.00, and +0.00 for a loss that rounds to nothing (never -0.00)."""
+    return f"{round(float(dollars), 2) + 0.0:+,.2f}"
 
 
 def _fields(data: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -173,7 +178,7 @@ def _fields(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     pnl: Mapping[str, float] = data.get("pnl") or {}
     if pnl:
         label = "Hypothetical P&L" if data.get("hypothetical") else "P&L"
-        fields.append((label, ", ".join(f"{sid} {value:+,.2f}" for sid, value in pnl.items())))
+        fields.append((label, ", ".join(f"{sid} {_signed(value)}" for sid, value in pnl.items())))
     return fields
 
 
