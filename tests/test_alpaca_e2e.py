@@ -146,3 +146,71 @@ def test_sigkill_and_restart_never_places_an_order_twice(fake, tmp_path, kill_af
         .fetchone()[0]
     )
     assert held == pytest.approx(fake_position(fake, "AAPL"))
+
+
+def test_brackets_go_out_as_one_oco_and_cancels_reach_the_broker(fake, tmp_path):
+    """An entry with sl/tp: after its fill the book's SL and TP become ONE OCO order at Alpaca;
+    when the price reaches the TP the fill comes back as <cid>/tp and the strategy's book closes
+    the trade. Canceled orders are canceled at Alpaca."""
+    import threading
+
+    base = fake.exchange.prices["AAPL"]
+    stop = threading.Event()
+
+    def move_price() -> None:  # up 2% and back, so that the take-profit triggers
+        while not stop.wait(3.0):
+            fake.exchange.set_price("AAPL", round(base * 1.02, 2))
+            if stop.wait(1.5):
+                break
+            fake.exchange.set_price("AAPL", base)
+
+    mover = threading.Thread(target=move_price, daemon=True)
+    mover.start()
+    db = tmp_path / "oco.sqlite"
+    strategy = str(Path(__file__).parent / "strategies" / "bracket_and_cancel.py")
+    try:
+        out = stratequeue(
+            "--strategy",
+            strategy,
+            "--symbols",
+            "AAPL",
+            "--granularity",
+            "1s",
+            "--duration",
+            "0.3",
+            "--db",
+            str(db),
+            env=env_for(fake),
+            timeout=120,
+        )
+    finally:
+        stop.set()
+        mover.join()
+    assert out.returncode == 0, out.stderr
+    assert fake.count("POST", "/v2/orders", order_class="oco") >= 1
+    assert any(r.method == "DELETE" and r.path.startswith("/v2/orders/") for r in fake.requests)
+    con = sqlite3.connect(db)
+    tp_fills = con.execute(
+        "SELECT COUNT(*) FROM fills WHERE client_order_id LIKE '%/tp'"
+    ).fetchone()[0]
+    assert tp_fills >= 1
+    # A take-profit may fill after the run's last look at the broker: the next start applies it.
+    again = stratequeue(
+        "--strategy",
+        strategy,
+        "--symbols",
+        "AAPL",
+        "--granularity",
+        "1s",
+        "--duration",
+        "0.05",
+        "--db",
+        str(db),
+        env=env_for(fake),
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    held = con.execute(
+        "SELECT COALESCE(SUM(qty), 0) FROM fill_allocations WHERE symbol='AAPL'"
+    ).fetchone()[0]
+    assert held == pytest.approx(fake_position(fake, "AAPL")), again.stdout + again.stderr

@@ -105,7 +105,9 @@ def _live_bars(db: Path) -> dict[str, int]:
 
 
 def _bars_processed(stdout: str) -> int:
-    match = re.search(r"Run ended: (duration reached|stopped); (\d+) bars processed", stdout)
+    match = re.search(
+        r"Run ended: (duration reached|stopped|SIGTERM); (\d+) bars processed", stdout
+    )
     assert match, stdout
     return int(match[2])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -427,16 +428,28 @@ class Trader:
                     self.display.events(events)
             if self.stop_event.is_set():
                 reason = self.stop_reason
-            if self.portfolio.external:  # fills that arrived after the last bar
-                events = self.portfolio.poll_fills()
-                if self.display is not None and events and self.show_events:
-                    self.display.events(events)
+            if self.portfolio.external:
+                self._drain_fills()
         except KeyboardInterrupt:
             reason = "interrupted"
         finally:
             if timer is not None:
                 timer.cancel()
         return reason
+
+    def _drain_fills(self, quiet: float = 0.6, limit: float = 3.0) -> None:
+        """Fills that arrive after the last bar (the broker answers asynchronously): wait until
+        none has come for ``quiet`` seconds (at most ``limit``). Later ones are applied by the
+        next start's reconciliation."""
+        assert self.portfolio is not None
+        start = last = time.monotonic()
+        while time.monotonic() - last < quiet and time.monotonic() - start < limit:
+            events = self.portfolio.poll_fills()
+            if events:
+                last = time.monotonic()
+                if self.display is not None and self.show_events:
+                    self.display.events(events)
+            time.sleep(0.1)
 
     def stop(self, reason: str = "stopped") -> None:
         """End the run after the current bar (from any thread): duration, SIGTERM, Ctrl-C."""

@@ -48,7 +48,9 @@ CREATE TABLE intents (
 CREATE TABLE orders (
     client_order_id TEXT PRIMARY KEY, run_id INTEGER, symbol TEXT NOT NULL, side TEXT NOT NULL,
     qty REAL, notional REAL, order_type TEXT NOT NULL, limit_price REAL, stop_price REAL,
-    time_in_force TEXT, status TEXT NOT NULL, broker_order_id TEXT, message TEXT,
+    time_in_force TEXT, order_class TEXT NOT NULL DEFAULT 'simple', take_profit REAL,
+    stop_loss REAL, status TEXT NOT NULL,
+    broker_order_id TEXT, message TEXT,
     filled_qty REAL NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE TABLE order_legs (

@@ -339,8 +339,9 @@ class Ledger:
         Returns False when the order was already recorded (a re-derived intent)."""
         cur = self.db.execute(
             "INSERT OR IGNORE INTO orders (client_order_id, run_id, symbol, side, qty, notional, "
-            "order_type, limit_price, stop_price, time_in_force, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "order_type, limit_price, stop_price, time_in_force, order_class, take_profit, "
+            "stop_loss, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 order.client_order_id,
                 run_id,
@@ -352,6 +353,9 @@ class Ledger:
                 order.limit_price,
                 order.stop_price,
                 order.time_in_force,
+                order.order_class,
+                order.take_profit,
+                order.stop_loss,
                 OrderStatus.PENDING.value,
                 _now(),
                 _now(),

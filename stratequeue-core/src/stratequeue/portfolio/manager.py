@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,6 +96,7 @@ class _Actions:
     orders: list[BrokerOrder] = field(default_factory=list)
     fills: list[_BookFill] = field(default_factory=list)
     finished: list[tuple[str, bool]] = field(default_factory=list)  # (cid, filled)
+    cancels: list[str] = field(default_factory=list)  # cids to cancel at the broker
 
 
 class Portfolio:
@@ -328,11 +329,21 @@ class Portfolio:
         self, pairs: Sequence[tuple[Sleeve, OrderIntent]], events: list[Event], actions: _Actions
     ) -> None:
         netted: dict[str, list[tuple[Sleeve, OrderIntent]]] = defaultdict(list)
+        exits: dict[tuple[str, str, str], list[tuple[Sleeve, OrderIntent]]] = defaultdict(list)
         for sleeve, intent in pairs:
             if intent.action is IntentAction.NEW:
                 events.append(self._signal(sleeve, intent))
                 if intent.order_type is OrderType.MARKET and intent.parent_ref is None:
                     netted[sleeve.symbol].append((sleeve, intent))
+                    continue
+                if (
+                    self.external
+                    and intent.parent_ref is not None
+                    and intent.order_type in (OrderType.STOP, OrderType.LIMIT)
+                ):  # a trade's SL / TP: paired below into one OCO order
+                    exits[(sleeve.strategy_id, sleeve.symbol, intent.parent_ref)].append(
+                        (sleeve, intent)
+                    )
                     continue
                 cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, intent.ref)
                 self.ledger.record_intent(self.run_id, intent, cid)
@@ -340,8 +351,12 @@ class Portfolio:
             elif intent.action is IntentAction.CANCEL:
                 self.ledger.record_intent(self.run_id, intent, sleeve.cids.get(intent.ref))
                 events.append(self._signal(sleeve, intent))
-            else:  # REPLACE: the book changed a pending order's prices
+                if self.external:
+                    self._cancel_leg(sleeve, intent.ref, actions)
+            else:  # REPLACE: the book changed a pending order's prices (trade.sl / trade.tp)
                 self.ledger.record_intent(self.run_id, intent, sleeve.cids.get(intent.ref))
+                if self.external:
+                    self._replace_leg(sleeve, intent.ref, actions)
         for symbol, group in netted.items():
             legs = [(s.strategy_id, i.ref) for s, i in group]
             cid = (
@@ -352,6 +367,64 @@ class Portfolio:
             for _sleeve, intent in group:
                 self.ledger.record_intent(self.run_id, intent, cid)
             actions.orders.append(self._order(cid, group))
+        for group in exits.values():
+            sleeve, first = group[0]
+            cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, first.ref)
+            for _sleeve, intent in group:
+                self.ledger.record_intent(self.run_id, intent, cid)
+            actions.orders.append(self._order(cid, group))
+
+    def _cancel_leg(self, sleeve: Sleeve, ref: str, actions: _Actions) -> None:
+        """A strategy canceled an order (or its book canceled an OCO sibling): once no leg of
+        the broker order is wanted any more, cancel it at the broker."""
+        cid = sleeve.cids.get(ref)
+        open_order = self.open_orders.get(cid or "")
+        if cid is None or open_order is None:
+            return  # already filled or closed at the broker
+        open_order.legs = [(s, r) for s, r in open_order.legs if not (s is sleeve and r == ref)]
+        if not open_order.legs:
+            del self.open_orders[cid]
+            actions.cancels.append(cid)
+
+    def _replace_leg(self, sleeve: Sleeve, ref: str, actions: _Actions) -> None:
+        """New SL/TP prices: cancel the broker order holding ``ref`` and send it again with the
+        book's current prices (an OCO is sent again as a pair), under a new client order id."""
+        cid = sleeve.cids.get(ref)
+        open_order = self.open_orders.pop(cid or "", None)
+        if cid is None or open_order is None:
+            return
+        actions.cancels.append(cid)
+        revision = 1 + sum(1 for c in sleeve.cids.values() if c.startswith(cid))
+        group = [(s, self._book_intent(s, r)) for s, r in open_order.legs]
+        new_cid = client_order_id(
+            self.ledger_id, sleeve.strategy_id, sleeve.symbol, f"{ref}~{revision}"
+        )
+        actions.orders.append(self._order(new_cid, [(s, i) for s, i in group if i is not None]))
+
+    def _book_intent(self, sleeve: Sleeve, ref: str) -> OrderIntent | None:
+        """The book's pending order ``ref`` as it stands now, as a NEW intent."""
+        from ..engine.book import ref_of
+
+        for order in sleeve.runner.orders:
+            if ref_of(order) == ref:
+                kind = (
+                    OrderType.STOP
+                    if order.stop is not None
+                    else (OrderType.LIMIT if order.limit is not None else OrderType.MARKET)
+                )
+                return OrderIntent(
+                    sleeve.strategy_id,
+                    sleeve.symbol,
+                    datetime.now(UTC),
+                    ref,
+                    IntentAction.NEW,
+                    order.size,
+                    kind,
+                    order.limit,
+                    order.stop,
+                    parent_ref="trade" if order.parent_trade is not None else None,
+                )
+        return None
 
     def _order(self, cid: str, group: Sequence[tuple[Sleeve, OrderIntent]]) -> BrokerOrder:
         first = group[0][1]
@@ -375,6 +448,20 @@ class Portfolio:
             first.stop,
             time_in_force="gtc" if first.order_type is not OrderType.MARKET else "day",
         )
+        if len(group) == 2 and all(i.parent_ref is not None for _, i in group):
+            stop = next(i.stop for _, i in group if i.order_type is OrderType.STOP)
+            limit = next(i.limit for _, i in group if i.order_type is OrderType.LIMIT)
+            order = replace(
+                order,
+                qty=abs(first.size),
+                order_type=OrderType.LIMIT,
+                limit_price=limit,
+                stop_price=None,
+                take_profit=limit,
+                stop_loss=stop,
+                order_class="oco",
+            )
+            leg_sizes = [i.size for _, i in group]
         self.ledger.record_order(
             self.run_id,
             order,
@@ -388,6 +475,12 @@ class Portfolio:
     # -- after the commit: tell the broker ---------------------------------------------------------
     def _apply(self, actions: _Actions, when: datetime, *, record: bool = True) -> list[Event]:
         events: list[Event] = []
+        for cid in actions.cancels:
+            if self.broker is not None and self.external:
+                ack = self.broker.cancel_order(cid)
+                self.ledger.update_order(
+                    cid, _ledger_status(ack.status, True), event="cancel", message=ack.message
+                )
         for order in actions.orders:
             events += self._send(order, when, record=record)
         broker = self.broker
@@ -421,7 +514,7 @@ class Portfolio:
         if record:
             self.ledger.update_order(
                 order.client_order_id,
-                ack.status,
+                _ledger_status(ack.status, self.external),
                 event="sent",
                 message=ack.message,
                 broker_order_id=ack.broker_order_id or None,
@@ -491,7 +584,9 @@ class Portfolio:
     def _real_fill(self, fill: Fill, before: datetime) -> list[Event]:
         if self.ledger.has_execution(fill.execution_id):
             return []
-        row = self.ledger.order(fill.client_order_id)
+        # An OCO exit fills one of its legs: "<cid>/tp" (the limit) or "<cid>/sl" (the stop).
+        cid, _, leg_kind = fill.client_order_id.partition("/")
+        row = self.ledger.order(cid)
         events: list[Event] = []
         actions = _Actions()
         with self.ledger.transaction():
@@ -512,9 +607,17 @@ class Portfolio:
                 ]
             total = float(row["qty"] or 0.0)
             ratio = fill.qty / total if total else 0.0
+            filled = float(row["filled_qty"] or 0.0) + fill.qty
+            done = filled >= total - 1e-9
+            if done:  # before the books react: an OCO sibling they cancel is gone at the broker too
+                self.open_orders.pop(cid, None)
             by_key = {(s.strategy_id, s.symbol): s for s in self.all_sleeves()}
             allocations, parts = [], []
-            for leg in self.ledger.legs(fill.client_order_id):
+            legs = self.ledger.legs(cid)
+            if leg_kind:
+                wanted = OrderType.STOP.value if leg_kind == "sl" else OrderType.LIMIT.value
+                legs = [g for g in legs if self._leg_type(g, row["symbol"]) == wanted]
+            for leg in legs:
                 sleeve = by_key.get((leg["strategy_id"], row["symbol"]))
                 qty = float(leg["size"]) * ratio
                 allocations.append(
@@ -531,12 +634,8 @@ class Portfolio:
                 if sleeve is not None and qty:
                     self._apply_real(sleeve, leg["ref"], qty, fill, events, actions)
             self.ledger.record_fill(fill, allocations, applied_before=before)
-            filled = float(row["filled_qty"] or 0.0) + fill.qty
-            done = filled >= total - 1e-9
             status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
-            self.ledger.update_order(fill.client_order_id, status, event="fill", filled_qty=filled)
-            if done:
-                self.open_orders.pop(fill.client_order_id, None)
+            self.ledger.update_order(cid, status, event="fill", filled_qty=filled)
         events.insert(
             0,
             FillEvent(
@@ -550,6 +649,14 @@ class Portfolio:
             ),
         )
         return events + self._apply(actions, fill.timestamp)
+
+    def _leg_type(self, leg: dict[str, Any], symbol: str) -> str | None:
+        row = self.ledger.db.execute(
+            "SELECT order_type FROM intents WHERE strategy_id=? AND symbol=? AND ref=? "
+            "AND action='new'",
+            (leg["strategy_id"], symbol, leg["ref"]),
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def _apply_real(
         self,
@@ -661,11 +768,14 @@ class Portfolio:
                     row["stop_price"],
                     row["notional"],
                     row["time_in_force"] or "day",
+                    take_profit=row["take_profit"],
+                    stop_loss=row["stop_loss"],
+                    order_class=row["order_class"],
                 )
                 ack = broker.submit_order(order)
                 self.ledger.update_order(
                     cid,
-                    ack.status,
+                    _ledger_status(ack.status, self.external),
                     event="sent after restart",
                     message=ack.message,
                     broker_order_id=ack.broker_order_id or None,
@@ -677,7 +787,7 @@ class Portfolio:
                 missed = ack.filled_qty - float(row["filled_qty"] or 0)
                 price = ack.filled_avg_price or self.last_price.get(row["symbol"], 0.0)
                 fill = Fill(
-                    cid,
+                    cid + _oco_leg(row, price),
                     row["symbol"],
                     Side(row["side"]),
                     missed,
@@ -690,10 +800,10 @@ class Portfolio:
                 notes.append(
                     f"Applied {missed:g} {row['symbol']} filled on order {cid} while StrateQueue was down."
                 )
-            elif ack.status is not OrderStatus(row["status"]):
+            elif _ledger_status(ack.status, self.external) is not OrderStatus(row["status"]):
                 self.ledger.update_order(
                     cid,
-                    ack.status,
+                    _ledger_status(ack.status, self.external),
                     event="status after restart",
                     message=ack.message,
                     broker_order_id=ack.broker_order_id or None,
@@ -803,6 +913,25 @@ class Portfolio:
                 }
             )
         return out
+
+
+def _ledger_status(status: OrderStatus, external: bool) -> OrderStatus:
+    """With a real broker an order becomes (partially) filled in the ledger only through its
+    fills, which arrive on their own: an answer saying 'filled' keeps it open until then, so a
+    fill that arrives late (or while StrateQueue is down) is still applied."""
+    if external and status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+        return OrderStatus.ACCEPTED
+    return status
+
+
+def _oco_leg(row: dict[str, Any], price: float) -> str:
+    """Which leg of an OCO exit filled, from the fill price: the take-profit limit fills at its
+    price or better, the stop at its price or worse. '' for other orders."""
+    if row.get("order_class") != "oco":
+        return ""
+    limit = row["take_profit"] or row["limit_price"]
+    better = price >= limit - 1e-9 if row["side"] == Side.SELL.value else price <= limit + 1e-9
+    return "/tp" if better else "/sl"
 
 
 def _pending_refs(runner: Any) -> set[str | None]:
