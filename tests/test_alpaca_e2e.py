@@ -214,3 +214,24 @@ def test_brackets_go_out_as_one_oco_and_cancels_reach_the_broker(fake, tmp_path)
         "SELECT COALESCE(SUM(qty), 0) FROM fill_allocations WHERE symbol='AAPL'"
     ).fetchone()[0]
     assert held == pytest.approx(fake_position(fake, "AAPL")), again.stdout + again.stderr
+
+
+def test_live_needs_live_credentials_and_a_confirmation(fake, tmp_path):
+    db = str(tmp_path / "live.sqlite")
+    args = ("--strategy", SMA, "--symbols", "AAPL", "--granularity", "1s", "--live", "--db", db)
+    paper_only = stratequeue(*args, env=env_for(fake), timeout=60)
+    assert paper_only.returncode != 0 and "live" in paper_only.stderr.lower()
+    assert "Traceback" not in paper_only.stderr
+    live_env = {
+        **env_for(fake),
+        "PAPER_KEY": "",
+        "PAPER_SECRET": "",
+        "ALPACA_API_KEY": fake.env()["PAPER_KEY"],
+        "ALPACA_SECRET_KEY": fake.env()["PAPER_SECRET"],
+        "ALPACA_BASE_URL": fake.url,
+    }
+    refused = stratequeue(*args, env=live_env, timeout=60)  # no terminal, no --yes
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "needs a confirmation" in refused.stderr
+    assert "LIVE TRADING" in refused.stdout and fake.exchange.account_number in refused.stdout
+    assert fake.count("POST", "/v2/orders") == 0

@@ -185,3 +185,23 @@ def test_three_strategies_on_three_symbols_then_a_restart_resumes_the_books(run,
         if abs(q) > 1e-12
     }
     assert owned == holdings
+
+
+def test_on_exit_flatten_closes_every_position_and_a_restart_agrees(run, tmp_path):
+    db = tmp_path / "flat.sqlite"
+    args = ("--strategy", SMA, "--symbols", "AAPL", "--granularity", "1s", "--db", str(db))
+    out = run(*args, "--duration", "0.3", "--on-exit", "flatten", timeout=120)
+    assert out.returncode == 0, out.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COALESCE(SUM(qty), 0) FROM fill_allocations").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT COUNT(*) FROM orders WHERE status IN ('pending', 'accepted')"
+        ).fetchone()[0]
+        == 0
+    )
+    paper = sqlite3.connect(db.with_name(db.stem + ".paper-account.sqlite"))
+    assert all(q == 0 for (q,) in paper.execute("SELECT qty FROM holdings"))
+    again = run(*args, "--duration", "0.05", timeout=120)  # the rebuilt book is flat too
+    assert again.returncode == 0, again.stderr
+    assert "Resumed 1 strategy book(s)" in again.stdout

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,13 @@ from .brokers.base import BaseBroker, BookPricedBroker, BrokerConfig
 from .data import create_data_source
 from .data.base import BarFilter, BaseDataSource, bars_to_frame
 from .display import Display
-from .engine.flatten import add_capital, close_positions, flatten_inherited
+from .engine.flatten import (
+    add_capital,
+    close_now,
+    close_positions,
+    drop_order,
+    flatten_inherited,
+)
 from .errors import BrokerError, UsageError
 from .ledger import Ledger
 from .portfolio.config import StrategySpec
@@ -49,6 +55,9 @@ class RunConfig:
     env: Mapping[str, str] = field(default_factory=dict)
     replay: bool = False  # CSV replay: the first `lookback` rows are history, book state adopted
     rebalance: str = "keep"  # allocation changed since the last run: keep positions, or close them
+    risk: Any = None  # stratequeue.risk.RiskConfig
+    on_exit: str = "keep"  # keep | cancel | flatten
+    stale_after: int = 3  # granularity periods without a bar before a symbol's trading pauses
 
 
 def paper_account_path(db: Path | str) -> Path:
@@ -165,6 +174,14 @@ class Trader:
             account_equity=account_equity,
         )
         self.portfolio = Portfolio(ledger=self.ledger, broker=self.broker, run_id=self.run_id)
+        if cfg.risk is not None:
+            from .risk import RiskGuard
+
+            self.portfolio.risk = RiskGuard(cfg.risk)
+            self.portfolio.restore_risk()
+        from .risk import StaleFeed
+
+        self.stale = StaleFeed(self.source.granularity.seconds, periods=max(cfg.stale_after, 1))
 
         from .engine import BacktestOptions
 
@@ -323,6 +340,10 @@ class Trader:
                     capital += event["amount"]
                 elif event["kind"] == "close":
                     close_positions(runner)
+                elif event["kind"] == "refuse":
+                    drop_order(runner, event["ref"])
+                elif event["kind"] == "exit":
+                    close_now(runner, event["amount"], event["ref"])
 
         if warm_until is not None:
             replay_events(warm_until)
@@ -405,7 +426,8 @@ class Trader:
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> str:
-        """Process bars until the duration ends, the feed ends or :meth:`stop`; returns why."""
+        """Process bars until the duration ends, the feed ends or :meth:`stop`; returns why.
+        Then apply ``--on-exit`` (keep, cancel or flatten)."""
         assert self.source is not None and self.portfolio is not None and self.ledger is not None
         cfg = self.config
         timer = None
@@ -413,6 +435,9 @@ class Trader:
             timer = threading.Timer(cfg.duration * 60, self.stop, args=("duration reached",))
             timer.daemon = True
             timer.start()
+        watchdog = threading.Thread(target=self._watch_feed, name="stale-feed", daemon=True)
+        if not cfg.replay and cfg.stale_after:
+            watchdog.start()
         reason = "feed ended"
         try:
             for bar in self.source.stream(list(cfg.symbols)):
@@ -420,12 +445,12 @@ class Trader:
                     break
                 if not self.bar_filter.accept(bar, check_future=not cfg.replay):
                     continue
+                self._feed_back(bar)
                 if self.broker is not None:
                     self.broker.on_bar(bar)
                 events = self.portfolio.on_bar(bar)
                 self.bars_seen += 1
-                if self.display is not None and events and self.show_events:
-                    self.display.events(events)
+                self._show(events)
             if self.stop_event.is_set():
                 reason = self.stop_reason
             if self.portfolio.external:
@@ -433,9 +458,75 @@ class Trader:
         except KeyboardInterrupt:
             reason = "interrupted"
         finally:
+            self.stop_event.set()
             if timer is not None:
                 timer.cancel()
+        self._show(self.portfolio.on_exit(cfg.on_exit))
+        if cfg.on_exit != "keep" and self.portfolio.external:
+            self._drain_fills()
         return reason
+
+    def _show(self, events: list[Any]) -> None:
+        """Events, alerts and the portfolio panel, after each bar."""
+        assert self.portfolio is not None
+        alerts, self.portfolio.alerts = self.portfolio.alerts, []
+        if self.display is None or not self.show_events:
+            return
+        if events:
+            self.display.events(events)
+        for alert in alerts:
+            self.display.line(f"🚨 {alert}")
+        self.display.portfolio(self.panel())
+
+    def panel(self) -> dict[str, Any]:
+        """What the portfolio panel shows: account value, cash, positions, strategies, mode."""
+        assert self.portfolio is not None
+        rows = self.portfolio.strategy_summary()
+        account = (
+            self.broker.get_account_info() if isinstance(self.broker, BookPricedBroker) else None
+        )
+        equity = account.equity if account else sum(r["equity"] for r in rows)
+        cash = (
+            account.cash
+            if account
+            else sum(float(s.runner.cash) for s in self.portfolio.all_sleeves())
+        )
+        risk = self.portfolio.risk
+        active = sum(1 for r in rows if risk is None or not risk.killed(r["strategy_id"]))
+        return {
+            "equity": equity,
+            "cash": cash,
+            "positions": sum(1 for r in rows for q in r["positions"].values() if q),
+            "strategies": (active, len(rows)),
+            "mode": self.config.mode,
+            "broker": self.broker.display_name or self.broker.name if self.broker else "none",
+            "pnl": {r["strategy_id"]: r["pnl"] for r in rows},
+            "hypothetical": self.config.mode == "signals",
+        }
+
+    def _feed_back(self, bar: Any) -> None:
+        """A bar for a symbol whose feed had gone stale: trading resumes, and the user is told."""
+        assert self.portfolio is not None
+        self.stale.on_bar(bar.symbol, bar.timestamp + self.source.granularity.timedelta)  # type: ignore[union-attr]
+        if bar.symbol in self.portfolio.paused:
+            self.portfolio.paused.discard(bar.symbol)
+            self.portfolio.alerts.append(f"{bar.symbol}: bars are back; trading resumed.")
+            log.warning("%s: bars are back; trading resumed", bar.symbol)
+
+    def _watch_feed(self) -> None:
+        """No bar for ``stale_after`` granularity periods: pause new orders on that symbol."""
+        assert self.portfolio is not None
+        self.stale.expect(self.config.symbols, datetime.now(UTC))
+        while not self.stop_event.wait(1.0):
+            for symbol in self.stale.stale(datetime.now(UTC)) - self.portfolio.paused:
+                self.portfolio.paused.add(symbol)
+                message = (
+                    f"{symbol}: no bar for {self.config.stale_after} periods of "
+                    f"{self.config.granularity}; trading paused until bars come back."
+                )
+                log.warning(message)
+                if self.display is not None:
+                    self.display.line(f"⏸  {message}")
 
     def _drain_fills(self, quiet: float = 0.6, limit: float = 3.0) -> None:
         """Fills that arrive after the last bar (the broker answers asynchronously): wait until

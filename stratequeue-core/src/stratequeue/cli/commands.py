@@ -10,6 +10,7 @@ import click
 
 from ..errors import UsageError
 from .main import cli, resolve_db
+from .risk_options import risk_config, risk_options
 
 
 def _commission(text: str) -> float | tuple[float, float]:
@@ -116,6 +117,7 @@ def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
     show_default=True,
     help="Allocations changed since the last run on --db: keep positions, or close them.",
 )
+@risk_options
 def replay(**opts: Any) -> None:
     """Run the LIVE code path over a CSV file as fast as it goes.
 
@@ -155,6 +157,7 @@ def replay(**opts: Any) -> None:
         data_options={"path": opts["data_path"]},
         replay=True,
         rebalance=opts["rebalance"],
+        risk=risk_config(opts),
     )
     display = Display(mode_label="replay", broker_label="paper")
     trader = Trader(config, display, show_events=False)

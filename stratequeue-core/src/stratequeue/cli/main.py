@@ -11,6 +11,7 @@ import click
 from .. import __version__
 from ..errors import UsageError
 from ..granularity import GRANULARITIES
+from .risk_options import risk_options
 
 __all__ = ["cli"]
 
@@ -109,6 +110,21 @@ class _Group(click.Group):
     show_default=True,
     help="Allocations changed since the last run on --db: keep positions, or close them.",
 )
+@click.option(
+    "--on-exit",
+    type=click.Choice(["keep", "cancel", "flatten"]),
+    default="keep",
+    show_default=True,
+    help="When the run ends: leave open orders, cancel them, or cancel and close every position.",
+)
+@click.option(
+    "--stale-after",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Pause a symbol's trading after this many bar periods without a bar (0: never).",
+)
+@risk_options
 @click.option("--verbose", "-v", is_flag=True, help="Log every step.")
 @click.option(
     "--log-format",

@@ -13,6 +13,7 @@ import click
 from ..display import Display
 from ..errors import UsageError
 from ..portfolio.config import StrategySpec, parse_strategies_file, single_strategy
+from .risk_options import risk_config
 
 __all__ = ["resolve_mode", "resolve_specs", "run_strategies"]
 
@@ -82,6 +83,9 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         data_options=data_options,
         replay=opts["data_source"] == "csv",
         rebalance=opts["rebalance"],
+        risk=risk_config(opts),
+        on_exit=opts["on_exit"],
+        stale_after=opts["stale_after"],
     )
     mode_label = {"paper": "paper", "live": "LIVE", "signals": "signals only"}[mode]
     display = Display(mode_label=mode_label, broker_label="–")

@@ -7,7 +7,7 @@ from typing import Any
 
 from .book import ref_of
 
-__all__ = ["add_capital", "close_positions", "flatten_inherited"]
+__all__ = ["add_capital", "close_now", "close_positions", "drop_order", "flatten_inherited"]
 
 
 def flatten_inherited(runner: Any) -> set[str]:
@@ -47,3 +47,28 @@ def close_positions(runner: Any) -> None:
     """Ask the book to close every open trade at the next bar (``--rebalance close``)."""
     for trade in list(runner._broker.trades):
         trade.close()
+    runner._tracker.label(list(runner._broker.orders), runner._new_ref)
+
+
+def drop_order(runner: Any, ref: str) -> bool:
+    """Remove a pending order from the book without a fill (a risk rule refused it)."""
+    for order in list(runner._broker.orders):
+        if ref_of(order) == ref:
+            order.cancel()
+            runner._tracker.forget(ref)
+            return True
+    return False
+
+
+def close_now(runner: Any, price: float, ref: str) -> list[Any]:
+    """Close every open trade of the book at ``price`` now (``--on-exit flatten`` when no bar
+    will follow): the executions, each caused by order ``ref``."""
+    from dataclasses import replace
+
+    broker = runner._broker
+    if broker is None or not broker.trades:
+        return []
+    index = len(runner._data) - 1
+    for trade in list(broker.trades):
+        broker._close_trade(trade, price, index)
+    return [replace(e, order_ref=ref) for e in runner._executions(broker.take_events())]

@@ -28,7 +28,8 @@ CREATE TABLE sleeves (
 );
 CREATE TABLE sleeve_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL,
-    after_ts TEXT, kind TEXT NOT NULL, amount REAL NOT NULL DEFAULT 0, created_at TEXT NOT NULL
+    after_ts TEXT, kind TEXT NOT NULL, amount REAL NOT NULL DEFAULT 0, ref TEXT,
+    created_at TEXT NOT NULL
 );
 CREATE TABLE bars (
     symbol TEXT NOT NULL, ts TEXT NOT NULL, open REAL, high REAL, low REAL, close REAL,

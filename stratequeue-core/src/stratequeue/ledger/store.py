@@ -117,6 +117,13 @@ class Ledger:
             )
             self.db.execute("COMMIT")
 
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     @property
     def ledger_id(self) -> str:
         return str(self.db.execute("SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0])
@@ -216,14 +223,21 @@ class Ledger:
         return self._rows("SELECT * FROM sleeves ORDER BY strategy_id, symbol")
 
     def add_sleeve_event(
-        self, strategy_id: str, symbol: str, after: datetime | None, kind: str, amount: float = 0.0
+        self,
+        strategy_id: str,
+        symbol: str,
+        after: datetime | None,
+        kind: str,
+        amount: float = 0.0,
+        ref: str | None = None,
     ) -> None:
-        """A change to a sleeve between runs ('capital' delta, 'close' of its positions), replayed
-        after the bar at ``after`` when the book is rebuilt."""
+        """A change to a sleeve's book outside its bars, replayed after the bar at ``after`` when
+        the book is rebuilt: 'capital' (an allocation change), 'close' (its positions closed:
+        --rebalance close, a kill switch), 'refuse' (order ``ref`` refused by a risk rule)."""
         self.db.execute(
-            "INSERT INTO sleeve_events (strategy_id, symbol, after_ts, kind, amount, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (strategy_id, symbol, _ts(after) if after else None, kind, amount, _now()),
+            "INSERT INTO sleeve_events (strategy_id, symbol, after_ts, kind, amount, ref, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (strategy_id, symbol, _ts(after) if after else None, kind, amount, ref, _now()),
         )
 
     def sleeve_events(self, strategy_id: str, symbol: str) -> list[dict[str, Any]]:

@@ -81,6 +81,14 @@ class _OpenOrder:
 
 
 @dataclass
+class _ExitStep:
+    """Executions made outside a bar (flattening at exit), shaped like a runner's BarStep."""
+
+    executions: list[Any]
+    intents: list[OrderIntent] = field(default_factory=list)
+
+
+@dataclass
 class _BookFill:
     """A fill decided by the books, committed to the ledger, to be booked at the broker."""
 
@@ -111,6 +119,11 @@ class Portfolio:
         #: A broker that reports real fills: sizes are converted at submission and each
         #: strategy's book is reconciled with the fills (see external.py).
         self.external = broker is not None and not isinstance(broker, BookPricedBroker)
+        self.risk: Any = None  # stratequeue.risk.RiskGuard, when limits are configured
+        self.paused: set[str] = set()  # symbols whose feed went stale: no new orders
+        self.alerts: list[str] = []  # kill switches and pauses, for the display
+        self.last_time: dict[str, datetime] = {}
+        self._risk_state = ""
 
     # -- set-up -------------------------------------------------------------------------------
     def add(self, sleeve: Sleeve) -> None:
@@ -129,6 +142,7 @@ class Portfolio:
             return []
         events: list[Event] = self.poll_fills(bar.timestamp) if self.external else []
         self.last_price[bar.symbol] = bar.close
+        self.last_time[bar.symbol] = bar.timestamp
         steps = [(sleeve, sleeve.runner.on_bar(bar)) for sleeve in sleeves]
         actions = _Actions()
         with self.ledger.transaction():
@@ -138,6 +152,7 @@ class Portfolio:
                 self._close_finished(bar.symbol, actions)
             self._intents([(s, i) for s, step in steps for i in step.intents], events, actions)
             self._snapshot(bar.timestamp, sleeves)
+            self._watch_risk(bar.timestamp, sleeves)
         events += self._apply(actions, bar.timestamp)
         return events
 
@@ -333,6 +348,10 @@ class Portfolio:
         for sleeve, intent in pairs:
             if intent.action is IntentAction.NEW:
                 events.append(self._signal(sleeve, intent))
+                rule = self._refused_by(sleeve, intent)
+                if rule is not None:
+                    events.append(self._refuse(sleeve, intent, rule))
+                    continue
                 if intent.order_type is OrderType.MARKET and intent.parent_ref is None:
                     netted[sleeve.symbol].append((sleeve, intent))
                     continue
@@ -512,9 +531,13 @@ class Portfolio:
             return self._cross(order, when)
         ack = self.broker.submit_order(order)
         if record:
+            current = self.ledger.order(order.client_order_id)
+            done = current is not None and not OrderStatus(current["status"]).is_open
             self.ledger.update_order(
                 order.client_order_id,
-                _ledger_status(ack.status, self.external),
+                OrderStatus(current["status"])
+                if done and current
+                else _ledger_status(ack.status, self.external),
                 event="sent",
                 message=ack.message,
                 broker_order_id=ack.broker_order_id or None,
@@ -570,6 +593,209 @@ class Portfolio:
             share,
             intent.order_type.value,
         )
+
+    # -- risk rails ---------------------------------------------------------------------------------
+    def _refused_by(self, sleeve: Sleeve, intent: OrderIntent) -> str | None:
+        """The rule that refuses this new order, or None. Exits (SL/TP/close) always pass."""
+        if intent.parent_ref is not None:
+            return None
+        if sleeve.symbol in self.paused:
+            return "stale_feed"
+        if self.risk is None:
+            return None
+        price = (
+            intent.limit
+            or intent.stop
+            or intent.reference_price
+            or self.last_price.get(sleeve.symbol, 0.0)
+        )
+        if intent.is_fraction:
+            qty = None
+            value = abs(intent.size) * float(sleeve.runner.equity)
+        else:
+            qty = abs(intent.size)
+            value = qty * price
+        rule: str | None = self.risk.check_order(
+            sleeve.strategy_id, sleeve.symbol, intent.side.value, qty, value, intent.bar_time
+        )
+        return rule
+
+    def _refuse(self, sleeve: Sleeve, intent: OrderIntent, rule: str) -> Event:
+        """Record a refused order (status rejected, the rule as its message), take it out of the
+        strategy's book, and tell the user."""
+        from ..engine.flatten import drop_order
+
+        cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, intent.ref)
+        self.ledger.record_intent(self.run_id, intent, cid)
+        order = BrokerOrder(
+            cid, sleeve.symbol, intent.side, None, intent.order_type, intent.limit, intent.stop
+        )
+        self.ledger.record_order(
+            self.run_id, order, [(sleeve.strategy_id, intent.ref, intent.size)]
+        )
+        message = f"risk rule {rule}" if rule != "stale_feed" else "stale feed: trading paused"
+        self.ledger.update_order(cid, OrderStatus.REJECTED, event="risk", message=message)
+        drop_order(sleeve.runner, intent.ref)
+        self.ledger.add_sleeve_event(
+            sleeve.strategy_id, sleeve.symbol, intent.bar_time, "refuse", ref=intent.ref
+        )
+        return RejectEvent(sleeve.symbol, intent.bar_time, cid, message, (sleeve.strategy_id,))
+
+    def _watch_risk(self, ts: datetime, sleeves: Sequence[Sleeve]) -> None:
+        """Feed positions and equity to the guard; a tripped kill switch is said, recorded, and
+        (flatten_on_kill) closes the strategy's positions. Its state is kept in the ledger."""
+        import json
+
+        from ..engine.flatten import close_positions
+        from ..risk import ACCOUNT
+
+        risk = self.risk
+        if risk is None:
+            return
+        for sleeve in sleeves:
+            price = self.last_price.get(sleeve.symbol, 0.0)
+            risk.on_position(
+                sleeve.strategy_id, sleeve.symbol, float(sleeve.runner.position_size) * price
+            )
+        tripped: list[tuple[str, str]] = []
+        for strategy_id in dict.fromkeys(s.strategy_id for s in sleeves):
+            equity = sum(
+                float(s.runner.equity) for s in self.all_sleeves() if s.strategy_id == strategy_id
+            )
+            rule = risk.on_equity(strategy_id, equity, ts)
+            if rule:
+                tripped.append((strategy_id, rule))
+        total = sum(float(s.runner.equity) for s in self.all_sleeves())
+        rule = risk.on_account_equity(total, ts)
+        if rule:
+            tripped.append((ACCOUNT, rule))
+        for scope, rule in tripped:
+            who = "the account" if scope == ACCOUNT else f"strategy {scope}"
+            flatten = risk.limits(scope).flatten_on_kill
+            self.alerts.append(
+                f"KILL SWITCH: {rule} tripped for {who}: no new positions"
+                + ("; closing its positions" if flatten else "")
+                + "."
+            )
+            self.ledger.record_signal(
+                self.run_id, scope, "*", ts, "KILL", None, None, {"rule": rule}
+            )
+            if flatten:
+                for sleeve in self.all_sleeves():
+                    if scope == ACCOUNT or sleeve.strategy_id == scope:
+                        close_positions(sleeve.runner)
+                        self.ledger.add_sleeve_event(sleeve.strategy_id, sleeve.symbol, ts, "close")
+        state = json.dumps(risk.export_state(), sort_keys=True, default=str)
+        if state != self._risk_state:
+            self.ledger.set_meta("risk_state", state)
+            self._risk_state = state
+
+    def restore_risk(self) -> None:
+        """A kill switch survives a restart."""
+        import json
+
+        state = self.ledger.get_meta("risk_state")
+        if state and self.risk is not None:
+            self.risk.import_state(json.loads(state))
+            self._risk_state = state
+
+    # -- the end of a run -----------------------------------------------------------------------
+    def on_exit(self, policy: str) -> list[Event]:
+        """``--on-exit``: keep open orders, cancel them, or cancel them and flatten every
+        strategy's positions (at the last price with the paper broker; by market orders with a
+        real broker)."""
+        events: list[Event] = []
+        if policy == "keep" or self.broker is None:
+            return events
+        actions = _Actions()
+        with self.ledger.transaction():
+            for cid, open_order in list(self.open_orders.items()):
+                for sleeve, ref in open_order.legs:
+                    if ref in _pending_refs(sleeve.runner):
+                        from ..engine.flatten import drop_order
+
+                        drop_order(sleeve.runner, ref)
+                del self.open_orders[cid]
+                if self.external:
+                    actions.cancels.append(cid)
+                else:
+                    self.ledger.update_order(cid, OrderStatus.CANCELED, event="canceled on exit")
+                    actions.finished.append((cid, False))
+        events += self._apply(actions, datetime.now(UTC))
+        if policy == "flatten":
+            events += self._flatten()
+        return events
+
+    def _flatten(self) -> list[Event]:
+        from ..engine.flatten import close_now, close_positions
+
+        now = datetime.now(UTC)
+        stamp = f"exit-{now:%Y%m%dT%H%M%S}"
+        if not self.external:
+            events: list[Event] = []
+            for symbol, sleeves in self.sleeves.items():
+                price = self.last_price.get(symbol)
+                if price is None:
+                    continue
+                steps = []
+                for sleeve in sleeves:
+                    executions = close_now(sleeve.runner, price, stamp)
+                    if executions:
+                        steps.append((sleeve, _ExitStep(executions)))
+                        self.ledger.add_sleeve_event(
+                            sleeve.strategy_id,
+                            symbol,
+                            self.last_time.get(symbol),
+                            "exit",
+                            price,
+                            stamp,
+                        )
+                if not steps:
+                    continue
+                bar = Bar(symbol, now, price, price, price, price)
+                actions = _Actions()
+                with self.ledger.transaction():
+                    events += self._executions(bar, steps, actions)
+                    for cid in {cid for s, _ in steps for cid in [s.cids.get(stamp)] if cid}:
+                        self.ledger.update_order(cid, OrderStatus.FILLED, event="flattened on exit")
+                        self.open_orders.pop(cid, None)
+                        actions.finished.append((cid, True))
+                    self._snapshot(now, sleeves)
+                events += self._apply(actions, now)
+            return events
+        pairs = []
+        from ..engine.book import ref_of
+
+        for sleeve in self.all_sleeves():
+            if not sleeve.runner.position_size:
+                continue
+            close_positions(sleeve.runner)
+            self.ledger.add_sleeve_event(
+                sleeve.strategy_id, sleeve.symbol, self.last_time.get(sleeve.symbol), "close"
+            )
+
+            for order in sleeve.runner.orders:
+                ref = ref_of(order)
+                if ref and ref not in sleeve.cids:
+                    intent = self._book_intent(sleeve, ref)
+                    if intent is not None:
+                        pairs.append(
+                            (
+                                sleeve,
+                                replace(
+                                    intent,
+                                    order_type=OrderType.MARKET,
+                                    limit=None,
+                                    stop=None,
+                                    parent_ref=None,
+                                ),
+                            )
+                        )
+        events = []
+        actions = _Actions()
+        with self.ledger.transaction():
+            self._intents(pairs, events, actions)
+        return events + self._apply(actions, now)
 
     # -- real fills (external mode) ---------------------------------------------------------------
     def poll_fills(self, before: datetime | None = None) -> list[Event]:
