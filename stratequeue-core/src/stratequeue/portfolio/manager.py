@@ -143,6 +143,16 @@ class Portfolio:
         events: list[Event] = self.poll_fills(bar.timestamp) if self.external else []
         self.last_price[bar.symbol] = bar.close
         self.last_time[bar.symbol] = bar.timestamp
+        log.debug(
+            "bar %s %s O=%s H=%s L=%s C=%s V=%s",
+            bar.symbol,
+            bar.timestamp.isoformat(),
+            bar.open,
+            bar.high,
+            bar.low,
+            bar.close,
+            bar.volume,
+        )
         steps = [(sleeve, sleeve.runner.on_bar(bar)) for sleeve in sleeves]
         actions = _Actions()
         with self.ledger.transaction():
@@ -272,6 +282,14 @@ class Portfolio:
         )
         if self.broker is None:
             return event
+        log.debug(
+            "book fill %s %s net=%s @ %s (%s)",
+            cid,
+            bar.symbol,
+            net,
+            price,
+            ", ".join(f"{s.strategy_id} {e.fill_qty:+g}@{e.price}" for s, e in items),
+        )
         fill = Fill(
             cid,
             bar.symbol,
@@ -530,6 +548,19 @@ class Portfolio:
         if self.external and not order.qty:
             return self._cross(order, when)
         ack = self.broker.submit_order(order)
+        log.debug(
+            "order %s %s %s %s qty=%s limit=%s stop=%s class=%s -> %s %s",
+            order.client_order_id,
+            order.symbol,
+            order.side.value,
+            order.order_type.value,
+            order.qty,
+            order.limit_price,
+            order.stop_price,
+            order.order_class,
+            ack.status.value,
+            ack.message,
+        )
         if record:
             current = self.ledger.order(order.client_order_id)
             done = current is not None and not OrderStatus(current["status"]).is_open
@@ -810,6 +841,15 @@ class Portfolio:
     def _real_fill(self, fill: Fill, before: datetime) -> list[Event]:
         if self.ledger.has_execution(fill.execution_id):
             return []
+        log.debug(
+            "fill %s %s %s %s @ %s (%s)",
+            fill.client_order_id,
+            fill.symbol,
+            fill.side.value,
+            fill.qty,
+            fill.price,
+            fill.execution_id,
+        )
         # An OCO exit fills one of its legs: "<cid>/tp" (the limit) or "<cid>/sl" (the stop).
         cid, _, leg_kind = fill.client_order_id.partition("/")
         row = self.ledger.order(cid)
