@@ -87,7 +87,9 @@ def test_paper_session_end_to_end(fake, tmp_path):
     ).fetchone()[0]
     assert held == pytest.approx(fake_position(fake, "AAPL"))
     key, secret = fake.env()["PAPER_KEY"], fake.env()["PAPER_SECRET"]
-    blob = db.read_bytes() + out.stdout.encode() + out.stderr.encode()
+    log = tmp_path / "stratequeue.log"  # the log file kept next to the ledger
+    assert log.exists()
+    blob = db.read_bytes() + log.read_bytes() + out.stdout.encode() + out.stderr.encode()
     assert key.encode() not in blob and secret.encode() not in blob
 
 
