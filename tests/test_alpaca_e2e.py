@@ -237,3 +237,14 @@ def test_live_needs_live_credentials_and_a_confirmation(fake, tmp_path):
     assert "needs a confirmation" in refused.stderr
     assert "LIVE TRADING" in refused.stdout and fake.exchange.account_number in refused.stdout
     assert fake.count("POST", "/v2/orders") == 0
+
+
+def test_broker_setup_and_status_check_the_keys_without_showing_them(fake):
+    setup = stratequeue("--broker-setup", "alpaca", env=env_for(fake), timeout=60)
+    assert setup.returncode == 0, setup.stderr
+    assert f"Paper credentials work: account {fake.exchange.account_number}" in setup.stdout
+    status = stratequeue("--broker-status", env=env_for(fake), timeout=60)
+    assert "Paper Ready" in status.stdout
+    secret = fake.env()["PAPER_SECRET"]
+    for out in (setup, status):
+        assert secret not in out.stdout + out.stderr and fake.env()["PAPER_KEY"] not in out.stdout

@@ -64,22 +64,18 @@ def broker_setup(name: str) -> None:
         _console.print(f"🔧 {cls.display_name or broker} ({broker})", markup=False)
         _console.print(cls.setup_instructions(), markup=False)
         validate = getattr(cls, "validate_credentials", None)
-        if (
-            validate is not None
-            and cls.credential_status(dict(os.environ)).paper
-            | cls.credential_status(dict(os.environ)).live
-        ):
+        env = dict(os.environ)
+        status = cls.credential_status(env)
+        for paper, present in ((True, status.paper), (False, status.live)):
+            if validate is None or not present or broker == "paper":
+                continue
+            label = "Paper" if paper else "Live"
             try:
-                for paper in (True, False):
-                    status = cls.credential_status(dict(os.environ))
-                    if status.paper if paper else status.live:
-                        account = validate(dict(os.environ), paper)
-                        _console.print(
-                            f"✅ {'Paper' if paper else 'Live'} credentials work: account {account}",
-                            markup=False,
-                        )
+                account = validate(env, paper)
             except Exception as exc:  # the plugin's message names the problem
-                _console.print(f"❌ Credentials were rejected: {exc}", markup=False)
+                _console.print(f"❌ {label} credentials were rejected: {exc}", markup=False)
+            else:
+                _console.print(f"✅ {label} credentials work: account {account}", markup=False)
         _console.print("")
 
 
