@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -84,15 +83,9 @@ class Registry:
         hint = ""
         if key in EXTRA_FOR:
             hint = f' Install a plugin: pip install "stratequeue[{EXTRA_FOR[key]}]"'
-        return _raise(
-            PluginError(
-                f"Unknown {word} '{name}'. Installed: {installed}.{hint or f' Choose one with {flag}.'}"
-            )
+        raise PluginError(
+            f"Unknown {word} '{name}'. Installed: {installed}.{hint or f' Choose one with {flag}.'}"
         )
-
-
-def _raise(error: Exception) -> Any:
-    raise error
 
 
 @dataclass(frozen=True)
@@ -209,7 +202,3 @@ def reset() -> None:
     _dists.clear()
     _pm = None
     _registries = None
-
-
-def iter_names(kind: str) -> Iterable[str]:
-    return registry(kind).names()

@@ -29,24 +29,6 @@ def _commission(text: str) -> float | tuple[float, float]:
     )
 
 
-TRADE_COLUMNS = [
-    "Size",
-    "EntryBar",
-    "ExitBar",
-    "EntryPrice",
-    "ExitPrice",
-    "SL",
-    "TP",
-    "PnL",
-    "Commission",
-    "ReturnPct",
-    "EntryTime",
-    "ExitTime",
-    "Duration",
-    "Tag",
-]
-
-
 def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
     """The ledger's trades with backtesting.py's ``_trades`` columns (closed, then open)."""
     import pandas as pd

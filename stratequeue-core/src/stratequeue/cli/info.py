@@ -9,7 +9,6 @@ from rich.table import Table
 
 from .. import plugins
 from ..display import make_console
-from ..errors import UsageError
 from ..granularity import GRANULARITIES
 
 _console = make_console()
@@ -112,9 +111,3 @@ def list_plugins() -> None:
         )
         table.add_row(info.name, info.distribution, info.version, registers or "commands only")
     _print(table)
-
-
-def require(value: object, flag: str) -> str:
-    if not value:
-        raise UsageError(f"Missing {flag}.")
-    return str(value)

@@ -10,7 +10,6 @@ import click
 
 from .. import __version__
 from ..errors import UsageError
-from ..granularity import GRANULARITIES
 from .risk_options import risk_options
 
 __all__ = ["cli"]
@@ -184,8 +183,6 @@ def resolve_db(value: object) -> Path:
 
     return Path(str(value)) if value else default_db_path()
 
-
-GRANULARITY_HELP = ", ".join(GRANULARITIES)
 
 from . import commands  # noqa: E402,F401  (registers subcommands)
 
