@@ -56,7 +56,7 @@ def fake_orders(fake: FakeAlpaca) -> Counter[str]:
 
 def fake_position(fake: FakeAlpaca, symbol: str) -> float:
     with fake.exchange.lock:
-        pos = fake.exchange.positions.get(symbol)
+        pos = fake.exchange.positions.get(symbol.replace("/", ""))  # Alpaca keys BTCUSD
         return float(pos.qty) if pos is not None else 0.0
 
 
@@ -248,3 +248,20 @@ def test_broker_setup_and_status_check_the_keys_without_showing_them(fake):
     secret = fake.env()["PAPER_SECRET"]
     for out in (setup, status):
         assert secret not in out.stdout + out.stderr and fake.env()["PAPER_KEY"] not in out.stdout
+
+
+def test_crypto_paper_session_trades_fractions(fake, tmp_path):
+    fake.exchange.set_price("BTC/USD", round(_Walk("BTC/USD", 1).price, 2))
+    db = tmp_path / "crypto.sqlite"
+    args = ("--strategy", SMA, "--symbols", "BTC/USD", "--granularity", "1s", "--db", str(db))
+    out = stratequeue(*args, "--duration", "0.35", env=env_for(fake), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "FILL BTC/USD" in out.stdout
+    con = sqlite3.connect(db)
+    qtys = [q for (q,) in con.execute("SELECT qty FROM orders WHERE symbol='BTC/USD' AND qty > 0")]
+    assert qtys and any(q != int(q) for q in qtys)  # fractional units
+    held = con.execute("SELECT COALESCE(SUM(qty), 0) FROM fill_allocations").fetchone()[0]
+    assert held == pytest.approx(fake_position(fake, "BTC/USD"), abs=1e-9)
+    again = stratequeue(*args, "--duration", "0.05", env=env_for(fake), timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "EXTERNAL" not in again.stdout  # the broker's BTCUSD position is the strategy's
