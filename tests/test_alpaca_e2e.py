@@ -265,3 +265,24 @@ def test_crypto_paper_session_trades_fractions(fake, tmp_path):
     again = stratequeue(*args, "--duration", "0.05", env=env_for(fake), timeout=120)
     assert again.returncode == 0, again.stderr
     assert "EXTERNAL" not in again.stdout  # the broker's BTCUSD position is the strategy's
+
+
+def test_partial_fills_reach_the_book_and_survive_a_restart(tmp_path):
+    """Every order fills in two parts: a fraction order, sent as whole shares, is held by the
+    book as those shares, so both parts land in it; a restart rebuilds the same book."""
+    with FakeAlpaca(partial_fills=2) as fake:
+        fake.exchange.set_price("AAPL", round(_Walk("AAPL", 1).price, 2))
+        db = tmp_path / "partial.sqlite"
+        args = ("--strategy", SMA, "--symbols", "AAPL", "--granularity", "1s", "--db", str(db))
+        out = stratequeue(*args, "--duration", "0.35", env=env_for(fake), timeout=120)
+        assert out.returncode == 0, out.stderr
+        con = sqlite3.connect(db)
+        partial = con.execute(
+            "SELECT client_order_id FROM fills GROUP BY client_order_id HAVING COUNT(*) >= 2"
+        ).fetchall()
+        assert partial, "no order was filled in parts"
+        assert "no longer holds" not in out.stderr
+        held = con.execute("SELECT COALESCE(SUM(qty), 0) FROM fill_allocations").fetchone()[0]
+        assert held == pytest.approx(fake_position(fake, "AAPL"))
+        again = stratequeue(*args, "--duration", "0.05", env=env_for(fake), timeout=120)
+        assert again.returncode == 0, again.stderr  # the rebuilt book agrees with the fills

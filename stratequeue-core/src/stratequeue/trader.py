@@ -27,6 +27,7 @@ from .engine.flatten import (
     close_positions,
     drop_order,
     flatten_inherited,
+    set_units,
 )
 from .errors import BrokerError, UsageError
 from .ledger import Ledger
@@ -342,6 +343,8 @@ class Trader:
                     close_positions(runner)
                 elif event["kind"] == "refuse":
                     drop_order(runner, event["ref"])
+                elif event["kind"] == "units":
+                    set_units(runner, event["ref"], event["amount"])
                 elif event["kind"] == "exit":
                     close_now(runner, event["amount"], event["ref"])
 

@@ -7,7 +7,14 @@ from typing import Any
 
 from .book import ref_of
 
-__all__ = ["add_capital", "close_now", "close_positions", "drop_order", "flatten_inherited"]
+__all__ = [
+    "add_capital",
+    "close_now",
+    "close_positions",
+    "drop_order",
+    "flatten_inherited",
+    "set_units",
+]
 
 
 def flatten_inherited(runner: Any) -> set[str]:
@@ -72,3 +79,15 @@ def close_now(runner: Any, price: float, ref: str) -> list[Any]:
     for trade in list(broker.trades):
         broker._close_trade(trade, price, index)
     return [replace(e, order_ref=ref) for e in runner._executions(broker.take_events())]
+
+
+def set_units(runner: Any, ref: str, units: float) -> bool:
+    """A fraction-sized order was sent to a real broker as ``units``: the book holds it as
+    that many units from now on, so that partial fills reduce it as backtesting.py reduces a
+    unit order (a fraction order would be complete after its first fill)."""
+    for order in runner._broker.orders:
+        if ref_of(order) == ref:
+            order._replace(size=units)
+            runner._tracker.forget_changes(order)
+            return True
+    return False

@@ -411,6 +411,24 @@ class Portfolio:
                 self.ledger.record_intent(self.run_id, intent, cid)
             actions.orders.append(self._order(cid, group))
 
+    def _hold_as_units(
+        self, group: Sequence[tuple[Sleeve, OrderIntent]], signed: Sequence[float]
+    ) -> None:
+        """Fraction orders sent as whole units stay in their books as those units (recorded,
+        so that a rebuilt book does the same)."""
+        from ..engine.flatten import set_units
+
+        for (sleeve, intent), qty in zip(group, signed, strict=True):
+            if intent.is_fraction and abs(qty) >= 1 and set_units(sleeve.runner, intent.ref, qty):
+                self.ledger.add_sleeve_event(
+                    sleeve.strategy_id,
+                    sleeve.symbol,
+                    self.last_time.get(sleeve.symbol),
+                    "units",
+                    qty,
+                    intent.ref,
+                )
+
     def _cancel_leg(self, sleeve: Sleeve, ref: str, actions: _Actions) -> None:
         """A strategy canceled an order (or its book canceled an OCO sibling): once no leg of
         the broker order is wanted any more, cancel it at the broker."""
@@ -467,6 +485,7 @@ class Portfolio:
         first = group[0][1]
         if self.external:
             signed = [external_qty(s, i, self.last_price.get(s.symbol)) for s, i in group]
+            self._hold_as_units(group, signed)
             net = sum(signed)
             qty: float | None = abs(net)
             side = Side.BUY if net > 0 else Side.SELL
