@@ -22,14 +22,12 @@ import asyncio
 import logging
 import random
 import threading
-import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-
-from ._server import ServerThread
+from stratequeue.testing import LoopbackFake
 
 __all__ = ["FakeCoinMarketCap", "main"]
 
@@ -57,7 +55,7 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
-class FakeCoinMarketCap:
+class FakeCoinMarketCap(LoopbackFake):
     def __init__(
         self,
         api_key: str = "test-key",
@@ -81,7 +79,6 @@ class FakeCoinMarketCap:
         self.quotes: dict[str, dict[str, Any]] = {}
         self.ohlcv: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.requests: list[str] = []
-        self._recent: deque[float] = deque()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         app = web.Application()
@@ -89,31 +86,7 @@ class FakeCoinMarketCap:
             app.router.add_get(f"/{version}/cryptocurrency/quotes/latest", self._quotes)
         app.router.add_get("/v2/cryptocurrency/ohlcv/historical", self._ohlcv)
         app.router.add_get("/v1/key/info", self._key_info)
-        self.server = ServerThread(app, host, port)
-        self._live_task: Any = None
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> FakeCoinMarketCap:
-        self.server.start()
-        if self.live:
-            self._live_task = asyncio.run_coroutine_threadsafe(self._live_loop(), self.server.loop)
-        return self
-
-    def stop(self) -> None:
-        if self._live_task is not None:
-            self._live_task.cancel()
-        self.server.stop()
-
-    def __enter__(self) -> FakeCoinMarketCap:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}"
+        self._serve(app, host, port)
 
     @property
     def env(self) -> dict[str, str]:
@@ -146,13 +119,8 @@ class FakeCoinMarketCap:
         if self.fail_next:
             http, code = self.fail_next.popleft()
             return _fail(code, http)
-        if self.rate_limit_per_minute is not None:
-            now = time.monotonic()
-            while self._recent and now - self._recent[0] > 60:
-                self._recent.popleft()
-            if len(self._recent) >= self.rate_limit_per_minute:
-                return _fail(1008)
-            self._recent.append(now)
+        if self._over_rate_limit():
+            return _fail(1008)
         return None
 
     async def _quotes(self, request: web.Request) -> web.Response:

@@ -11,15 +11,16 @@ import asyncio
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from .models import Bar
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["ServerThread", "StreamRunner"]
+__all__ = ["LoopbackFake", "ServerThread", "StreamRunner"]
 
 
 class ServerThread:
@@ -128,3 +129,64 @@ class StreamRunner:
         self.thread.join(5)
         assert not self.thread.is_alive(), "stream() did not return after stop()"
         return time.monotonic() - started
+
+
+class LoopbackFake:
+    """What every fake vendor shares: served on 127.0.0.1 by a :class:`ServerThread`, used as a
+    context manager, an optional live loop (``live=True``) and a per-minute request limit.
+
+    Subclasses build their aiohttp ``app``, call :meth:`_serve`, implement ``_live_loop`` when
+    they push data, and override :meth:`_before_stop` to close what they hold open.
+    """
+
+    live: bool = False
+    rate_limit_per_minute: int | None = None
+
+    def _serve(self, app: web.Application, host: str, port: int) -> None:
+        self.server = ServerThread(app, host, port)
+        self._live_task: Any = None
+        self._recent: deque[float] = deque()
+
+    async def _live_loop(self) -> None:
+        """Push live data while the fake runs (``live=True``)."""
+
+    def _before_stop(self) -> None:
+        """Close connections before the server stops."""
+
+    def start(self) -> Self:
+        self.server.start()
+        if self.live:
+            self._live_task = asyncio.run_coroutine_threadsafe(self._live_loop(), self.server.loop)
+        return self
+
+    def stop(self) -> None:
+        if self._live_task is not None:
+            self._live_task.cancel()
+        self._before_stop()
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _over_rate_limit(self) -> bool:
+        """Count this request; True when it is over ``rate_limit_per_minute`` (not counted)."""
+        if self.rate_limit_per_minute is None:
+            return False
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] > 60:
+            self._recent.popleft()
+        if len(self._recent) >= self.rate_limit_per_minute:
+            return True
+        self._recent.append(now)
+        return False

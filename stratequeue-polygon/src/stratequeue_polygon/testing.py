@@ -30,15 +30,15 @@ import random
 import threading
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from stratequeue.testing import LoopbackFake
 
-from ._server import ServerThread
 from .periods import NEW_YORK
 
 __all__ = ["FakePolygon", "agg_message", "main"]
@@ -79,7 +79,7 @@ class _Conn:
     topics: set[str] = field(default_factory=set)
 
 
-class FakePolygon:
+class FakePolygon(LoopbackFake):
     """Use as a context manager; ``env`` gives the variables that point the plugin here."""
 
     def __init__(
@@ -110,7 +110,6 @@ class FakePolygon:
         self.rate_limited = 0
         self.ws_auth_attempts = 0
         self.ws_connections_total = 0
-        self._recent: deque[float] = deque()
         self._conns: list[_Conn] = []
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -120,39 +119,15 @@ class FakePolygon:
         )
         app.router.add_get("/stocks", self._socket)
         app.router.add_get("/crypto", self._socket)
-        self.server = ServerThread(app, host, port)
-        self._live_task: Any = None
+        self._serve(app, host, port)
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> FakePolygon:
-        self.server.start()
-        if self.live:
-            self._live_task = asyncio.run_coroutine_threadsafe(self._live_loop(), self.server.loop)
-        return self
-
-    def stop(self) -> None:
-        if self._live_task is not None:
-            self._live_task.cancel()
+    def _before_stop(self) -> None:
         try:
             self.server.call(self._close_all(code=1001))
         except Exception as exc:  # the loop may already be gone
             log.debug("closing fake sockets: %r", exc)
-        self.server.stop()
-
-    def __enter__(self) -> FakePolygon:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
@@ -203,19 +178,14 @@ class FakePolygon:
             return _error(401, "ERROR", "API Key was not provided")
         if auth != f"Bearer {self.api_key}":
             return _error(401, "ERROR", "Unknown API Key")
-        if self.rate_limit_per_minute is not None:
-            now = time.monotonic()
-            while self._recent and now - self._recent[0] > 60:
-                self._recent.popleft()
-            if len(self._recent) >= self.rate_limit_per_minute:
-                self.rate_limited += 1
-                return _error(
-                    429,
-                    "ERROR",
-                    "You've exceeded the maximum requests per minute, please wait or upgrade "
-                    "your subscription to continue. https://polygon.io/pricing",
-                )
-            self._recent.append(now)
+        if self._over_rate_limit():
+            self.rate_limited += 1
+            return _error(
+                429,
+                "ERROR",
+                "You've exceeded the maximum requests per minute, please wait or upgrade "
+                "your subscription to continue. https://polygon.io/pricing",
+            )
         if self.rest_status == 403:
             return _error(
                 403,

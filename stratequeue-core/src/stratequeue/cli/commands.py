@@ -10,7 +10,7 @@ import click
 
 from ..errors import UsageError
 from .main import cli, resolve_db
-from .risk_options import risk_config, risk_options
+from .shared_options import rebalance_option, risk_config, risk_options
 
 
 def _commission(text: str) -> float | tuple[float, float]:
@@ -92,13 +92,7 @@ def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
     type=click.Path(dir_okay=False),
     help="Keep the ledger in this file [default: in memory].",
 )
-@click.option(
-    "--rebalance",
-    type=click.Choice(["keep", "close"]),
-    default="keep",
-    show_default=True,
-    help="Allocations changed since the last run on --db: keep positions, or close them.",
-)
+@rebalance_option
 @risk_options
 def replay(**opts: Any) -> None:
     """Run the LIVE code path over a CSV file as fast as it goes.

@@ -10,7 +10,7 @@ import click
 
 from .. import __version__
 from ..errors import UsageError
-from .risk_options import risk_options
+from .shared_options import rebalance_option, risk_options
 
 __all__ = ["cli"]
 
@@ -102,13 +102,7 @@ class _Group(click.Group):
     type=click.Path(dir_okay=False),
     help="Ledger file [default: ~/.stratequeue/ledger.sqlite].",
 )
-@click.option(
-    "--rebalance",
-    type=click.Choice(["keep", "close"]),
-    default="keep",
-    show_default=True,
-    help="Allocations changed since the last run on --db: keep positions, or close them.",
-)
+@rebalance_option
 @click.option(
     "--on-exit",
     type=click.Choice(["keep", "cancel", "flatten"]),

@@ -13,7 +13,7 @@ import click
 from ..display import Display
 from ..errors import UsageError
 from ..portfolio.config import StrategySpec, parse_strategies_file, single_strategy
-from .risk_options import risk_config
+from .shared_options import risk_config
 
 __all__ = ["resolve_mode", "resolve_specs", "run_strategies"]
 

@@ -1,4 +1,5 @@
-"""Risk options shared by a live run and ``replay``: a config file plus account-level flags."""
+"""Options shared by a live run and ``replay``: --rebalance, and the risk limits (a config
+file plus account-level flags)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import click
 
-__all__ = ["risk_config", "risk_options"]
+__all__ = ["rebalance_option", "risk_config", "risk_options"]
 
 DEFAULT_CONFIG = "stratequeue.toml"
 
@@ -40,6 +41,15 @@ _FLAGS: list[tuple[str, str, Any, str]] = [
         "Kill switch: stop opening positions at this drawdown (0.2 = 20%).",
     ),
 ]
+
+
+rebalance_option = click.option(
+    "--rebalance",
+    type=click.Choice(["keep", "close"]),
+    default="keep",
+    show_default=True,
+    help="Allocations changed since the last run on --db: keep positions, or close them.",
+)
 
 
 def risk_options(command: Callable[..., Any]) -> Callable[..., Any]:
