@@ -84,6 +84,9 @@ class IntentAction(StrEnum):
 
 class OrderStatus(StrEnum):
     PENDING = "pending"  # written to the ledger, not yet acknowledged by the broker
+    #: sent, but the broker's answer was lost (a timeout, or a duplicate id it could not show):
+    #: the broker may hold it, so it is open until a poll or the next start finds out
+    UNKNOWN = "unknown"
     ACCEPTED = "accepted"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
@@ -92,7 +95,12 @@ class OrderStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.PENDING, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        return self in (
+            OrderStatus.PENDING,
+            OrderStatus.UNKNOWN,
+            OrderStatus.ACCEPTED,
+            OrderStatus.PARTIALLY_FILLED,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +169,12 @@ class Fill:
     price: float
     timestamp: datetime
     commission: float = 0.0
+    #: the broker's own id of this execution (never one StrateQueue makes up)
     execution_id: str = ""
+    #: the order's cumulative filled quantity after this execution, as the broker reports it:
+    #: what lets one execution seen by two sources (stream and poll, or the runs before and
+    #: after a restart) be booked once even when they name it differently
+    cum_qty: float | None = None
 
     @property
     def signed_qty(self) -> float:

@@ -8,11 +8,43 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..models import AccountInfo, Bar, BrokerOrder, Fill, OrderStatus, Position
 
-__all__ = ["BaseBroker", "BookPricedBroker", "BrokerConfig", "CredentialStatus", "OrderAck"]
+__all__ = [
+    "BaseBroker",
+    "BookPricedBroker",
+    "BrokerConfig",
+    "Capability",
+    "CredentialStatus",
+    "OrderAck",
+]
+
+
+class Capability(StrEnum):
+    """What a broker can do. A plugin declares its set in ``BaseBroker.capabilities``; the
+    portfolio uses it to choose how to send an order, and the broker conformance kit
+    (:mod:`stratequeue.testing.conformance`) skips, by name, the cases a broker cannot do."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+    #: an entry with take-profit and stop-loss legs, working at the broker from its first fill
+    BRACKET = "bracket"
+    #: a trade's exit pair (take-profit limit + stop loss), one cancels the other
+    OCO = "oco"
+    #: change a working order's prices in place (else: cancel and send again)
+    REPLACE = "replace"
+    PARTIAL_FILLS = "partial_fills"
+    FRACTIONAL = "fractional"
+    SHORT = "short"
+    #: every execution with the broker's own id, also after a restart (get_executions)
+    EXECUTIONS = "executions"
+    #: talks HTTP: 429 / 5xx answers and dropped connections can happen (and are retried)
+    NETWORK = "network"
 
 
 @dataclass(frozen=True)
@@ -73,6 +105,8 @@ class BaseBroker(ABC):
     supports_hedging: ClassVar[bool] = False
     #: Asset classes and order types, for ``--list-brokers``.
     features: ClassVar[Mapping[str, str]] = {}
+    #: What this broker can do (see :class:`Capability`).
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.MARKET})
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
@@ -121,8 +155,27 @@ class BaseBroker(ABC):
     def get_open_orders(self) -> list[OrderAck]:
         """Every working order of the account."""
 
+    def replace_order(
+        self,
+        client_order_id: str,
+        new_client_order_id: str,
+        *,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> OrderAck:
+        """Change a working order's prices (Capability.REPLACE); the result carries
+        ``new_client_order_id``. Brokers without it raise NotImplementedError and the
+        portfolio cancels and sends again."""
+        raise NotImplementedError(f"the '{self.name}' broker cannot replace orders")
+
     def poll_fills(self) -> list[Fill]:
         """Executions since the last call (streaming brokers queue them here)."""
+        return []
+
+    def get_executions(self, since: datetime | None = None) -> list[Fill]:
+        """Every execution of the account since ``since`` (Capability.EXECUTIONS), each with
+        the broker's own execution id and the order's cumulative quantity (``Fill.cum_qty``),
+        for restart reconciliation. Brokers without it return []."""
         return []
 
     def on_bar(self, bar: Bar) -> None:  # noqa: B027 - optional hook
