@@ -123,6 +123,7 @@ class Trader:
         self.resumed = 0
         self.stop_reason = "stopped"
         self.fills = "book"
+        self._pending: list[tuple[Sleeve, Any]] = []  # warm-up orders, sent by start()
 
     # -- set-up ---------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -130,6 +131,8 @@ class Trader:
             self.display.line(text)
 
     def build(self) -> None:
+        """Connect, open the ledger and rebuild or warm up every strategy's book. Reads the
+        broker account and changes nothing in it: :meth:`start` does that."""
         cfg = self.config
         extractor = plugins.registry("signal_extractors").get("backtesting")()
         loaded = [(spec, extractor.load(spec.file)) for spec in cfg.strategies]
@@ -269,22 +272,31 @@ class Trader:
                     intents = self._go_live(sleeve, list(runner.inherited_trades), intents)
                 sleeve.closed_before = len(runner.closed_trades)
                 pending.append((sleeve, intents))
-        if cfg.replay and isinstance(self.broker, BookPricedBroker):
+        if self.resumed:
+            self.portfolio.resume_orders()
+            self._say(f"Resumed {self.resumed} strategy book(s) from the ledger {cfg.db}.")
+        self._pending = pending
+
+    def start(self) -> None:
+        """The first requests that change the broker account: reconciliation (orders committed
+        before a crash, fills to book, orders to adopt or cancel) and the orders strategies had
+        pending when their warm-up ended. A live run calls this only once it is confirmed."""
+        assert self.portfolio is not None
+        cfg = self.config
+        if cfg.replay and isinstance(self.broker, BookPricedBroker) and not self.resumed:
             # A replay's books keep their warm-up P&L (that is what makes it exact); book it
             # into the paper account too, so that strategies and account add up.
             books = sum(float(s.runner.equity) for s in self.portfolio.all_sleeves())
             gap = books - self.broker.get_account_info().equity
-            if abs(gap) > 1e-9 and not self.resumed:
+            if abs(gap) > 1e-9:
                 self.broker.deposit(gap)
-        if self.resumed:
-            self.portfolio.resume_orders()
-            self._say(f"Resumed {self.resumed} strategy book(s) from the ledger {cfg.db}.")
         for note in self.portfolio.reconcile():
             self._say(note)
-        if pending and self.broker is not None:
-            events = self.portfolio.start(pending)
+        if self._pending and self.broker is not None:
+            events = self.portfolio.start(self._pending)
             if self.display and self.show_events:
                 self.display.events(events)
+        self._pending = []
 
     def _default_lookback(self, loaded: Sequence[tuple[StrategySpec, Any]]) -> int:
         """The largest LOOKBACK of the strategies; for a file without one, the warm-up its

@@ -139,6 +139,7 @@ def replay(**opts: Any) -> None:
     trader = Trader(config, display, show_events=False)
     started = time.perf_counter()
     trader.build()
+    trader.start()
     reason = trader.run()
     elapsed = time.perf_counter() - started
     assert trader.ledger is not None and trader.portfolio is not None and trader.broker is not None

@@ -94,8 +94,13 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
     display.broker_label = (
         trader.broker.display_name or trader.broker.name if trader.broker else "no broker"
     )
-    if mode == "live":
-        _confirm_live(trader, bool(opts["yes"]))
+    try:
+        if mode == "live":  # before anything is sent, cancelled or replaced at the broker
+            _confirm_live(trader, bool(opts["yes"]))
+        trader.start()
+    except BaseException:
+        trader.close("not started")
+        raise
     names = ", ".join(f"{s.strategy_id} ({s.allocation:.0%})" for s in specs)
     display.line(
         f"🚀 {names} on {', '.join(symbols)} · {config.data_source} {config.granularity} bars · "

@@ -1,0 +1,105 @@
+"""Real money: a --live run sends, cancels or replaces nothing before it is confirmed, and what
+the broker holds is reconciled before the first new order. Checked at the wire of the fake
+Alpaca, driven by the real alpaca-py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import stratequeue
+
+pytest.importorskip("stratequeue_alpaca")
+from stratequeue.data.demo import _Walk  # noqa: E402
+from stratequeue_alpaca.testing import FakeAlpaca  # noqa: E402
+
+EVERY_BAR = str(Path(__file__).parent / "strategies" / "trade_every_bar.py")
+CHANGES = ("POST", "DELETE", "PATCH")
+
+
+@pytest.fixture
+def fake():
+    with FakeAlpaca() as server:
+        server.exchange.set_price("AAPL", round(_Walk("AAPL", 1).price, 2))
+        yield server
+
+
+def live_env(fake: FakeAlpaca) -> dict[str, str]:
+    """Live credentials (the fake stands in for api.alpaca.markets); no paper keys at all."""
+    return {
+        **fake.env(paper=False),
+        "PAPER_KEY": "",
+        "PAPER_SECRET": "",
+        "PAPER_ENDPOINT": "",
+    }
+
+
+def changes_since(fake: FakeAlpaca, start: int) -> list[str]:
+    with fake._lock:
+        return [f"{r.method} {r.path}" for r in fake.requests[start:] if r.method in CHANGES]
+
+
+def ledger_rows(db: Path, sql: str) -> list[tuple]:
+    """Rows of a ledger that a running process writes (none while it does not exist yet)."""
+    if not db.exists():
+        return []
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error:
+        return []
+    try:
+        return con.execute(sql).fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        con.close()
+
+
+def kill_when(proc: subprocess.Popen[bytes], ready, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before the kill point"
+        if ready():
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the kill point was never reached")
+
+
+def test_a_refused_live_run_sends_nothing_even_with_an_unsent_order_in_its_ledger(fake, tmp_path):
+    db = tmp_path / "live.sqlite"
+    args = ["--strategy", EVERY_BAR, "--symbols", "AAPL", "--granularity", "1s", "--live"]
+    args += ["--db", str(db)]
+    # A live run whose orders are committed but cannot be sent (Alpaca's asset lookup, made
+    # before the POST, keeps failing): killed while such an order waits in its ledger.
+    fake.fail("GET", "/v2/assets/AAPL", 503, times=10_000)
+    exe = shutil.which("stratequeue", path=os.path.dirname(sys.executable)) or "stratequeue"
+    env = {**os.environ, **live_env(fake), "TQDM_DISABLE": "1"}
+    with open(tmp_path / "first.log", "ab") as log:
+        proc = subprocess.Popen([exe, *args, "--yes"], stdout=log, stderr=log, env=env)
+        unsent = "SELECT client_order_id FROM orders WHERE status='pending' AND qty > 0"
+        kill_when(proc, lambda: ledger_rows(db, unsent))
+    pending = ledger_rows(db, unsent)
+    assert pending, "the kill did not land with an unsent order in the ledger"
+    assert fake.count("POST", "/v2/orders") == 0  # it was never sent
+    with fake._lock:
+        fake._faults.clear()
+
+    before = len(fake.requests)
+    refused = stratequeue(*args, env=live_env(fake), timeout=120)  # no terminal, no --yes
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "needs a confirmation" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "LIVE TRADING" in refused.stdout
+    assert changes_since(fake, before) == []  # not one order request reached the broker
+    assert ledger_rows(db, unsent) == pending  # and the ledger still holds the order
