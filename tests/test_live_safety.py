@@ -103,3 +103,42 @@ def test_a_refused_live_run_sends_nothing_even_with_an_unsent_order_in_its_ledge
     assert "LIVE TRADING" in refused.stdout
     assert changes_since(fake, before) == []  # not one order request reached the broker
     assert ledger_rows(db, unsent) == pending  # and the ledger still holds the order
+
+
+def paper_env(fake: FakeAlpaca) -> dict[str, str]:
+    env = dict(fake.env())
+    for var in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "ALPACA_BASE_URL"):
+        env.setdefault(var, "")
+    return env
+
+
+def test_an_order_whose_answer_was_lost_is_kept_as_sent_and_found_later(fake, tmp_path):
+    """The first order is placed but its answer is lost, and Alpaca cannot show it for a while:
+    the ledger keeps it open as 'unknown' (never 'rejected'), the strategy still waits for it,
+    and once Alpaca shows it, it is tracked and its fill booked once."""
+    fake.fail("POST", "/v2/orders", 504, after=True)  # placed, answer lost
+    fake.fail("GET", "/v2/orders:by_client_order_id", 503, times=8)  # two whole lookups fail
+    db = tmp_path / "unknown.sqlite"
+    args = ("--strategy", EVERY_BAR, "--symbols", "AAPL", "--granularity", "1s", "--db", str(db))
+    out = stratequeue(*args, "--duration", "0.2", env=paper_env(fake), timeout=120)
+    assert out.returncode == 0, out.stderr
+    con = sqlite3.connect(db)
+    first = con.execute(
+        "SELECT client_order_id FROM orders WHERE qty > 0 ORDER BY rowid LIMIT 1"
+    ).fetchone()[0]
+    events = [
+        e
+        for (e,) in con.execute(
+            "SELECT status FROM order_events WHERE client_order_id=? ORDER BY id", (first,)
+        )
+    ]
+    assert "unknown" in events and "rejected" not in events, events
+    assert (
+        con.execute("SELECT status FROM orders WHERE client_order_id=?", (first,)).fetchone()[0]
+        == "filled"
+    )
+    assert fake.count("POST", "/v2/orders", client_order_id=first) == 1
+    held = con.execute("SELECT COALESCE(SUM(qty), 0) FROM fill_allocations").fetchone()[0]
+    with fake.exchange.lock:
+        position = fake.exchange.positions.get("AAPL")
+        assert held == (position.qty if position else 0.0)

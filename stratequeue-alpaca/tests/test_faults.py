@@ -58,10 +58,10 @@ def test_a_silent_server_never_hangs_a_read(fake):
     assert time.monotonic() - started < 1.5
 
 
-def test_alpaca_down_for_good_gives_a_pending_ack_not_an_exception(broker, fake):
+def test_alpaca_down_for_good_gives_an_unknown_ack_not_an_exception(broker, fake):
     fake.fail("POST", "/v2/orders", 503, times=10)
     ack = broker.submit_order(order("down-1"))
-    assert ack.status is OrderStatus.PENDING and "unconfirmed" in ack.message
+    assert ack.status is OrderStatus.UNKNOWN and "unconfirmed" in ack.message
     assert broker.get_order("down-1") is None  # the ledger can tell it was never received
     assert len(fake.exchange.orders) == 0
 
@@ -105,3 +105,33 @@ def test_fills_missed_during_a_reconnect_are_found_after_it(fake):
     wait_for(lambda: fake.trade_listeners == 1, timeout=8)
     assert [f.client_order_id for f in broker.poll_fills()] == ["gap-2"]
     broker.disconnect()
+
+
+def test_a_duplicate_id_whose_lookup_fails_is_unknown_never_rejected(broker, fake):
+    """Alpaca holds the order (placed, but the answer was lost and the retry met the duplicate
+    check) and cannot show it right now: the order is kept as sent, state unknown."""
+    fake.fail("POST", "/v2/orders", 504, after=True)  # placed, answer lost
+    fake.fail("GET", "/v2/orders:by_client_order_id", 503, times=50)
+    ack = broker.submit_order(order("dup-1"))
+    assert ack.status is OrderStatus.UNKNOWN, ack
+    assert len(fake.exchange.orders) == 1  # it is at the broker
+    with fake._lock:
+        fake._faults.clear()
+    found = broker.get_order("dup-1")  # the next look finds it
+    assert found is not None and found.status is OrderStatus.FILLED
+
+
+def test_a_duplicate_id_answer_is_looked_up_with_retries_and_tracked(fake):
+    """A fresh connection (a restart) sends an order Alpaca already holds: the 422 duplicate
+    answer is followed by a lookup that survives a transient failure, and the order is tracked,
+    never booked as rejected."""
+    first = make_broker(fake, stream=False)
+    first.connect()
+    first.submit_order(order("dup-2"))
+    fresh = make_broker(fake, stream=False)
+    fresh.connect()
+    fake.fail("GET", "/v2/orders:by_client_order_id", 503, times=1)
+    ack = fresh.submit_order(order("dup-2"))
+    assert ack.status is OrderStatus.FILLED, ack
+    assert fake.count("POST", "/v2/orders", client_order_id="dup-2") == 2  # the second: 422
+    assert len(fake.exchange.orders) == 1

@@ -345,12 +345,20 @@ class AlpacaBroker(BaseBroker):
                 symbol=order.symbol,
             )
         if order.client_order_id in self._tracked:  # sent before in this session
-            existing = self._lookup_quietly(order.client_order_id)
+            try:
+                existing = self._lookup(order.client_order_id)
+            except Exception as exc:
+                return self._unknown(order, f"Alpaca could not show it ({api_message(exc)})")
             if existing is not None:
                 return self._ack(existing, order.symbol)
         return self._send(order, request)
 
     def _send(self, order: BrokerOrder, request: Any) -> OrderAck:
+        """POST the order. Once a request has left, Alpaca may hold the order whatever the
+        answer said: a duplicate-id refusal, a timeout, a 429 or a 5xx is followed by a lookup
+        by client order id (itself retried) before anything is sent again, and an order that
+        cannot be found or ruled out is UNKNOWN (open: the next poll or start resolves it),
+        never REJECTED."""
         from .http import api_message, is_transient, status_of
 
         assert self._retrier is not None
@@ -361,41 +369,45 @@ class AlpacaBroker(BaseBroker):
                 placed = self._client.submit_order(request)
             except Exception as exc:
                 last = api_message(exc)
-                if _is_duplicate(exc) or is_transient(exc):
-                    if not _is_duplicate(exc):
-                        wait = self._retrier.delay(attempt)
-                        log.warning(
-                            "Order %s: Alpaca %s (%s); checking whether it was placed before "
-                            "retrying in %.2fs",
-                            cid,
-                            status_of(exc) or type(exc).__name__,
-                            last,
-                            wait,
-                        )
-                        time.sleep(wait)
-                    existing = self._lookup_quietly(cid)
-                    if existing is not None:
-                        log.info("Order %s was already placed at Alpaca; not sending it again", cid)
-                        self._track(existing, order.symbol)
-                        return self._ack(existing, order.symbol)
-                    if _is_duplicate(exc):
-                        return self._refused(order, last)
-                    continue
-                return self._refused(order, last)
+                duplicate = _is_duplicate(exc)
+                if not duplicate and not is_transient(exc):
+                    return self._refused(order, last)  # Alpaca refused it: nothing was placed
+                if not duplicate:
+                    wait = self._retrier.delay(attempt)
+                    log.warning(
+                        "Order %s: Alpaca %s (%s); checking whether it was placed before "
+                        "retrying in %.2fs",
+                        cid,
+                        status_of(exc) or type(exc).__name__,
+                        last,
+                        wait,
+                    )
+                    time.sleep(wait)
+                try:
+                    existing = self._lookup(cid)
+                except Exception as lookup_error:
+                    return self._unknown(
+                        order, f"{last}; the lookup failed too ({api_message(lookup_error)})"
+                    )
+                if existing is not None:
+                    log.info("Order %s was already placed at Alpaca; not sending it again", cid)
+                    self._track(existing, order.symbol)
+                    return self._ack(existing, order.symbol)
+                if duplicate:
+                    return self._unknown(order, f"{last}, but Alpaca cannot show it yet")
+                continue  # Alpaca does not have it: the same id may go again
             self._track(placed, order.symbol)
             log.info("Order %s placed at Alpaca as %s (%s)", cid, placed.id, _enum(placed.status))
             return self._ack(placed, order.symbol)
-        log.error(
-            "Order %s: Alpaca did not confirm it after %d attempts (%s)",
-            cid,
-            self._retrier.attempts,
-            last,
-        )
+        return self._unknown(order, f"unconfirmed after {self._retrier.attempts} attempts ({last})")
+
+    def _unknown(self, order: BrokerOrder, message: str) -> OrderAck:
+        """Sent, and Alpaca may hold it: kept open as UNKNOWN, looked up again later."""
+        log.error("Order %s: %s; it is kept as sent, state unknown", order.client_order_id, message)
         return OrderAck(
-            cid,
-            OrderStatus.PENDING,
-            message=f"unconfirmed after {self._retrier.attempts} attempts ({last}); "
-            "get_order() will tell whether Alpaca has it",
+            order.client_order_id,
+            OrderStatus.UNKNOWN,
+            message=f"state unknown: {message}",
             symbol=order.symbol,
         )
 
@@ -430,14 +442,6 @@ class AlpacaBroker(BaseBroker):
             if status_of(exc) == 404:
                 return None
             raise
-
-    def _lookup_quietly(self, client_order_id: str) -> Any | None:
-        """The order, or None when Alpaca does not know it or cannot say right now."""
-        try:
-            return self._lookup(client_order_id)
-        except Exception as exc:
-            log.warning("Order lookup for %s failed: %s", client_order_id, exc.__class__.__name__)
-            return None
 
     def _track(self, alpaca_order: Any, symbol: str) -> None:
         with self._lock:

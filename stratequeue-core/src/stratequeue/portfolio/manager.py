@@ -124,6 +124,9 @@ class Portfolio:
         self.alerts: list[str] = []  # kill switches and pauses, for the display
         self.last_time: dict[str, datetime] = {}
         self._risk_state = ""
+        #: orders sent whose answer was lost (UNKNOWN) or that could not be sent (PENDING):
+        #: looked up at every bar until the broker has them or has ruled them out
+        self.unsure: set[str] = set()
 
     # -- set-up -------------------------------------------------------------------------------
     def add(self, sleeve: Sleeve) -> None:
@@ -140,7 +143,11 @@ class Portfolio:
         sleeves = self.sleeves.get(bar.symbol, [])
         if not sleeves:
             return []
-        events: list[Event] = self.poll_fills(bar.timestamp) if self.external else []
+        events: list[Event] = []
+        if self.external:
+            if self.unsure:
+                events += self._resolve_unsure(bar.timestamp)
+            events += self.poll_fills(bar.timestamp)
         self.last_price[bar.symbol] = bar.close
         self.last_time[bar.symbol] = bar.timestamp
         log.debug(
@@ -592,6 +599,10 @@ class Portfolio:
                 message=ack.message,
                 broker_order_id=ack.broker_order_id or None,
             )
+        if ack.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING):
+            self.unsure.add(order.client_order_id)  # never taken for rejected: it may be held
+        else:
+            self.unsure.discard(order.client_order_id)
         if ack.status is OrderStatus.REJECTED:
             open_order = self.open_orders.pop(order.client_order_id, None)
             strategies = tuple(s.strategy_id for s, _ in open_order.legs) if open_order else ()
@@ -601,6 +612,38 @@ class Portfolio:
                         sleeve.runner.cancel_order(ref, f"rejected: {ack.message}")
             return [RejectEvent(order.symbol, when, order.client_order_id, ack.message, strategies)]
         return []
+
+    def _resolve_unsure(self, when: datetime) -> list[Event]:
+        """Orders whose state was unknown: the broker has them (tracked from now on), or has
+        ruled them out (sent again under the same client order id, which it cannot place
+        twice), or still cannot say (asked again at the next bar)."""
+        events: list[Event] = []
+        assert self.broker is not None
+        for cid in sorted(self.unsure):
+            row = self.ledger.order(cid)
+            if row is None or not OrderStatus(row["status"]).is_open:
+                self.unsure.discard(cid)
+                continue
+            try:
+                ack = self.broker.get_order(cid)
+            except Exception as exc:  # the broker cannot say right now
+                log.warning("Order %s: state still unknown (%s)", cid, type(exc).__name__)
+                continue
+            if ack is None:
+                log.warning("Order %s: the broker does not have it; sending it again", cid)
+                with self.ledger.transaction():
+                    events += self._send(_order_from_row(row), when)
+                continue
+            self.unsure.discard(cid)
+            with self.ledger.transaction():
+                self.ledger.update_order(
+                    cid,
+                    _ledger_status(ack.status, self.external),
+                    event="state found",
+                    message=ack.message,
+                    broker_order_id=ack.broker_order_id or None,
+                )
+        return events
 
     def _signal(self, sleeve: Sleeve, intent: OrderIntent) -> SignalEvent:
         price = intent.reference_price or self.last_price.get(sleeve.symbol, 0.0)
@@ -1043,21 +1086,7 @@ class Portfolio:
             cid = row["client_order_id"]
             ack = broker.get_order(cid)
             if ack is None:
-                order = BrokerOrder(
-                    cid,
-                    row["symbol"],
-                    Side(row["side"]),
-                    row["qty"],
-                    OrderType(row["order_type"]),
-                    row["limit_price"],
-                    row["stop_price"],
-                    row["notional"],
-                    row["time_in_force"] or "day",
-                    take_profit=row["take_profit"],
-                    stop_loss=row["stop_loss"],
-                    order_class=row["order_class"],
-                )
-                ack = broker.submit_order(order)
+                ack = broker.submit_order(_order_from_row(row))
                 self.ledger.update_order(
                     cid,
                     _ledger_status(ack.status, self.external),
@@ -1198,6 +1227,24 @@ class Portfolio:
                 }
             )
         return out
+
+
+def _order_from_row(row: dict[str, Any]) -> BrokerOrder:
+    """A committed order as the ledger holds it, to send (again) under its client order id."""
+    return BrokerOrder(
+        row["client_order_id"],
+        row["symbol"],
+        Side(row["side"]),
+        row["qty"],
+        OrderType(row["order_type"]),
+        row["limit_price"],
+        row["stop_price"],
+        row["notional"],
+        row["time_in_force"] or "day",
+        take_profit=row["take_profit"],
+        stop_loss=row["stop_loss"],
+        order_class=row["order_class"],
+    )
 
 
 def _ledger_status(status: OrderStatus, external: bool) -> OrderStatus:
