@@ -142,3 +142,47 @@ def test_an_order_whose_answer_was_lost_is_kept_as_sent_and_found_later(fake, tm
     with fake.exchange.lock:
         position = fake.exchange.positions.get("AAPL")
         assert held == (position.qty if position else 0.0)
+
+
+def test_start_reconciles_the_brokers_open_orders_before_the_first_new_order(fake, tmp_path):
+    """At start, every open order at the broker is weighed against the ledger: one placed by
+    hand is EXTERNAL (reported, recorded, left alone); ours that the ledger has as done, or
+    never saw, are cancelled with a line saying so; all of it before the first new order."""
+    db = tmp_path / "whole.sqlite"
+    args = ("--strategy", EVERY_BAR, "--symbols", "AAPL", "--granularity", "1s", "--db", str(db))
+    fake.fail("POST", "/v2/orders", 403, {"code": 40310000, "message": "insufficient buying power"})
+    first = stratequeue(*args, "--duration", "0.1", env=paper_env(fake), timeout=120)
+    assert first.returncode == 0, first.stderr
+    con = sqlite3.connect(db)
+    ledger_id = con.execute("SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0]
+    rejected = con.execute("SELECT client_order_id FROM orders WHERE status='rejected'").fetchone()
+    assert rejected, "the first run left no rejected order"
+    con.close()
+    price = fake.exchange.prices["AAPL"]
+    far = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "time_in_force": "gtc"}
+    far["limit_price"] = str(round(price * 0.5, 2))
+    # what the old code could leave: an order the ledger booked as rejected, open at Alpaca
+    fake.exchange.submit({**far, "client_order_id": rejected[0]})
+    never_seen = f"sq-{ledger_id}-0123456789abcdef"
+    fake.exchange.submit({**far, "client_order_id": never_seen})
+    fake.exchange.submit({**far, "client_order_id": "placed-by-hand-1"})
+
+    before = len(fake.requests)
+    second = stratequeue(*args, "--duration", "0.1", env=paper_env(fake), timeout=120)
+    assert second.returncode == 0, second.stderr
+    out = second.stdout
+    assert "EXTERNAL: open order placed-by-hand-1 at the broker (AAPL buy 1" in out, out
+    assert f"Cancelled our order {never_seen}" in out and "the ledger never saw it" in out
+    assert f"Cancelled our order {rejected[0]}" in out and "has it as rejected" in out
+    with fake.exchange.lock:
+        status = {o["client_order_id"]: o["status"] for o in fake.exchange.orders.values()}
+    assert status["placed-by-hand-1"] == "new"  # never touched
+    assert status[never_seen] == status[rejected[0]] == "canceled"
+    with fake._lock:
+        calls = [(r.method, r.path) for r in fake.requests[before:]]
+    deletes = [i for i, (m, _) in enumerate(calls) if m == "DELETE"]
+    posts = [i for i, c in enumerate(calls) if c == ("POST", "/v2/orders")]
+    assert len(deletes) == 2 and posts and max(deletes) < min(posts), calls
+    con = sqlite3.connect(db)
+    recorded = con.execute("SELECT value FROM meta WHERE key='external_orders'").fetchone()[0]
+    assert "placed-by-hand-1" in recorded

@@ -32,7 +32,7 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 from stratequeue.brokers.base import OrderAck
-from stratequeue.models import BrokerOrder, OrderStatus, OrderType
+from stratequeue.models import BrokerOrder, OrderStatus, OrderType, Side
 
 from .symbols import pair
 
@@ -278,4 +278,6 @@ def ack_from_order(order: Any, symbol: str | None = None, message: str = "") -> 
         filled_qty=filled,
         symbol=symbol or order.symbol or "",
         filled_avg_price=float(acting.filled_avg_price) if acting.filled_avg_price else None,
+        side=Side(_text(order.side)) if order.side else None,
+        qty=float(order.qty) if order.qty else None,
     )

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from ..models import AccountInfo, Bar, BrokerOrder, Fill, OrderStatus, Position
+from ..models import AccountInfo, Bar, BrokerOrder, Fill, OrderStatus, Position, Side
 
 __all__ = [
     "BaseBroker",
@@ -87,6 +87,8 @@ class OrderAck:
     filled_qty: float = 0.0
     symbol: str = ""
     filled_avg_price: float | None = None  # lets a restart account for fills it missed
+    side: Side | None = None  # what the order does (reconciliation reports unknown orders)
+    qty: float | None = None
 
 
 class BaseBroker(ABC):

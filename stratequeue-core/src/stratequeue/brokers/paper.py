@@ -59,6 +59,8 @@ class _Order:
             self.message,
             self.filled_qty,
             self.order.symbol,
+            side=self.order.side,
+            qty=self.order.qty,
         )
 
 

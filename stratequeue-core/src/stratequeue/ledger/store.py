@@ -455,6 +455,21 @@ class Ledger:
         )
         return True
 
+    def filled_qty(self, client_order_id: str) -> float:
+        """What the recorded fills of ``client_order_id`` (an order, or an exit leg such as
+        ``<cid>/tp``) add up to: its booked cumulative quantity."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(qty), 0) FROM fills WHERE client_order_id=?", (client_order_id,)
+        ).fetchone()
+        return float(row[0])
+
+    def previous_run_start(self, run_id: int) -> datetime | None:
+        """When the run before ``run_id`` started (None for the ledger's first run)."""
+        row = self.db.execute(
+            "SELECT started_at FROM runs WHERE run_id < ? ORDER BY run_id DESC LIMIT 1", (run_id,)
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
     def has_execution(self, execution_id: str) -> bool:
         return (
             self.db.execute("SELECT 1 FROM fills WHERE execution_id=?", (execution_id,)).fetchone()

@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..brokers.base import BaseBroker, BookPricedBroker
-from ..errors import StrateQueueError
 from ..ledger import Allocation, Ledger
 from ..models import (
     Bar,
@@ -44,17 +43,11 @@ from ..models import (
 from .events import Event, FillEvent, RejectEvent, SignalEvent
 from .external import external_qty
 from .ids import client_order_id, netted_order_id
+from .reconcile import EXTERNAL, ReconciliationError
 
 __all__ = ["EXTERNAL", "Portfolio", "ReconciliationError", "Sleeve"]
 
 log = logging.getLogger(__name__)
-
-#: The owner of broker positions that no strategy's fills explain; never traded.
-EXTERNAL = "EXTERNAL"
-
-
-class ReconciliationError(StrateQueueError):
-    """The ledger, the books and the broker disagree in a way that cannot be explained."""
 
 
 @dataclass
@@ -903,6 +896,16 @@ class Portfolio:
     def _real_fill(self, fill: Fill, before: datetime) -> list[Event]:
         if self.ledger.has_execution(fill.execution_id):
             return []
+        if fill.cum_qty is not None:
+            # One execution reported twice under two names (the stream and the executions
+            # list, or the runs before and after a restart): the order's cumulative quantity
+            # says what is new.
+            fresh = fill.cum_qty - self.ledger.filled_qty(fill.client_order_id)
+            if fresh <= 1e-9:
+                log.debug("fill %s: already booked up to %g", fill.execution_id, fill.cum_qty)
+                return []
+            if fresh < fill.qty - 1e-9:
+                fill = replace(fill, qty=round(fresh, 9))
         log.debug(
             "fill %s %s %s %s @ %s (%s)",
             fill.client_order_id,
@@ -1070,123 +1073,10 @@ class Portfolio:
                 )
 
     def reconcile(self) -> list[str]:
-        """Complete what a crash interrupted and check that ledger, books and broker agree.
+        """Ledger against the broker's whole state, at start (see reconcile.py)."""
+        from .reconcile import reconcile
 
-        Orders committed but never received by the broker are sent (same client order id);
-        fills committed but not booked at a book-priced broker are booked (same execution id);
-        broker positions no strategy explains are reported as EXTERNAL and never traded.
-        Returns lines to show the user; raises ReconciliationError on a mismatch it cannot explain.
-        """
-        notes: list[str] = []
-        broker = self.broker
-        if broker is None:
-            return notes
-        # 1. Orders the ledger has but the broker never received.
-        for row in self.ledger.orders(open_only=True):
-            cid = row["client_order_id"]
-            ack = broker.get_order(cid)
-            if ack is None:
-                ack = broker.submit_order(_order_from_row(row))
-                self.ledger.update_order(
-                    cid,
-                    _ledger_status(ack.status, self.external),
-                    event="sent after restart",
-                    message=ack.message,
-                    broker_order_id=ack.broker_order_id or None,
-                )
-                notes.append(
-                    f"Sent order {cid} ({row['symbol']}), committed before the last stop but never sent."
-                )
-            elif self.external and ack.filled_qty > float(row["filled_qty"] or 0) + 1e-9:
-                missed = ack.filled_qty - float(row["filled_qty"] or 0)
-                price = ack.filled_avg_price or self.last_price.get(row["symbol"], 0.0)
-                fill = Fill(
-                    cid + _oco_leg(row, price),
-                    row["symbol"],
-                    Side(row["side"]),
-                    missed,
-                    price,
-                    datetime.now(UTC),
-                    0.0,
-                    f"{cid}-recovered-{ack.filled_qty:g}",
-                )
-                self._real_fill(fill, datetime.now(UTC))
-                notes.append(
-                    f"Applied {missed:g} {row['symbol']} filled on order {cid} while StrateQueue was down."
-                )
-            elif _ledger_status(ack.status, self.external) is not OrderStatus(row["status"]):
-                self.ledger.update_order(
-                    cid,
-                    _ledger_status(ack.status, self.external),
-                    event="status after restart",
-                    message=ack.message,
-                    broker_order_id=ack.broker_order_id or None,
-                )
-        # 2. Fills the ledger has but a book-priced broker has not booked.
-        if isinstance(broker, BookPricedBroker):
-            for row in self.ledger.fills():
-                if row["execution_id"] in broker.executions:
-                    continue
-                allocations = self.ledger.allocations(row["id"])
-                signed = sum(a["qty"] for a in allocations)
-                flow = sum(a["qty"] * a["price"] for a in allocations) + row["commission"]
-                if broker.get_order(row["client_order_id"]) is None:
-                    raise ReconciliationError(
-                        f"Fill {row['execution_id']} belongs to order {row['client_order_id']}, which the "
-                        "broker does not know. Check the broker account before restarting."
-                    )
-                broker.fill_from_book(
-                    row["client_order_id"],
-                    signed,
-                    row["price"],
-                    datetime.fromisoformat(row["ts"]),
-                    row["commission"],
-                    final=False,
-                    execution_id=row["execution_id"],
-                    cash_flow=flow,
-                )
-                notes.append(
-                    f"Booked fill {row['execution_id']} at the broker (recorded before the last stop)."
-                )
-            # Orders the ledger closed (filled or cancelled by the book) that the broker still holds open.
-            for row in self.ledger.orders():
-                status = OrderStatus(row["status"])
-                if status.is_open:
-                    continue
-                ack = broker.get_order(row["client_order_id"])
-                if ack is not None and ack.status.is_open:
-                    broker.close_book_order(
-                        row["client_order_id"], filled=status is OrderStatus.FILLED
-                    )
-        # 3. Positions: strategies' fills against the broker's account.
-        owned: dict[str, float] = defaultdict(float)
-        for (strategy_id, symbol), qty in self.ledger.strategy_positions().items():
-            owned[symbol] += qty
-            sleeve = next(
-                (s for s in self.sleeves.get(symbol, []) if s.strategy_id == strategy_id), None
-            )
-            if sleeve is not None and abs(float(sleeve.runner.position_size) - qty) > 1e-9:
-                raise ReconciliationError(
-                    f"Strategy '{strategy_id}' on {symbol}: its rebuilt book holds "
-                    f"{float(sleeve.runner.position_size):g} but its recorded fills add up to {qty:g}. "
-                    "The ledger may have been edited or belongs to other strategy files; "
-                    "start with a new --db, or restore the original files."
-                )
-        for position in broker.get_positions():
-            extra = position.qty - owned.get(position.symbol, 0.0)
-            if abs(extra) > 1e-9:
-                self.ledger.snapshot(
-                    datetime.now(UTC),
-                    EXTERNAL,
-                    0.0,
-                    extra * (position.market_price or position.avg_price),
-                    [(position.symbol, extra, position.avg_price, position.market_price)],
-                )
-                notes.append(
-                    f"{EXTERNAL}: {extra:+g} {position.symbol} at the broker belongs to no strategy; "
-                    "it is tracked and never traded."
-                )
-        return notes
+        return reconcile(self)
 
     # -- books ----------------------------------------------------------------------------------
     def _snapshot(self, ts: datetime, sleeves: Sequence[Sleeve]) -> None:

@@ -1,0 +1,255 @@
+"""Start-of-run reconciliation: the ledger against the broker's whole state.
+
+Run once per start, after a live run is confirmed and before the first new order:
+
+1. **Executions** the broker reports since the previous run started (brokers with
+   ``Capability.EXECUTIONS``) are booked, under the broker's own execution ids; one already
+   booked (by id, or by the order's cumulative quantity when another source named it
+   differently) is not booked again.
+2. **The ledger's open orders**: one the broker never received is sent (same client order id,
+   so it cannot be placed twice); the others take the broker's status.
+3. **Fills a book-priced (paper) broker has not booked** are booked at it.
+4. **The broker's open orders**: ours that the ledger has as open are tracked; ours that the
+   ledger has as done, or never saw, are cancelled with a line saying so (a book-priced broker
+   closes them as its books did); any other is EXTERNAL: reported by id, symbol and side,
+   recorded, and never cancelled or traded against.
+5. **Positions**: each rebuilt book must hold what its fills say; what no strategy explains is
+   EXTERNAL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ..brokers.base import BookPricedBroker, Capability, OrderAck
+from ..errors import StrateQueueError
+from ..models import Fill, OrderStatus, Side
+
+if TYPE_CHECKING:
+    from .manager import Portfolio
+
+__all__ = ["EXTERNAL", "ReconciliationError", "reconcile"]
+
+log = logging.getLogger(__name__)
+
+#: The owner of broker positions and orders that no strategy explains; never traded.
+EXTERNAL = "EXTERNAL"
+
+
+class ReconciliationError(StrateQueueError):
+    """The ledger, the books and the broker disagree in a way that cannot be explained."""
+
+
+def reconcile(portfolio: Portfolio) -> list[str]:
+    """Complete what a crash interrupted and check that ledger, books and broker agree.
+
+    Returns lines to show the user; raises ReconciliationError on a mismatch it cannot explain.
+    """
+    notes: list[str] = []
+    if portfolio.broker is None:
+        return notes
+    if portfolio.external:
+        _executions(portfolio, notes)
+    _ledger_orders(portfolio, notes)
+    if isinstance(portfolio.broker, BookPricedBroker):
+        _book_fills(portfolio, notes)
+    _broker_orders(portfolio, notes)
+    _positions(portfolio, notes)
+    return notes
+
+
+def _executions(p: Portfolio, notes: list[str]) -> None:
+    """Executions of our orders the ledger has not booked (filled while StrateQueue was down,
+    or after the last run's final look), booked under the broker's own ids."""
+    broker = p.broker
+    assert broker is not None
+    if Capability.EXECUTIONS not in broker.capabilities:
+        return
+    since = p.ledger.previous_run_start(p.run_id)
+    if since is None:
+        return
+    fills = broker.get_executions(since - timedelta(minutes=5))
+    now = datetime.now(UTC)
+    for fill in sorted(fills, key=lambda f: f.timestamp):
+        base = fill.client_order_id.partition("/")[0]
+        if p.ledger.order(base) is None or p.ledger.has_execution(fill.execution_id):
+            continue
+        if p._real_fill(fill, now):
+            notes.append(
+                f"Booked {fill.side.value} {fill.qty:g} {fill.symbol} @ {fill.price:g} "
+                f"(execution {fill.execution_id} of order {fill.client_order_id}), filled while "
+                "StrateQueue was not watching."
+            )
+
+
+def _ledger_orders(p: Portfolio, notes: list[str]) -> None:
+    from .manager import _ledger_status, _oco_leg, _order_from_row
+
+    broker = p.broker
+    assert broker is not None
+    has_executions = Capability.EXECUTIONS in broker.capabilities
+    for row in p.ledger.orders(open_only=True):
+        cid = row["client_order_id"]
+        ack = broker.get_order(cid)
+        if ack is None:
+            ack = broker.submit_order(_order_from_row(row))
+            p.ledger.update_order(
+                cid,
+                _ledger_status(ack.status, p.external),
+                event="sent after restart",
+                message=ack.message,
+                broker_order_id=ack.broker_order_id or None,
+            )
+            if ack.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING):
+                p.unsure.add(cid)
+            notes.append(
+                f"Sent order {cid} ({row['symbol']}), committed before the last stop but never sent."
+            )
+            continue
+        booked = float(row["filled_qty"] or 0)
+        if p.external and not has_executions and ack.filled_qty > booked + 1e-9:
+            # A broker that cannot list executions: the missed part, from its cumulative
+            # quantity (cum_qty makes a later report of the same execution a no-op).
+            price = ack.filled_avg_price or p.last_price.get(row["symbol"], 0.0)
+            fill = Fill(
+                cid + _oco_leg(row, price),
+                row["symbol"],
+                Side(row["side"]),
+                ack.filled_qty - booked,
+                price,
+                datetime.now(UTC),
+                0.0,
+                f"{ack.broker_order_id or cid}:{ack.filled_qty:g}",
+                cum_qty=ack.filled_qty,
+            )
+            p._real_fill(fill, datetime.now(UTC))
+            notes.append(
+                f"Applied {fill.qty:g} {row['symbol']} filled on order {cid} while StrateQueue was down."
+            )
+        elif _ledger_status(ack.status, p.external) is not OrderStatus(row["status"]):
+            p.ledger.update_order(
+                cid,
+                _ledger_status(ack.status, p.external),
+                event="status after restart",
+                message=ack.message,
+                broker_order_id=ack.broker_order_id or None,
+            )
+
+
+def _broker_orders(p: Portfolio, notes: list[str]) -> None:
+    """Every order the broker holds open, against the ledger."""
+    broker = p.broker
+    assert broker is not None
+    ours = f"sq-{p.ledger_id}-"
+    external: list[dict[str, object]] = []
+    for ack in broker.get_open_orders():
+        cid = ack.client_order_id
+        row = p.ledger.order(cid)
+        if row is not None and OrderStatus(row["status"]).is_open:
+            continue  # tracked: the books and the ledger wait for it
+        what = _describe(ack)
+        if row is None and not cid.startswith(ours):
+            external.append(
+                {
+                    "client_order_id": cid,
+                    "broker_order_id": ack.broker_order_id,
+                    "symbol": ack.symbol,
+                    "side": ack.side.value if ack.side else None,
+                    "qty": ack.qty,
+                }
+            )
+            notes.append(
+                f"{EXTERNAL}: open order {cid} at the broker ({what}) was not placed by this "
+                "ledger; it is left alone and its quantity is never traded against."
+            )
+            continue
+        if isinstance(broker, BookPricedBroker):  # its books decided: close it the same way
+            filled = row is not None and OrderStatus(row["status"]) is OrderStatus.FILLED
+            broker.close_book_order(cid, filled=filled)
+            continue
+        seen = f"the ledger has it as {row['status']}" if row else "the ledger never saw it"
+        result = broker.cancel_order(cid)
+        if row is not None:
+            p.ledger.update_order(
+                cid,
+                OrderStatus(row["status"]),
+                event="cancelled at start",
+                message=f"still open at the broker ({seen}): cancelled",
+            )
+        notes.append(
+            f"Cancelled our order {cid} ({what}): the broker still held it open but {seen} "
+            f"(broker: {result.status.value}{', ' + result.message if result.message else ''})."
+        )
+        log.warning("Cancelled order %s (%s) at start: %s", cid, what, seen)
+    p.ledger.set_meta("external_orders", json.dumps(external, sort_keys=True))
+
+
+def _describe(ack: OrderAck) -> str:
+    side = ack.side.value if ack.side else "?"
+    qty = f" {ack.qty:g}" if ack.qty else ""
+    return f"{ack.symbol} {side}{qty}, {ack.status.value}"
+
+
+def _book_fills(p: Portfolio, notes: list[str]) -> None:
+    """Fills the ledger has but a book-priced broker has not booked."""
+    broker = p.broker
+    assert isinstance(broker, BookPricedBroker)
+    for row in p.ledger.fills():
+        if row["execution_id"] in broker.executions:
+            continue
+        allocations = p.ledger.allocations(row["id"])
+        signed = sum(a["qty"] for a in allocations)
+        flow = sum(a["qty"] * a["price"] for a in allocations) + row["commission"]
+        if p.broker.get_order(row["client_order_id"]) is None:  # type: ignore[union-attr]
+            raise ReconciliationError(
+                f"Fill {row['execution_id']} belongs to order {row['client_order_id']}, which the "
+                "broker does not know. Check the broker account before restarting."
+            )
+        broker.fill_from_book(
+            row["client_order_id"],
+            signed,
+            row["price"],
+            datetime.fromisoformat(row["ts"]),
+            row["commission"],
+            final=False,
+            execution_id=row["execution_id"],
+            cash_flow=flow,
+        )
+        notes.append(
+            f"Booked fill {row['execution_id']} at the broker (recorded before the last stop)."
+        )
+
+
+def _positions(p: Portfolio, notes: list[str]) -> None:
+    """Strategies' fills against the broker's account."""
+    broker = p.broker
+    assert broker is not None
+    owned: dict[str, float] = defaultdict(float)
+    for (strategy_id, symbol), qty in p.ledger.strategy_positions().items():
+        owned[symbol] += qty
+        sleeve = next((s for s in p.sleeves.get(symbol, []) if s.strategy_id == strategy_id), None)
+        if sleeve is not None and abs(float(sleeve.runner.position_size) - qty) > 1e-9:
+            raise ReconciliationError(
+                f"Strategy '{strategy_id}' on {symbol}: its rebuilt book holds "
+                f"{float(sleeve.runner.position_size):g} but its recorded fills add up to {qty:g}. "
+                "The ledger may have been edited or belongs to other strategy files; "
+                "start with a new --db, or restore the original files."
+            )
+    for position in broker.get_positions():
+        extra = position.qty - owned.get(position.symbol, 0.0)
+        if abs(extra) > 1e-9:
+            p.ledger.snapshot(
+                datetime.now(UTC),
+                EXTERNAL,
+                0.0,
+                extra * (position.market_price or position.avg_price),
+                [(position.symbol, extra, position.avg_price, position.market_price)],
+            )
+            notes.append(
+                f"{EXTERNAL}: {extra:+g} {position.symbol} at the broker belongs to no strategy; "
+                "it is tracked and never traded."
+            )
