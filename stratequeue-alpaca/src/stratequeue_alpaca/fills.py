@@ -48,6 +48,8 @@ class FillBook:
                 return None
             if price is not None and qty is not None and abs(qty - delta) <= _EPS:
                 fill_price = price
+            elif avg_price and done_qty <= _EPS:  # the first report: the average is its price
+                fill_price = avg_price  # (avg * qty / qty can differ from avg in the last bit)
             elif avg_price:
                 fill_price = (avg_price * cumulative_qty - done_cost) / delta
             else:

@@ -47,6 +47,7 @@ class RunConfig:
     granularity: str = "1m"
     mode: str = "paper"  # paper | live | signals
     broker: str | None = None
+    broker_options: Mapping[str, Any] = field(default_factory=dict)  # the broker plugin's params
     duration: float | None = None  # minutes
     lookback: int | None = None
     db: Path | str = ":memory:"
@@ -54,7 +55,7 @@ class RunConfig:
     backtest_options: Mapping[str, Any] = field(default_factory=dict)  # commission, spread, ...
     data_options: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
-    replay: bool = False  # CSV replay: the first `lookback` rows are history, book state adopted
+    replay: bool = False  # CSV replay: the first `lookback` rows are history (adopted if paper)
     rebalance: str = "keep"  # allocation changed since the last run: keep positions, or close them
     risk: Any = None  # stratequeue.risk.RiskConfig
     on_exit: str = "keep"  # keep | cancel | flatten
@@ -124,6 +125,7 @@ class Trader:
         self.stop_reason = "stopped"
         self.fills = "book"
         self._pending: list[tuple[Sleeve, Any]] = []  # warm-up orders, sent by start()
+        self.adopt_warmup = False
 
     # -- set-up ---------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -146,7 +148,7 @@ class Trader:
             broker_name, note = choose_broker(cfg.mode, cfg.broker, cfg.env)
             if note:
                 self._say(note)
-            params: dict[str, Any] = {"cash": cfg.cash}
+            params: dict[str, Any] = {"cash": cfg.cash, **cfg.broker_options}
             if broker_name == "paper" and str(cfg.db) != ":memory:":
                 params["path"] = paper_account_path(cfg.db)
             self.broker = BrokerFactory.create_broker(
@@ -165,6 +167,9 @@ class Trader:
             if self.broker is not None and not isinstance(self.broker, BookPricedBroker)
             else "book"
         )
+        # A replay adopts its warm-up's trades into a book-priced account. A real broker's
+        # account cannot be given past fills: a replay against one starts flat, as a live run.
+        self.adopt_warmup = cfg.replay and self.fills == "book"
         account_equity = (
             self.broker.get_account_info().equity if self.broker is not None else cfg.cash
         )
@@ -250,7 +255,7 @@ class Trader:
                     runner.warm_start(bars_to_frame(history))
                 sleeve = Sleeve(spec, symbol, runner, capital)
                 self.portfolio.add(sleeve)
-                flattened = bool(history) and not cfg.replay
+                flattened = bool(history) and not self.adopt_warmup
                 with self.ledger.transaction():
                     self.ledger.upsert_strategy(
                         spec.strategy_id,
@@ -420,12 +425,13 @@ class Trader:
         self._say(note + ".")
 
     def _go_live(self, sleeve: Sleeve, trades: list[Any], intents: list[Any]) -> list[Any]:
-        """The warm-up is over. A replay keeps the backtest's state and adopts the trades it
-        holds (the paper account books them as of their entry). A live run trades real
+        """The warm-up is over. A replay with the paper broker keeps the backtest's state and
+        adopts the trades it holds (the paper account books them as of their entry). A live run,
+        or a replay against a real broker's account, trades real
         capital: the book starts flat with its capital, and trades its backtest would still hold
         are not bought (no order is placed for the past). Returns the warm-up's pending orders
         that still apply."""
-        if self.config.replay:
+        if self.adopt_warmup:
             assert self.portfolio is not None
             if trades:
                 self.portfolio.adopt(sleeve, trades)

@@ -270,7 +270,8 @@ class FakeAlpaca:
     def push_bar(
         self, symbol: str, t: datetime, o: float, h: float, low: float, c: float, v: float = 1000.0
     ) -> None:
-        """A closed minute bar: streamed to subscribers (msgpack), then resting orders fill."""
+        """A closed bar that began at ``t``: streamed to subscribers (msgpack), then resting
+        orders fill as backtesting.py fills them in that bar, stamped ``t``."""
         import msgpack
 
         bar = {"o": o, "h": h, "l": low, "c": c, "v": v}
@@ -292,7 +293,7 @@ class FakeAlpaca:
             for ws, (_crypto, symbols) in list(self._data_sockets.items()):
                 if symbol in symbols and not ws.closed:
                     await ws.send_bytes(frame)
-            await self._broadcast(self.exchange.on_bar(symbol, bar))
+            await self._broadcast(self.exchange.on_bar(symbol, bar, t))
 
         self._run(send())
 

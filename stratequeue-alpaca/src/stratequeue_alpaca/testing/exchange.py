@@ -24,8 +24,8 @@ class ApiError(Exception):
         self.body = {"code": code, "message": message, **extra}
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+def _now(clock: datetime | None = None) -> str:
+    return (clock or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
 
 
 def _num(value: Any) -> float | None:
@@ -99,6 +99,8 @@ class Exchange:
         self.orders: dict[str, dict[str, Any]] = {}  # id -> order json
         self.positions: dict[str, _Position] = {}
         self.listener: Callable[[list[dict[str, Any]]], None] | None = None
+        #: The market's time while a bar trades (:meth:`on_bar`): its fills are stamped with it.
+        self.clock: datetime | None = None
         for sym in ("AAPL", "MSFT", "SPY"):
             self.add_asset(sym)
         self.add_asset("GME", fractionable=False, shortable=False)
@@ -196,7 +198,7 @@ class Exchange:
 
     # -- orders -----------------------------------------------------------------------------
     def _order_json(self, body: dict[str, Any], asset: FakeAsset, **over: Any) -> dict[str, Any]:
-        now = _now()
+        now = _now(self.clock)
         order = {
             "id": str(uuid.uuid4()),
             "client_order_id": body.get("client_order_id") or str(uuid.uuid4()),
@@ -390,44 +392,37 @@ class Exchange:
             return events
 
     def _close(self, order: dict[str, Any], status: str) -> dict[str, Any]:
-        now = _now()
+        now = _now(self.clock)
         order.update(status=status, updated_at=now)
         order[f"{status}_at" if status != "filled" else "filled_at"] = now
         return self._event(status, order)
 
     def _event(self, event: str, order: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return {"event": event, "order": public(order), "timestamp": _now(), **extra}
+        return {"event": event, "order": public(order), "timestamp": _now(self.clock), **extra}
 
     # -- fills ------------------------------------------------------------------------------
-    def _trigger_price(
-        self, order: dict[str, Any], price: float | None, bar: dict[str, float] | None
-    ) -> float | None:
-        """Where ``order`` executes against ``price`` (or a bar's range), None if it does not."""
-        kind, side = order["type"], order["side"]
-        low = bar["l"] if bar else price
-        high = bar["h"] if bar else price
-        if low is None or high is None:
+    def _trigger_price(self, order: dict[str, Any], price: float | None) -> float | None:
+        """Where ``order`` executes at the price ``price``, None if it does not."""
+        if price is None:
             return None
+        kind, side = order["type"], order["side"]
         limit, stop = _num(order["limit_price"]), _num(order["stop_price"])
         if kind == "market":
-            return bar["o"] if bar else price
+            return price
         if kind == "limit" and limit is not None:
-            if side == "buy" and low <= limit:
-                return min(limit, bar["o"]) if bar else min(limit, high)
-            if side == "sell" and high >= limit:
-                return max(limit, bar["o"]) if bar else max(limit, low)
+            if side == "buy" and price <= limit:
+                return min(limit, price)
+            if side == "sell" and price >= limit:
+                return max(limit, price)
             return None
         if kind in ("stop", "stop_limit") and stop is not None:
-            hit = high >= stop if side == "buy" else low <= stop
+            hit = price >= stop if side == "buy" else price <= stop
             if not hit:
                 return None
             if kind == "stop_limit" and limit is not None:
                 return limit
-            market = bar["o"] if bar else price
-            if market is None:
-                return stop
             # a stop becomes a market order: past the stop (a gap) it fills at the market
-            return max(stop, market) if side == "buy" else min(stop, market)
+            return max(stop, price) if side == "buy" else min(stop, price)
         return None
 
     def _try_fill(
@@ -435,7 +430,7 @@ class Exchange:
     ) -> list[dict[str, Any]]:
         if order["status"] in _TERMINAL or order["status"] == "held":
             return []
-        at = self._trigger_price(order, price, bar)
+        at = _bar_price(order, bar) if bar is not None else self._trigger_price(order, price)
         if at is None:
             return []
         return self.fill(order["id"], None, at)
@@ -476,10 +471,13 @@ class Exchange:
         done = float(order["filled_qty"])
         avg = float(order["filled_avg_price"] or 0)
         new_done = round(done + qty, 9)
-        order["filled_avg_price"] = str((avg * done + price * qty) / new_done)
+        # One execution's average is its price (dividing price * qty by qty can lose a bit).
+        order["filled_avg_price"] = str(
+            price if not done else (avg * done + price * qty) / new_done
+        )
         order["filled_qty"] = str(new_done)
         total = float(order["qty"])
-        now = _now()
+        now = _now(self.clock)
         order["updated_at"] = now
         full = new_done >= total - 1e-9
         order["status"] = "filled" if full else "partially_filled"
@@ -520,17 +518,73 @@ class Exchange:
             others.append(parent)
         return [o for o in others if o["status"] not in _TERMINAL]
 
-    def on_bar(self, symbol: str, bar: dict[str, float]) -> list[dict[str, Any]]:
-        """A bar traded: resting orders of ``symbol`` that it reaches fill."""
+    def on_bar(
+        self, symbol: str, bar: dict[str, float], at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """A bar traded (it began at ``at``): resting orders of ``symbol`` that it reaches fill,
+        at backtesting.py's prices (:func:`_bar_price`), stamped ``at``. Stop-loss orders are
+        tried before the other orders, as backtesting.py queues them."""
         with self.lock:
             self.prices[_key(symbol)] = bar["c"]
             if self.fill_mode == "manual":
                 return []
             events: list[dict[str, Any]] = []
-            for order in list(self.orders.values()):
-                if _key(order["symbol"]) == _key(symbol):
+            self.clock = at
+            try:
+                for order in self._bar_queue(symbol):
                     events += self._try_fill(order, None, bar)
+            finally:
+                self.clock = None
             return events
+
+    def _bar_queue(self, symbol: str) -> list[dict[str, Any]]:
+        """The order in which a bar reaches ``symbol``'s orders, as backtesting.py's
+        ``_Broker.orders``: OCO stop losses first (a trade's SL goes to the front of the queue),
+        then orders by age, a bracket's legs right after it, its stop loss before its take
+        profit (both can fill on their entry's bar: backtesting.py reprocesses them)."""
+        first: list[dict[str, Any]] = []
+        rest: list[dict[str, Any]] = []
+        for order in self.orders.values():
+            if _key(order["symbol"]) != _key(symbol) or order.get("_leg"):
+                continue
+            legs = order.get("legs") or []
+            stops = [leg for leg in legs if leg["type"] in ("stop", "stop_limit")]
+            if order["order_class"] == "oco":
+                first += stops
+                rest.append(order)
+            else:
+                rest += [order, *stops, *(leg for leg in legs if leg not in stops)]
+        return first + rest
+
+
+def _bar_price(order: dict[str, Any], bar: dict[str, float]) -> float | None:
+    """Where ``order`` executes in ``bar``, None if it does not, by backtesting.py's rules
+    (``_Broker._process_orders``): a market order at the open; a stop the bar reaches becomes a
+    market order (at the open, or at the stop when the bar opened short of it), a stop-limit a
+    limit order for good; a limit at the open when the bar opened past it, else at the limit.
+    When a stop-limit's stop and limit are reached in one bar with the limit on the far side of
+    the stop, the limit is taken to have been reached first: it can fill from the next bar."""
+    buy = order["side"] == "buy"
+    kind = order["type"]
+    limit, stop = _num(order["limit_price"]), _num(order["stop_price"])
+    stop_hit: float | None = None
+    if kind in ("stop", "stop_limit") and not order.get("_triggered"):
+        if stop is None or not (bar["h"] >= stop if buy else bar["l"] <= stop):
+            return None
+        stop_hit = stop
+        order["_triggered"] = True
+    if kind in ("limit", "stop_limit"):
+        if limit is None or not (bar["l"] <= limit if buy else bar["h"] >= limit):
+            return None
+        if stop_hit is not None and (limit <= stop_hit if buy else limit >= stop_hit):
+            return None
+        base = bar["o"] if stop_hit is None else stop_hit
+        return min(base, limit) if buy else max(base, limit)
+    if kind == "market":
+        return bar["o"]
+    if kind == "stop" and stop_hit is not None:
+        return max(bar["o"], stop_hit) if buy else min(bar["o"], stop_hit)
+    return None
 
 
 def _validate_oco(body: dict[str, Any]) -> None:

@@ -382,6 +382,8 @@ class Portfolio:
                         (sleeve, intent)
                     )
                     continue
+                if self.external and intent.parent_ref is not None:  # Trade.close()
+                    self._withdraw_exits(sleeve, intent.parent_ref, actions)
                 cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, intent.ref)
                 self.ledger.record_intent(self.run_id, intent, cid)
                 actions.orders.append(self._order(cid, [(sleeve, intent)]))
@@ -429,6 +431,22 @@ class Portfolio:
                     intent.ref,
                 )
 
+    def _withdraw_exits(self, sleeve: Sleeve, trade_ref: str, actions: _Actions) -> None:
+        """A strategy closes a trade (``Trade.close()``, ``position.close()``) with a market
+        order: the trade's SL/TP exit resting at the broker is canceled before that order is
+        sent. Otherwise both can execute in the next bar and the account sells twice, where
+        backtesting.py fills the close and drops the trade's SL/TP. The book keeps its SL/TP
+        orders until the close fills (it then drops them, as backtesting.py does)."""
+        from ..engine.book import ref_of
+
+        for order in sleeve.runner.orders:
+            trade = order.parent_trade
+            if trade is None or not order.is_contingent or ref_of(trade) != trade_ref:
+                continue
+            cid = sleeve.cids.get(ref_of(order) or "")
+            if cid is not None and cid in self.open_orders and cid not in actions.cancels:
+                actions.cancels.append(cid)
+
     def _cancel_leg(self, sleeve: Sleeve, ref: str, actions: _Actions) -> None:
         """A strategy canceled an order (or its book canceled an OCO sibling): once no leg of
         the broker order is wanted any more, cancel it at the broker."""
@@ -436,15 +454,27 @@ class Portfolio:
         open_order = self.open_orders.get(cid or "")
         if cid is None or open_order is None:
             return  # already filled or closed at the broker
-        open_order.legs = [(s, r) for s, r in open_order.legs if not (s is sleeve and r == ref)]
+        open_order.legs = [
+            (s, r)
+            for s, r in open_order.legs
+            if not (s is sleeve and r == ref) and r in _pending_refs(s.runner)
+        ]
         if not open_order.legs:
             del self.open_orders[cid]
             actions.cancels.append(cid)
+        elif self.external and (self.ledger.order(cid) or {}).get("order_class") == "oco":
+            # The strategy dropped one exit of its trade (``order.cancel()`` on its TP or SL)
+            # and keeps the other: the broker's OCO would still execute the dropped one. It is
+            # canceled and the exit still wanted is sent on its own.
+            survivor, survivor_ref = open_order.legs[0]
+            self._replace_leg(survivor, survivor_ref, actions)
 
     def _replace_leg(self, sleeve: Sleeve, ref: str, actions: _Actions) -> None:
         """New SL/TP prices: cancel the broker order holding ``ref`` and send it again with the
         book's current prices (an OCO is sent again as a pair), under a new client order id."""
         cid = sleeve.cids.get(ref)
+        if any(order.client_order_id == cid for order in actions.orders):
+            return  # sent in this batch already, every leg at the book's current prices
         open_order = self.open_orders.pop(cid or "", None)
         if cid is None or open_order is None:
             return
@@ -889,9 +919,25 @@ class Portfolio:
         if self.broker is None or not self.external:
             return []
         events: list[Event] = []
-        for fill in self.broker.poll_fills():
+        fills = sorted(self.broker.poll_fills(), key=lambda f: not self._stops_a_trade(f))
+        for fill in fills:
             events += self._real_fill(fill, before or datetime.now(UTC))
         return events
+
+    def _stops_a_trade(self, fill: Fill) -> bool:
+        """A fill of a trade's stop-loss or of a ``Trade.close()`` order. Fills that arrive
+        together are applied these first, as backtesting.py queues such orders first: applied
+        after an opposite entry filled in the same bar, the entry would net against the trade
+        (FIFO) and the stop-loss fill would find its trade already reduced."""
+        cid, _, leg = fill.client_order_id.partition("/")
+        if leg:
+            return leg == "sl"
+        row = self.ledger.db.execute(
+            "SELECT 1 FROM intents WHERE client_order_id=? AND action='new' AND parent_ref "
+            "IS NOT NULL AND order_type IN (?, ?)",
+            (cid, OrderType.STOP.value, OrderType.MARKET.value),
+        ).fetchone()
+        return row is not None
 
     def _real_fill(self, fill: Fill, before: datetime) -> list[Event]:
         if self.ledger.has_execution(fill.execution_id):

@@ -1,0 +1,245 @@
+"""A replay through the REAL-broker code path equals Backtest.run for whole-unit strategies.
+
+CSV bars -> fake Alpaca (fills as backtesting.py: market orders at the next bar's open) ->
+alpaca-py -> the alpaca plugin (``stream=False``: every bar polls) -> ``Portfolio`` in external
+mode (orders sized at submission, real fills applied with ``StrategyRunner.apply_fill``) ->
+ledger. The closed trades read back from the ledger are compared with ``Backtest.run``'s
+exactly; so are the books' equity curves, and the fake account's position must equal the sum of
+the books' positions. Fraction sizes differ by design: the measured difference is asserted.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("stratequeue_alpaca")
+from backtesting import Backtest  # noqa: E402
+from stratequeue.cli.commands import trades_table  # noqa: E402
+from stratequeue.engine import load_strategy  # noqa: E402
+from stratequeue.portfolio.config import StrategySpec  # noqa: E402
+from stratequeue.trader import Trader  # noqa: E402
+from stratequeue_alpaca.testing import FakeAlpaca  # noqa: E402
+from stratequeue_alpaca.testing.replay import fake_replay_source, replay_config  # noqa: E402
+
+STRATEGIES = Path(__file__).parent / "strategies"
+SYMBOL = "SYNTH"
+COLUMNS = ["Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "SL", "TP", "PnL"]
+COLUMNS += ["Commission", "ReturnPct", "EntryTime", "ExitTime"]
+# Trades closed in one bar can be listed in another order (the broker reports that bar's fills
+# in the order the orders were placed; backtesting.py processes stop-losses first): both lists
+# are sorted by this key, then compared row by row, exactly.
+ORDER = ["ExitBar", "EntryBar", "EntryPrice", "Size"]
+
+
+def synthetic(n: int, seed: int = 3) -> pd.DataFrame:
+    """Hourly bars of a random walk (the shape of stratequeue-core's replay parity data)."""
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.015, n)))
+    open_ = close * np.exp(rng.normal(0, 0.004, n))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.006, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.006, n)))
+    index = pd.date_range("2022-01-03", periods=n, freq="h", tz="UTC")
+    volume = rng.integers(1000, 5000, n).astype(float)
+    return pd.DataFrame(
+        {"Open": open_, "High": high, "Low": low, "Close": close, "Volume": volume}, index=index
+    )
+
+
+def tuned(tmp_path: Path, path: Path, **attrs: Any) -> Path:
+    """A copy of strategy file ``path`` whose class has ``attrs`` as class attributes."""
+    if not attrs:
+        return path
+    name = load_strategy(path).cls.__name__
+    body = "".join(f"    {k} = {v!r}\n" for k, v in attrs.items())
+    out = tmp_path / f"{path.stem}_tuned.py"
+    out.write_text(f"{path.read_text()}\n\nclass Tuned{name}({name}):\n{body}")
+    return out
+
+
+def backtest(frame: pd.DataFrame, path: Path, cash: float, **options: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Backtest(
+            frame, load_strategy(path).cls, cash=cash, finalize_trades=False, **options
+        ).run()
+
+
+def closed(trades: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    trades = trades[trades["ExitBar"].notna()].copy()
+    trades["EntryTime"] = frame.index[trades["EntryBar"].astype(int).to_numpy()]
+    trades["ExitTime"] = frame.index[trades["ExitBar"].astype(int).to_numpy()]
+    return trades[COLUMNS].sort_values(ORDER, kind="stable").reset_index(drop=True)
+
+
+class Replayed:
+    """One replay's results: closed trades per strategy, book equity curves, the fake account."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        frame: pd.DataFrame,
+        specs: list[StrategySpec],
+        cash: float,
+        **options: Any,
+    ) -> None:
+        csv = tmp_path / "bars.csv"
+        frame.to_csv(csv)
+        with FakeAlpaca(fill_mode="on_bar", cash=cash) as fake, fake_replay_source():
+            config = replay_config(
+                fake, csv, specs, symbol=SYMBOL, db=tmp_path / "ledger.sqlite",
+                backtest_options=options,
+            )  # fmt: skip
+            trader = Trader(config)
+            trader.build()
+            reason = trader.run()
+            assert trader.ledger is not None and trader.portfolio is not None
+            table = trades_table(trader.ledger, with_strategy=True)
+            self.books = {s.strategy_id: s.runner for s in trader.portfolio.all_sleeves()}
+            with fake.exchange.lock:
+                position = fake.exchange.positions.get(SYMBOL)
+                self.account_qty = float(position.qty) if position else 0.0
+            self.orphans = trader.ledger.db.execute(
+                "SELECT COUNT(*) FROM fill_allocations a JOIN fills f ON f.id = a.fill_id "
+                "WHERE a.strategy_id = 'EXTERNAL'"
+            ).fetchone()[0]
+            trader.close(reason)
+        self.trades = {
+            sid: closed(table[table["Strategy"] == sid].reset_index(drop=True), frame)
+            for sid in self.books
+        }
+        self.bars = len(frame)
+
+    def books_qty(self) -> float:
+        return float(sum(runner.position_size for runner in self.books.values()))
+
+
+def assert_same_trades(got: pd.DataFrame, ref: pd.DataFrame) -> None:
+    assert len(ref) > 0, "the case makes no trade: it proves nothing"
+    assert len(got) == len(ref), f"{len(got)} trades replayed, {len(ref)} in Backtest.run"
+    pd.testing.assert_frame_equal(
+        got.astype({c: float for c in COLUMNS[:10]}),
+        ref.astype({c: float for c in COLUMNS[:10]}),
+        check_exact=True,
+        check_dtype=False,
+    )
+
+
+def assert_same_equity(runner: Any, stats: Any) -> None:
+    """The book's equity at every bar where its strategy traded equals Backtest.run's."""
+    ours = runner.equity_curve()
+    theirs = stats._equity_curve["Equity"].to_numpy()[: len(ours)]
+    live = ~np.isnan(ours)
+    assert live.sum() > 0
+    assert np.array_equal(ours[live], theirs[live])
+
+
+def reference_trades(frame: pd.DataFrame, path: Path, cash: float, **options: Any) -> Any:
+    stats = backtest(frame, path, cash, **options)
+    trades = stats._trades.rename_axis(None).reset_index(drop=True)
+    return stats, closed(trades, frame)
+
+
+WHOLE_UNITS = [
+    ("sma-units", "sma_units.py", {}, {}),
+    ("sma-units-commission", "sma_units.py", {}, {"commission": 0.002}),
+    ("orders-market-limit-stop-stoplimit", "units_random.py", {"brackets": 0, "unit": 2}, {}),
+    ("orders-seed-11", "units_random.py", {"brackets": 0, "unit": 2, "seed": 11}, {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "attrs", "options"), WHOLE_UNITS, ids=[c[0] for c in WHOLE_UNITS]
+)
+def test_whole_unit_trades_equal_backtest_run(tmp_path, name, file, attrs, options):
+    frame, cash = synthetic(400), 10_000.0
+    path = tuned(tmp_path, STRATEGIES / file, **attrs)
+    run = Replayed(tmp_path, frame, [StrategySpec(path, "s", 1.0)], cash, **options)
+    stats, ref = reference_trades(frame, path, cash, **options)
+    assert_same_trades(run.trades["s"], ref)
+    assert_same_equity(run.books["s"], stats)
+    assert run.account_qty == run.books_qty() and run.orphans == 0
+
+
+def test_netted_strategies_each_equal_their_own_backtest_run(tmp_path):
+    """Two strategies on one symbol trade opposite ways in the same bars (10 and 7 units): one
+    netted order of 3 goes to the broker, each book is filled its own size at the real price."""
+    frame = synthetic(400)
+    specs = [
+        StrategySpec(STRATEGIES / "sma_units.py", "long10", 0.5),
+        StrategySpec(STRATEGIES / "sma_units_mirror.py", "short7", 0.5),
+    ]
+    run = Replayed(tmp_path, frame, specs, 20_000.0)
+    for spec in specs:
+        stats, ref = reference_trades(frame, spec.file, 10_000.0)
+        assert_same_trades(run.trades[spec.strategy_id], ref)
+        assert_same_equity(run.books[spec.strategy_id], stats)
+    assert run.account_qty == run.books_qty() and run.orphans == 0
+
+
+def test_brackets_equal_backtest_run_until_an_exit_in_the_entry_bar(tmp_path):
+    """Stop and limit entries with SL/TP in whole units. The SL/TP go to the broker once the
+    entry's fill is seen (an OCO), so they work from the bar after the entry; Backtest.run can
+    exit in the entry bar itself. Every trade is exact up to the first such exit, and the first
+    difference is exactly that case."""
+    frame, cash = synthetic(300), 10_000.0
+    path = STRATEGIES / "units_bracket.py"
+    run = Replayed(tmp_path, frame, [StrategySpec(path, "s", 1.0)], cash)
+    _, ref = reference_trades(frame, path, cash)
+    same_bar = ref.index[ref["EntryBar"] == ref["ExitBar"]]
+    assert len(same_bar) > 0
+    first = int(same_bar[0])
+    assert first >= 10, "too few trades before the first entry-bar exit to prove anything"
+    assert_same_trades(run.trades["s"].iloc[:first], ref.iloc[:first])
+    got = run.trades["s"].iloc[first]
+    expected = ref.iloc[first]
+    assert (got["EntryBar"], got["EntryPrice"]) == (expected["EntryBar"], expected["EntryPrice"])
+    assert got["ExitBar"] > got["EntryBar"]  # the OCO was not at the broker in the entry bar
+    assert run.account_qty == run.books_qty() and run.orphans == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an opposite entry resting at the broker nets FIFO against a trade in the book "
+    "(closing it and dropping its SL/TP) while the trade's OCO exit also executes at the broker "
+    "in the same bar: the account trades once more than the books (see README, parity)",
+)
+def test_entries_netting_against_bracketed_trades_keep_account_and_books_equal(tmp_path):
+    frame, cash = synthetic(400), 10_000.0
+    path = STRATEGIES / "units_random.py"
+    run = Replayed(tmp_path, frame, [StrategySpec(path, "s", 1.0)], cash)
+    _, ref = reference_trades(frame, path, cash)
+    assert_same_trades(run.trades["s"], ref)
+    assert run.account_qty == run.books_qty()
+
+
+def test_fraction_sizes_are_computed_from_the_last_close(tmp_path):
+    """``buy(size=0.5)``: a real broker needs units when the order is sent, so they are
+    floor(0.5 * equity / last close); Backtest.run sizes at the fill, floor(0.5 * equity / next
+    open). Entry and exit bars and prices are the same; the units are as predicted."""
+    frame, cash = synthetic(400), 10_000.0
+    path = STRATEGIES / "fraction_sma.py"
+    run = Replayed(tmp_path, frame, [StrategySpec(path, "s", 1.0)], cash)
+    got = run.trades["s"]
+    _, ref = reference_trades(frame, path, cash)
+    assert len(got) == len(ref) > 3
+    for column in ("EntryBar", "ExitBar", "EntryPrice", "ExitPrice"):
+        assert np.array_equal(got[column].to_numpy(float), ref[column].to_numpy(float)), column
+    closes, opens = frame["Close"].to_numpy(), frame["Open"].to_numpy()
+    for trades in (got, ref):
+        equity = cash
+        for _, trade in trades.iterrows():
+            signal = int(trade["EntryBar"]) - 1
+            price = closes[signal] if trades is got else opens[signal + 1]
+            units = math.floor(equity * 0.5 / price) if trades is got else (equity * 0.5) // price
+            assert trade["Size"] == units, (trades is got, signal)
+            equity += trade["PnL"]
+    differ = int((got["Size"].to_numpy() != ref["Size"].to_numpy()).sum())
+    assert differ > 0, "the data never moves between a close and the next open enough to show it"
+    assert run.account_qty == run.books_qty() and run.orphans == 0
