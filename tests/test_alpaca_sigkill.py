@@ -98,9 +98,7 @@ def kill_when(proc: subprocess.Popen[bytes], landed: Callable[[], object], log: 
 
 def check(fake: FakeAlpaca, db: Path, *, settled: bool) -> None:
     """What must hold after any run, killed or not."""
-    sent = [
-        c for (c,) in rows(db, "SELECT client_order_id FROM orders WHERE qty > 0")
-    ]
+    sent = [c for (c,) in rows(db, "SELECT client_order_id FROM orders WHERE qty > 0")]
     with fake._lock:
         posted = [r.json.get("client_order_id") for r in fake.requests if r.method == "POST"]
     counts: dict[str, int] = defaultdict(int)
@@ -121,16 +119,18 @@ def check(fake: FakeAlpaca, db: Path, *, settled: bool) -> None:
             assert held == (position.qty if position else 0.0)
 
 
-def test_sigkill_at_each_point_of_an_orders_life_loses_nothing_and_repeats_nothing(
-    fake, tmp_path
-):
+def test_sigkill_at_each_point_of_an_orders_life_loses_nothing_and_repeats_nothing(fake, tmp_path):
     db = tmp_path / "killed.sqlite"
     log = tmp_path / "runs.log"
 
     # 1. accepted at Alpaca, not filled yet
     def accepted_not_filled() -> list[str]:
-        open_in_ledger = {c for (c,) in rows(db, "SELECT client_order_id FROM orders "
-                                             "WHERE status='accepted' AND qty > 0")}
+        open_in_ledger = {
+            c
+            for (c,) in rows(
+                db, "SELECT client_order_id FROM orders WHERE status='accepted' AND qty > 0"
+            )
+        }
         return [c for c, (s, _) in at_fake(fake).items() if s == "new" and c in open_in_ledger]
 
     waiting = kill_when(launch(fake, db, "1", log), accepted_not_filled, log)
