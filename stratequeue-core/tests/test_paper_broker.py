@@ -81,3 +81,26 @@ def test_account_survives_a_restart(tmp_path):
     assert again.get_positions()[0].qty == 3
     assert again.get_order("c1").status is OrderStatus.FILLED
     assert again.cash == pytest.approx(100_000 - 330)
+
+
+def test_executions_are_listed_with_cumulative_quantities_and_survive_a_restart(tmp_path):
+    path = tmp_path / "account.sqlite"
+    b = broker(path=str(path))
+    b.submit_order(BrokerOrder("part", "AAPL", Side.BUY, 5.0))
+    b.fill_from_book("part", 2.0, 100.0, T0, final=False)
+    b.fill_from_book("part", 3.0, 101.0, T0 + timedelta(minutes=1))
+    listed = b.get_executions()
+    assert [(f.qty, f.price, f.cum_qty) for f in listed] == [(2.0, 100.0, 2.0), (3.0, 101.0, 5.0)]
+    assert [f.cum_qty for f in b.poll_fills()] == [2.0, 5.0]
+    b.disconnect()
+    restarted = broker(path=str(path))
+    assert restarted.get_executions() == listed
+    assert restarted.get_executions(T0 + timedelta(seconds=30)) == listed[1:]
+
+
+def test_a_known_client_order_id_places_nothing():
+    b = broker()
+    first = b.submit_order(BrokerOrder("once", "AAPL", Side.BUY, 1.0))
+    again = b.submit_order(BrokerOrder("once", "AAPL", Side.BUY, 1.0))
+    assert again.broker_order_id == first.broker_order_id
+    assert b.placed["once"] == 1

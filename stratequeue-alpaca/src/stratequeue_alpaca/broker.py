@@ -17,10 +17,16 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from stratequeue.brokers.base import BaseBroker, BrokerConfig, CredentialStatus, OrderAck
+from stratequeue.brokers.base import (
+    BaseBroker,
+    BrokerConfig,
+    Capability,
+    CredentialStatus,
+    OrderAck,
+)
 from stratequeue.errors import BrokerError
 from stratequeue.models import (
     AccountInfo,
@@ -30,6 +36,7 @@ from stratequeue.models import (
     OrderType,
     Position,
     Side,
+    utc,
 )
 
 from . import credentials
@@ -46,6 +53,7 @@ __all__ = ["AlpacaBroker"]
 log = logging.getLogger(__name__)
 
 _FILL_EVENTS = {"fill", "partial_fill"}
+_EPS = 1e-9
 _LEG_SUFFIX = {"limit": "tp", "stop": "sl", "stop_limit": "sl"}
 
 
@@ -72,6 +80,12 @@ class AlpacaBroker(BaseBroker):
     take-profit is the limit order Alpaca holds under ``<parent id>`` itself, its stop loss is
     the leg, and a fill of either comes back as ``<parent id>/tp`` or ``<parent id>/sl`` (Alpaca
     cancels the other). :meth:`get_order` reports an OCO as a whole: filled when either leg is.
+
+    Executions carry Alpaca's own ids and the order's cumulative quantity (``Fill.cum_qty``):
+    from the trade_updates stream its ``execution_id``; from polling and :meth:`get_executions`
+    the id of the account's FILL activity. The two sources name one execution differently;
+    within a run :class:`~stratequeue_alpaca.fills.FillBook` reports it once (by cumulative
+    quantity), across runs the same ``(client_order_id, cum_qty)`` identifies it.
     """
 
     name: ClassVar[str] = "alpaca"
@@ -82,6 +96,20 @@ class AlpacaBroker(BaseBroker):
         "notional",
         "modes": "paper, live",
     }
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.MARKET,
+            Capability.LIMIT,
+            Capability.STOP,
+            Capability.STOP_LIMIT,
+            Capability.OCO,
+            Capability.PARTIAL_FILLS,
+            Capability.FRACTIONAL,
+            Capability.SHORT,
+            Capability.EXECUTIONS,
+            Capability.NETWORK,
+        }
+    )
 
     def __init__(self, config: BrokerConfig) -> None:
         super().__init__(config)
@@ -100,6 +128,8 @@ class AlpacaBroker(BaseBroker):
         self._lock = threading.Lock()
         self._tracked: dict[str, dict[str, Any]] = {}  # cid -> {id, symbol, side, class, open}
         self._leg_owner: dict[str, tuple[str, str]] = {}  # leg order id -> (parent cid, tp|sl)
+        self._cid_of: dict[str, str] = {}  # Alpaca order id -> its client order id (tracked)
+        self._account_id = ""
         self._spelling: dict[str, str] = {}  # position symbol -> the caller's spelling
         self._assets: dict[str, AssetInfo] = {}
         self._clock: tuple[float, bool, str] | None = None  # (valid until, is_open, next_open)
@@ -168,6 +198,7 @@ class AlpacaBroker(BaseBroker):
                 raise error from None
             log.error("%s", error)
             return False
+        self._account_id = str(account.id)
         log.info(
             "Connected to Alpaca %s account %s (%s)",
             "paper" if self._creds.paper else "LIVE",
@@ -419,12 +450,17 @@ class AlpacaBroker(BaseBroker):
             order.client_order_id, OrderStatus.REJECTED, message=message, symbol=order.symbol
         )
 
-    def _ack(self, alpaca_order: Any, symbol: str | None = None) -> OrderAck:
+    def _ack(
+        self, alpaca_order: Any, symbol: str | None = None, *, record: bool = True
+    ) -> OrderAck:
         from .orders import ack_from_order
 
-        if self._stream is None or not self._stream.healthy:  # else the stream reports fills
-            self._record_polled(alpaca_order)
+        if record and not self._stream_healthy():  # else the stream reports fills
+            self._record_polled([alpaca_order])
         return ack_from_order(alpaca_order, symbol or self._symbol_for(alpaca_order))
+
+    def _stream_healthy(self) -> bool:
+        return self._stream is not None and self._stream.healthy
 
     def _symbol_for(self, alpaca_order: Any) -> str:
         tracked = self._tracked.get(alpaca_order.client_order_id)
@@ -443,15 +479,16 @@ class AlpacaBroker(BaseBroker):
                 return None
             raise
 
-    def _track(self, alpaca_order: Any, symbol: str) -> None:
+    def _track(self, alpaca_order: Any, symbol: str, *, is_open: bool = True) -> None:
         with self._lock:
             self._tracked[alpaca_order.client_order_id] = {
                 "id": str(alpaca_order.id),
                 "symbol": symbol,
                 "side": Side(_enum(alpaca_order.side)),
                 "class": _enum(alpaca_order.order_class) or "simple",
-                "open": True,
+                "open": is_open,
             }
+            self._cid_of[str(alpaca_order.id)] = alpaca_order.client_order_id
             for leg in alpaca_order.legs or []:
                 suffix = _LEG_SUFFIX.get(_enum(leg.type or leg.order_type), "leg")
                 self._leg_owner[str(leg.id)] = (alpaca_order.client_order_id, suffix)
@@ -501,7 +538,9 @@ class AlpacaBroker(BaseBroker):
         for o in orders:  # legs known before their fills are recorded
             if o.legs and o.client_order_id not in self._tracked:
                 self._track(o, self._symbol_for(o))
-        return [self._ack(o) for o in orders]
+        if not self._stream_healthy():
+            self._record_polled(orders)
+        return [self._ack(o, record=False) for o in orders]
 
     # -- fills ------------------------------------------------------------------------------
     def _on_trade_update(self, update: Any) -> None:
@@ -519,6 +558,12 @@ class AlpacaBroker(BaseBroker):
         if event not in _FILL_EVENTS:
             log.debug("Alpaca trade update %s for %s", event, order.client_order_id)
             return
+        if not update.execution_id:  # never a made-up id: the next poll reads the activities
+            log.warning("Alpaca %s of %s came without an execution id", event, cid)
+            with self._lock:
+                if tracked is not None:
+                    tracked["open"] = True
+            return
         cid, symbol, side = self._fill_identity(order)
         self._fills.record(
             cid,
@@ -527,7 +572,7 @@ class AlpacaBroker(BaseBroker):
             cumulative_qty=_num(order.filled_qty),
             avg_price=_num(order.filled_avg_price) or None,
             timestamp=update.timestamp,
-            execution_id=str(update.execution_id or f"{order.id}:{order.filled_qty}"),
+            execution_id=str(update.execution_id),
             price=update.price,
             qty=update.qty,
         )
@@ -551,22 +596,119 @@ class AlpacaBroker(BaseBroker):
             return cid, tracked["symbol"], tracked["side"]
         return cid, self._symbol_for(order), Side(_enum(order.side))
 
-    def _record_polled(self, order: Any) -> None:
-        """Fills seen in an order's polled state (the stream may have missed them)."""
-        for o in [order, *(order.legs or [])]:
-            filled = _num(o.filled_qty)
-            if filled <= 0:
+    def _record_polled(self, orders: list[Any]) -> set[str]:
+        """Queue the executions of ``orders`` (and their legs) not reported yet, read from the
+        account's FILL activities so they carry Alpaca's ids (the stream may have missed them).
+        Returns the ids of the orders whose filled quantity is still not accounted for (the
+        activities were unreachable, or do not show the execution yet): poll them again."""
+        pending: dict[str, Any] = {}
+        for order in orders:
+            for o in [order, *(order.legs or [])]:
+                cid = self._fill_identity(o)[0]
+                if _num(o.filled_qty) > self._fills.reported_qty(cid) + _EPS:
+                    pending[str(o.id)] = o
+        if not pending:
+            return set()
+        since = min(utc(o.submitted_at or o.created_at) for o in pending.values())
+        try:
+            activities = self._fill_activities(since)
+        except Exception as exc:
+            log.warning("Could not read Alpaca's fill activities: %s", exc.__class__.__name__)
+            return set(pending)
+        for activity in sorted(activities, key=lambda a: float(a.cum_qty)):
+            o = pending.get(str(activity.order_id))
+            if o is None:
                 continue
             cid, symbol, side = self._fill_identity(o)
             self._fills.record(
                 cid,
                 symbol,
                 side,
-                cumulative_qty=filled,
-                avg_price=_num(o.filled_avg_price) or None,
-                timestamp=o.filled_at or o.updated_at or datetime.now(UTC),
-                execution_id=f"{o.id}:poll:{filled:g}",
+                cumulative_qty=float(activity.cum_qty),
+                avg_price=None,
+                timestamp=activity.transaction_time,
+                execution_id=activity.id,
+                price=float(activity.price),
+                qty=float(activity.qty),
             )
+        missing = {
+            order_id
+            for order_id, o in pending.items()
+            if _num(o.filled_qty) > self._fills.reported_qty(self._fill_identity(o)[0]) + _EPS
+        }
+        if missing:
+            log.info("Alpaca's fill activities do not show every fill of %s yet", sorted(missing))
+        return missing
+
+    def _fill_activities(self, since: datetime | None) -> list[Any]:
+        from .activities import fill_activities
+
+        def get(path: str, params: dict[str, Any]) -> Any:
+            return self._call("list fill activities", self._client.get, path, params)
+
+        return fill_activities(get, self._account_id, since)
+
+    def get_executions(self, since: datetime | None = None) -> list[Fill]:
+        """Every execution of the account since ``since``, from its FILL activities: each
+        with the activity's id and the order's cumulative quantity, named by the client order
+        id of its order (``<parent id>/tp`` or ``/sl`` for bracket and OCO legs)."""
+        self._require()
+        activities = self._fill_activities(None if since is None else utc(since))
+        self._learn({str(a.order_id) for a in activities}, since)
+        fills = []
+        for a in activities:
+            cid, symbol = self._identity_of(str(a.order_id), a.symbol)
+            fills.append(
+                Fill(
+                    cid,
+                    symbol,
+                    Side(_enum(a.side)),
+                    float(a.qty),
+                    float(a.price),
+                    utc(a.transaction_time),
+                    execution_id=a.id,
+                    cum_qty=float(a.cum_qty),
+                )
+            )
+        return fills
+
+    def _identity_of(self, order_id: str, raw_symbol: str) -> tuple[str, str]:
+        """The client order id and symbol spelling an execution of ``order_id`` reports."""
+        with self._lock:
+            owner = self._leg_owner.get(order_id)
+            if owner is not None:
+                parent = self._tracked[owner[0]]
+                return f"{owner[0]}/{owner[1]}", parent["symbol"]
+            cid = self._cid_of.get(order_id)
+            if cid is not None:
+                tracked = self._tracked[cid]
+                return (f"{cid}/tp" if tracked["class"] == "oco" else cid), tracked["symbol"]
+        return order_id, self._spelling.get(position_symbol(raw_symbol), raw_symbol)
+
+    def _learn(self, order_ids: set[str], since: datetime | None) -> None:
+        """Track the orders of ``order_ids`` (their client ids, and whose legs they are)."""
+        from alpaca.trading.enums import QueryOrderStatus
+        from alpaca.trading.requests import GetOrderByIdRequest, GetOrdersRequest
+
+        def unknown() -> set[str]:
+            with self._lock:
+                return {i for i in order_ids if i not in self._cid_of and i not in self._leg_owner}
+
+        if not unknown():
+            return
+        request = GetOrdersRequest(
+            status=QueryOrderStatus.ALL,
+            limit=500,
+            nested=True,
+            after=None if since is None else utc(since) - timedelta(days=1),
+        )
+        for o in self._call("list orders", self._client.get_orders, request):
+            if o.client_order_id not in self._tracked:
+                self._track(o, self._symbol_for(o), is_open=not _is_done(o))
+        nested = GetOrderByIdRequest(nested=True)
+        for order_id in unknown():  # beyond the listed window: one by one
+            o = self._call("order lookup", self._client.get_order_by_id, order_id, nested)
+            self._track(o, self._symbol_for(o), is_open=not _is_done(o))
 
     def poll_fills(self) -> list[Fill]:
         """Fills since the last call: from the stream, confirmed by polling when it is down,
@@ -592,14 +734,18 @@ class AlpacaBroker(BaseBroker):
         self._last_reconcile = time.monotonic()
         with self._lock:
             open_ids = [(cid, t["id"]) for cid, t in self._tracked.items() if t["open"]]
+        polled = []
         for cid, order_id in open_ids:
             try:
                 order = self._call("poll order", self._client.get_order_by_id, order_id, nested)
             except Exception as exc:
                 log.warning("Could not poll order %s: %s", cid, exc.__class__.__name__)
                 continue
-            self._record_polled(order)
-            if _is_done(order):
+            polled.append((cid, order))
+        missing = self._record_polled([order for _, order in polled])
+        for cid, order in polled:
+            accounted = not {str(o.id) for o in [order, *(order.legs or [])]} & missing
+            if _is_done(order) and accounted:
                 with self._lock:
                     self._tracked[cid]["open"] = False
 

@@ -3,7 +3,8 @@
 Both the trade_updates stream and GET /v2/orders report an order's cumulative ``filled_qty``
 and ``filled_avg_price``. :class:`FillBook` remembers what it has already reported per
 order and turns each increase into one :class:`~stratequeue.models.Fill` (a partial fill is
-one Fill of several), priced so that the reported fills average to Alpaca's average price.
+one Fill of several), priced so that the reported fills average to Alpaca's average price,
+and carrying the order's cumulative quantity after it (``Fill.cum_qty``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class FillBook:
                 price=fill_price,
                 timestamp=utc(timestamp),
                 execution_id=execution_id,
+                cum_qty=round(cumulative_qty, 9),
             )
             self._queue.append(fill)
             return fill

@@ -8,6 +8,11 @@
 
 By hand: ``python -m stratequeue_alpaca.testing --port 8080``.
 
+Executions: each is streamed on trade_updates and served as a FILL account activity (with an
+id of Alpaca's format, unrelated to the stream's ``execution_id``); ``fill_delay`` keeps a new
+order accepted and unfilled for that many seconds. :meth:`FakeAlpaca.posts` counts order
+submissions per client order id at the wire.
+
 Faults: :meth:`FakeAlpaca.fail` (answer an HTTP status with Alpaca's error body, before or
 after doing the work), :meth:`FakeAlpaca.slow` (answer late), :meth:`FakeAlpaca.drop_streams`
 (close every websocket), ``streams_blocked`` (refuse new websocket connections). Needs aiohttp:
@@ -24,7 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .exchange import ApiError, Exchange, FakeAsset
+from .errors import ApiError
+from .exchange import Exchange, FakeAsset
 
 __all__ = ["ApiError", "Exchange", "FakeAlpaca", "FakeAsset", "Fault"]
 
@@ -80,11 +86,14 @@ class FakeAlpaca:
         fill_mode: str = "immediate",
         partial_fills: int = 1,
         cash: float = 100_000.0,
+        fill_delay: float = 0.0,
     ) -> None:
         self.port = port
         self.key = key
         self.secret = secret
-        self.exchange = Exchange(cash=cash, fill_mode=fill_mode, partial_fills=partial_fills)
+        self.exchange = Exchange(
+            cash=cash, fill_mode=fill_mode, partial_fills=partial_fills, fill_delay=fill_delay
+        )
         self.bars: dict[str, list[dict[str, Any]]] = {}
         self.page_size = 10_000
         self.streams_blocked = False
@@ -197,6 +206,12 @@ class FakeAlpaca:
                 and r.path == path
                 and all((r.json or {}).get(k) == v for k, v in json_fields.items())
             )
+
+    def posts(self, client_order_id: str) -> int:
+        """How many POST /v2/orders requests carried ``client_order_id``, as they reached the
+        wire: refused ones (a fault, a duplicate id) count too. A resent order shows here even
+        though the exchange itself never holds two orders with one id."""
+        return self.count("POST", "/v2/orders", client_order_id=client_order_id)
 
     def fail(
         self,

@@ -17,10 +17,16 @@ def main() -> None:
         "--fill-mode", choices=("immediate", "on_bar", "manual"), default="immediate"
     )
     parser.add_argument("--partial-fills", type=int, default=1)
+    parser.add_argument("--fill-delay", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--price", action="append", default=[], metavar="SYMBOL=PRICE")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    fake = FakeAlpaca(port=args.port, fill_mode=args.fill_mode, partial_fills=args.partial_fills)
+    fake = FakeAlpaca(
+        port=args.port,
+        fill_mode=args.fill_mode,
+        partial_fills=args.partial_fills,
+        fill_delay=args.fill_delay,
+    )
     for item in args.price or ["AAPL=190", "BTC/USD=65000"]:
         symbol, _, price = item.partition("=")
         fake.exchange.set_price(symbol, float(price))

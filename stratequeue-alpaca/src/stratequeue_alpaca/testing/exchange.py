@@ -4,24 +4,19 @@ consistent, with Alpaca's JSON shapes and error bodies. No networking here."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .activities import ActivityLog
+from .errors import ApiError
+
 __all__ = ["ApiError", "Exchange", "FakeAsset"]
 
 _TERMINAL = {"filled", "canceled", "expired", "rejected", "replaced"}
-
-
-class ApiError(Exception):
-    """An Alpaca error answer: HTTP status and JSON body (``code``, ``message``, extras)."""
-
-    def __init__(self, status: int, code: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = {"code": code, "message": message, **extra}
 
 
 def _now(clock: datetime | None = None) -> str:
@@ -72,7 +67,10 @@ class _Position:
 class Exchange:
     """Orders fill at the symbol's price: at once (``fill_mode="immediate"``), on the next
     pushed bar (``"on_bar"``), or only when told (``"manual"``); ``partial_fills=n`` splits each
-    fill into n executions. Every method is thread-safe and returns the trade_updates events
+    fill into n executions. ``fill_delay`` (seconds, "immediate" mode) leaves a new order
+    accepted and not filled for that long: it then fills at the price of that moment, its
+    events going to ``listener`` (the window between "accepted" and "filled" a crash can hit).
+    Each execution is also a FILL activity in :attr:`activities`. Every method is thread-safe and returns the trade_updates events
     it produced (``{"event", "order", ...}`` dicts) for the server to broadcast.
 
     In ``"immediate"`` mode :meth:`set_price` is a price move too: resting orders it reaches
@@ -85,14 +83,20 @@ class Exchange:
     trade_updates event for each."""
 
     def __init__(
-        self, cash: float = 100_000.0, fill_mode: str = "immediate", partial_fills: int = 1
+        self,
+        cash: float = 100_000.0,
+        fill_mode: str = "immediate",
+        partial_fills: int = 1,
+        fill_delay: float = 0.0,
     ) -> None:
         self.lock = threading.RLock()
         self.cash = cash
         self.fill_mode = fill_mode
         self.partial_fills = partial_fills
+        self.fill_delay = fill_delay
         self.is_open = True
         self.account_id = str(uuid.uuid4())
+        self.activities = ActivityLog(self.account_id)
         self.account_number = "PA3FAKE00001"
         self.assets: dict[str, FakeAsset] = {}
         self.prices: dict[str, float] = {}
@@ -327,7 +331,12 @@ class Exchange:
             elif order["order_class"] == "oco":
                 order["legs"] = self._oco_legs(body, asset, order)
             events = [self._event("new", order)]
-            if self.fill_mode == "immediate":
+            if self.fill_mode == "immediate" and self.fill_delay > 0:
+                order["_fills_from"] = time.monotonic() + self.fill_delay
+                timer = threading.Timer(self.fill_delay, self._delayed_fill, (order["id"],))
+                timer.daemon = True
+                timer.start()
+            elif self.fill_mode == "immediate":
                 price = self.prices.get(_key(asset.symbol))
                 working = [order, *(order["legs"] if order["order_class"] == "oco" else [])]
                 for o in working:  # an OCO's stop may already be reached
@@ -425,11 +434,24 @@ class Exchange:
             return max(stop, price) if side == "buy" else min(stop, price)
         return None
 
+    def _delayed_fill(self, order_id: str) -> None:
+        """``fill_delay`` after it was placed: the order trades if the price reaches it."""
+        with self.lock:
+            order = self.orders[order_id]
+            price = self.prices.get(_key(order["symbol"]))
+            working = [order, *(order["legs"] or [] if order["order_class"] == "oco" else [])]
+            events = [e for o in working for e in self._try_fill(o, price)]
+        if events and self.listener is not None:
+            self.listener(events)
+
     def _try_fill(
         self, order: dict[str, Any], price: float | None, bar: dict[str, float] | None = None
     ) -> list[dict[str, Any]]:
         if order["status"] in _TERMINAL or order["status"] == "held":
             return []
+        parent = self.orders.get(order.get("_leg") or "", order)
+        if time.monotonic() < parent.get("_fills_from", 0.0):
+            return []  # still inside its fill_delay
         at = _bar_price(order, bar) if bar is not None else self._trigger_price(order, price)
         if at is None:
             return []
@@ -492,6 +514,7 @@ class Exchange:
             pos.avg = price
         pos.qty = round(pos.qty + signed, 9)
         canceled = self._after_fill(order) if full else []
+        self.activities.record(order, qty, price)
         fill = self._event(
             "fill" if full else "partial_fill",
             order,

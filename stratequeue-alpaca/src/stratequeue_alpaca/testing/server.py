@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 from aiohttp import WSMsgType, web
 
-from .exchange import ApiError, public
+from .errors import ApiError
+from .exchange import public
 
 if TYPE_CHECKING:
     from . import FakeAlpaca
@@ -116,6 +117,14 @@ def build_app(fake: FakeAlpaca) -> web.Application:
     async def position(request: web.Request) -> web.Response:
         return _json(ex.one_position_json(request.match_info["symbol"]))
 
+    async def activities_of_type(request: web.Request) -> web.Response:
+        kind = request.match_info["activity_type"]
+        return _json(ex.activities.query(kind, dict(request.query)))
+
+    async def activities(request: web.Request) -> web.Response:
+        query = dict(request.query)
+        return _json(ex.activities.query(query.pop("activity_types", None), query))
+
     async def bars(request: web.Request) -> web.Response:
         q = request.query
         start = datetime.fromisoformat(q["start"]) if "start" in q else None
@@ -213,6 +222,8 @@ def build_app(fake: FakeAlpaca) -> web.Application:
     app.router.add_get("/v2/orders:by_client_order_id", by_client_id)
     app.router.add_get("/v2/orders/{id}", get_order)
     app.router.add_delete("/v2/orders/{id}", cancel)
+    app.router.add_get("/v2/account/activities", activities)
+    app.router.add_get("/v2/account/activities/{activity_type}", activities_of_type)
     app.router.add_get("/v2/positions", positions)
     app.router.add_get("/v2/positions/{symbol:.+}", position)
     app.router.add_get("/v2/stocks/bars", bars)

@@ -13,6 +13,14 @@ Two ways an order fills:
   crosses their price (limit at the better of open and limit, stop at the worse of open and
   stop), as backtesting.py does.
 
+What the kit (:mod:`stratequeue.testing.conformance`) holds it to, its capabilities: market,
+limit, stop and stop-limit orders (matched against bars); partial fills (a book-priced order
+is filled in parts, one per strategy of a netted order, each part reported once with the
+order's cumulative quantity); fractional quantities; shorts; executions (every fill with its
+id, kept in the account file, listed by :meth:`PaperBroker.get_executions`). Not brackets,
+OCO pairs or replace: a strategy's SL/TP and its price edits live in its backtesting.py book,
+which decides when they fill; the paper broker never holds them as orders. No network.
+
 Cash starts at ``cash`` (default 100,000); ``commission`` is a fraction of traded value.
 Positions can be long or short, with fractional quantities. The account can persist in a
 SQLite file (``path``) so that it survives a restart, as a real broker's account would.
@@ -22,9 +30,11 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 from .. import hookimpl
 from ..errors import BrokerError
@@ -36,8 +46,9 @@ from ..models import (
     OrderStatus,
     Position,
     Side,
+    utc,
 )
-from .base import BaseBroker, BrokerConfig, CredentialStatus, OrderAck
+from .base import BaseBroker, BrokerConfig, Capability, CredentialStatus, OrderAck
 from .paper_store import PaperStore, order_from_dict, order_to_dict
 
 __all__ = ["PaperBroker", "register_brokers"]
@@ -79,6 +90,18 @@ class PaperBroker(BaseBroker):
         "assets": "any symbol the data source has",
         "orders": "market, limit, stop, stop-limit",
     }
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.MARKET,
+            Capability.LIMIT,
+            Capability.STOP,
+            Capability.STOP_LIMIT,
+            Capability.PARTIAL_FILLS,
+            Capability.FRACTIONAL,
+            Capability.SHORT,
+            Capability.EXECUTIONS,
+        }
+    )
 
     def __init__(self, config: BrokerConfig | None = None) -> None:
         super().__init__(config or BrokerConfig("paper"))
@@ -94,6 +117,9 @@ class PaperBroker(BaseBroker):
         self._fills: list[Fill] = []
         self._store: PaperStore | None = None
         self.executions: set[str] = set()  # execution ids applied: a fill is never booked twice
+        self._history: list[Fill] = []  # every execution, oldest first (get_executions)
+        #: orders placed per client order id: a known id places nothing, so never above 1
+        self.placed: Counter[str] = Counter()
         self.account_id = "PAPER-LOCAL"
 
     # -- setup ---------------------------------------------------------------------------------
@@ -162,7 +188,15 @@ class PaperBroker(BaseBroker):
                 order, OrderStatus(o["status"]), o["broker_order_id"], o["filled_qty"], o["message"]
             )
         for f in state["executions"]:
-            self.executions.add(f["execution_id"])
+            fill = Fill(
+                **{
+                    **f,
+                    "side": Side(f["side"]),
+                    "timestamp": datetime.fromisoformat(f["timestamp"]),
+                }
+            )
+            self.executions.add(fill.execution_id)
+            self._history.append(fill)
 
     # -- account -------------------------------------------------------------------------------
     def get_positions(self) -> list[Position]:
@@ -192,6 +226,7 @@ class PaperBroker(BaseBroker):
             known = self.orders.get(order.client_order_id)
             if known is not None:
                 return known.ack()
+            self.placed[order.client_order_id] += 1
             if order.qty is not None and order.qty <= 0:
                 rejected = _Order(order, OrderStatus.REJECTED, message="qty must be > 0")
                 self.orders[order.client_order_id] = rejected
@@ -224,6 +259,12 @@ class PaperBroker(BaseBroker):
         with self._lock:
             fills, self._fills = self._fills, []
             return fills
+
+    def get_executions(self, since: datetime | None = None) -> list[Fill]:
+        """Every execution since ``since``, oldest first (kept in the account file with
+        ``path``, so a restarted run lists the same executions under the same ids)."""
+        with self._lock:
+            return [f for f in self._history if since is None or utc(f.timestamp) >= utc(since)]
 
     def deposit(self, amount: float) -> None:
         """Add (or, negative, withdraw) cash: the simulated account's transfers."""
@@ -318,8 +359,10 @@ class PaperBroker(BaseBroker):
             ts,
             commission,
             execution_id or f"{entry.broker_order_id}-{entry.filled_qty:g}",
+            cum_qty=entry.filled_qty,
         )
         self._fills.append(fill)
+        self._history.append(fill)
         self.executions.add(fill.execution_id)
         return fill
 

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Self
 
-from .models import Bar
+from ..models import Bar
 
 if TYPE_CHECKING:
     from aiohttp import web
