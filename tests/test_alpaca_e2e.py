@@ -162,11 +162,24 @@ def test_brackets_are_at_the_broker_from_the_entry_fill_and_edits_replace_the_le
     base = fake.exchange.prices["AAPL"]
     stop = threading.Event()
 
-    def move_price() -> None:  # up 2% and back, so that the take-profit triggers
-        while not stop.wait(3.0):
+    def entries_filled() -> int:
+        with fake.exchange.lock:
+            return sum(
+                1
+                for o in fake.exchange.orders.values()
+                if o["order_class"] == "bracket" and not o.get("_leg") and o["status"] == "filled"
+            )
+
+    def move_price() -> None:  # the 1st and 3rd trades: up 2% (take-profit) and back; the 2nd
+        for entry in (1, 3):  # is closed by the strategy, the 4th stays open across the restart
+            while entries_filled() < entry:
+                if stop.wait(0.1):
+                    return
+            if stop.wait(1.5):  # the book sees the fill and edits the stop first
+                return
             fake.exchange.set_price("AAPL", round(base * 1.02, 2))
-            if stop.wait(1.5):
-                break
+            if stop.wait(1.0):
+                return
             fake.exchange.set_price("AAPL", base)
 
     mover = threading.Thread(target=move_price, daemon=True)
@@ -175,7 +188,7 @@ def test_brackets_are_at_the_broker_from_the_entry_fill_and_edits_replace_the_le
     strategy = str(Path(__file__).parent / "strategies" / "bracket_edit.py")
     args = ("--strategy", strategy, "--symbols", "AAPL", "--granularity", "1s", "--db", str(db))
     try:
-        out = stratequeue(*args, "--duration", "0.3", env=env_for(fake), timeout=120)
+        out = stratequeue(*args, "--duration", "0.5", env=env_for(fake), timeout=120)
     finally:
         stop.set()
         mover.join()
@@ -261,6 +274,21 @@ def test_brackets_are_at_the_broker_from_the_entry_fill_and_edits_replace_the_le
         "SELECT COALESCE(SUM(qty), 0) FROM fill_allocations WHERE symbol='AAPL'"
     ).fetchone()[0]
     assert held == fake_position(fake, "AAPL"), again.stdout + again.stderr
+    # Every leg the ledger knows is in the state of the fake's leg (an open one found at the
+    # restart under its leg name, not sent again nor written off).
+    states = {"new": "accepted", "held": "accepted", "filled": "filled", "canceled": "canceled"}
+    with fake.exchange.lock:
+        at_fake = {
+            fake.exchange.get(o["_leg"])["client_order_id"]
+            + ("/sl" if o["type"] == "stop" else "/tp"): states[o["status"]]
+            for o in fake.exchange.orders.values()
+            if o.get("_leg") and o["status"] != "replaced"
+        }
+    in_ledger = dict(
+        con.execute("SELECT client_order_id, status FROM orders WHERE order_class='leg'")
+    )
+    assert "accepted" in in_ledger.values()  # a trade was open across the restart
+    assert in_ledger == {cid: at_fake[cid] for cid in in_ledger}
 
 
 def test_a_stop_entry_keeps_the_oco_exit_and_cancels_reach_the_broker(fake, tmp_path):

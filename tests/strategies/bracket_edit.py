@@ -1,7 +1,7 @@
 """Test strategy: each entry carries an SL and a TP (one bracket order at a broker that has
-them); once in the trade the stop is moved down (an edit that must replace the leg at the
-broker); every second trade still open two bars after its entry is closed with
-position.close() (its legs must be canceled at the broker first); a far limit order is placed
+them) and its number as tag; once in the trade the stop is moved down (an edit that must
+replace the leg at the broker); the second trade is closed with position.close() two bars
+after its entry (its legs must be canceled at the broker first); a far limit order is placed
 and canceled on alternate bars."""
 
 from backtesting import Strategy
@@ -24,7 +24,8 @@ class BracketEdit(Strategy):
             lower = round(trade.entry_price * 0.98, 2)
             if trade.sl is not None and trade.sl != lower:
                 trade.sl = lower
-            elif len(self.closed_trades) % 2 == 1 and len(self.data) - 1 - trade.entry_bar >= 2:
+            elif trade.tag == 2 and len(self.data) - 1 - trade.entry_bar >= 2:
                 self.position.close()
-        if not self.position:
-            self.buy(size=0.1, sl=round(price * 0.99, 2), tp=round(price * 1.01, 2))
+        if not self.position and not self.orders:
+            entries = len(self.closed_trades) + 1
+            self.buy(size=0.1, sl=round(price * 0.99, 2), tp=round(price * 1.01, 2), tag=entries)
