@@ -150,8 +150,149 @@ def test_sigkill_and_restart_never_places_an_order_twice(fake, tmp_path, kill_af
     assert held == pytest.approx(fake_position(fake, "AAPL"))
 
 
-def test_brackets_go_out_as_one_oco_and_cancels_reach_the_broker(fake, tmp_path):
-    """An entry with sl/tp: after its fill the book's SL and TP become ONE OCO order at Alpaca;
+def test_brackets_are_at_the_broker_from_the_entry_fill_and_edits_replace_the_legs(fake, tmp_path):
+    """An entry with sl/tp is ONE bracket order at Alpaca: its stop-loss leg works from the
+    entry's fill on (the fake's fill event already shows it), before StrateQueue has seen the
+    fill. The book's SL/TP orders map onto the legs (nothing else is sent for them); a trade.sl
+    edit is a PATCH of the stop leg; the take-profit leg's fill (<cid>/tp) closes the book's
+    trade and Alpaca cancels the stop. Canceled orders are canceled at Alpaca, and a restart
+    rebuilds the same books from the ledger."""
+    import threading
+
+    base = fake.exchange.prices["AAPL"]
+    stop = threading.Event()
+
+    def entries_filled() -> int:
+        with fake.exchange.lock:
+            return sum(
+                1
+                for o in fake.exchange.orders.values()
+                if o["order_class"] == "bracket" and not o.get("_leg") and o["status"] == "filled"
+            )
+
+    def move_price() -> None:  # the 1st and 3rd trades: up 2% (take-profit) and back; the 2nd
+        for entry in (1, 3):  # is closed by the strategy, the 4th stays open across the restart
+            while entries_filled() < entry:
+                if stop.wait(0.1):
+                    return
+            if stop.wait(1.5):  # the book sees the fill and edits the stop first
+                return
+            fake.exchange.set_price("AAPL", round(base * 1.02, 2))
+            if stop.wait(1.0):
+                return
+            fake.exchange.set_price("AAPL", base)
+
+    mover = threading.Thread(target=move_price, daemon=True)
+    mover.start()
+    db = tmp_path / "bracket.sqlite"
+    strategy = str(Path(__file__).parent / "strategies" / "bracket_edit.py")
+    args = ("--strategy", strategy, "--symbols", "AAPL", "--granularity", "1s", "--db", str(db))
+    try:
+        out = stratequeue(*args, "--duration", "0.5", env=env_for(fake), timeout=120)
+    finally:
+        stop.set()
+        mover.join()
+    assert out.returncode == 0, out.stderr
+    posts = [r.json for r in fake.requests if r.method == "POST" and r.path == "/v2/orders"]
+    entries = [b for b in posts if b.get("order_class") == "bracket"]
+    assert entries, posts
+    # No OCO, no stand-alone stop or take-profit sent after a fill: the only sells are the
+    # position.close() orders, and each went out after both legs of its bracket were canceled
+    # (working legs hold the shares: Alpaca would refuse the sell).
+    closes = [b for b in posts if b["side"] == "sell"]
+    assert all((b["type"], b.get("order_class")) == ("market", None) for b in closes), closes
+    with fake.exchange.lock:
+        legs = {o["id"]: o for o in fake.exchange.orders.values() if o.get("_leg")}
+    deletes = [
+        (i, r.path.rsplit("/", 1)[1])
+        for i, r in enumerate(fake.requests)
+        if r.method == "DELETE" and r.path.rsplit("/", 1)[1] in legs
+    ]
+    assert closes and len(deletes) == 2 * len(closes), (closes, deletes)
+    for body in closes:
+        at = next(
+            i
+            for i, r in enumerate(fake.requests)
+            if r.json and r.json.get("client_order_id") == body["client_order_id"]
+        )
+        assert sum(1 for i, _ in deletes if i < at) >= 2 * (closes.index(body) + 1)
+        placed = fake.exchange.by_client_id(body["client_order_id"])
+        assert placed["status"] == "filled", placed
+    for body in entries:
+        assert body["take_profit"]["limit_price"] > body["stop_loss"]["stop_price"]
+    fills = {
+        e["order"]["client_order_id"]: e["order"]
+        for e in fake.events
+        if e["event"] == "fill" and e["order"]["order_class"] == "bracket"
+    }
+    for body in entries:  # the legs worked from the entry's fill, as the fill event shows
+        legs = {leg["type"]: leg for leg in fills[body["client_order_id"]]["legs"]}
+        assert (legs["stop"]["status"], float(legs["stop"]["stop_price"])) == (
+            "new",
+            body["stop_loss"]["stop_price"],
+        )
+        assert legs["limit"]["status"] == "new"
+    # Each trade.sl edit: one PATCH of that bracket's stop leg with the book's new stop.
+    con = sqlite3.connect(db)
+    edits = con.execute(
+        "SELECT client_order_id, stop_price FROM intents WHERE action='replace'"
+    ).fetchall()
+    patches = [r for r in fake.requests if r.method == "PATCH"]
+    assert edits and len(patches) == len(edits)
+    with fake.exchange.lock:
+        stop_legs = {
+            o["id"]: fake.exchange.get(o["_leg"])["client_order_id"] + "/sl"
+            for o in fake.exchange.orders.values()
+            if o.get("_leg") and o["type"] == "stop"
+        }
+    assert sorted((stop_legs[r.path.rsplit("/", 1)[1]], r.json) for r in patches) == sorted(
+        (cid, {"stop_price": stop}) for cid, stop in edits
+    )
+    assert any(r.method == "DELETE" and r.path.startswith("/v2/orders/") for r in fake.requests)
+    closed_by_tp = con.execute(
+        "SELECT COUNT(*) FROM fills f JOIN orders o USING (client_order_id) "
+        "WHERE f.client_order_id LIKE '%/tp' AND o.order_class='leg' AND o.status='filled'"
+    ).fetchone()[0]
+    assert closed_by_tp >= 1, out.stdout
+    closed = con.execute("SELECT COUNT(*) FROM trades WHERE status='closed'").fetchone()[0]
+    assert closed >= 1
+    siblings = con.execute(
+        "SELECT COUNT(*) FROM orders WHERE order_class='leg' AND client_order_id LIKE '%/sl' "
+        "AND status='canceled'"
+    ).fetchone()[0]
+    assert siblings >= closed_by_tp
+    assert "no longer holds" not in out.stderr
+    # A take-profit may fill after the run's last look at the broker: the next start applies it,
+    # and the rebuilt books map their SL/TP orders onto the same legs (no order sent for them).
+    sent = len(posts)
+    again = stratequeue(*args, "--duration", "0.05", env=env_for(fake), timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "no longer holds" not in again.stderr
+    after = [r.json for r in fake.requests if r.method == "POST" and r.path == "/v2/orders"]
+    assert not [b for b in after[sent:] if b.get("order_class") == "oco"], after[sent:]
+    held = con.execute(
+        "SELECT COALESCE(SUM(qty), 0) FROM fill_allocations WHERE symbol='AAPL'"
+    ).fetchone()[0]
+    assert held == fake_position(fake, "AAPL"), again.stdout + again.stderr
+    # Every leg the ledger knows is in the state of the fake's leg (an open one found at the
+    # restart under its leg name, not sent again nor written off).
+    states = {"new": "accepted", "held": "accepted", "filled": "filled", "canceled": "canceled"}
+    with fake.exchange.lock:
+        at_fake = {
+            fake.exchange.get(o["_leg"])["client_order_id"]
+            + ("/sl" if o["type"] == "stop" else "/tp"): states[o["status"]]
+            for o in fake.exchange.orders.values()
+            if o.get("_leg") and o["status"] != "replaced"
+        }
+    in_ledger = dict(
+        con.execute("SELECT client_order_id, status FROM orders WHERE order_class='leg'")
+    )
+    assert "accepted" in in_ledger.values()  # a trade was open across the restart
+    assert in_ledger == {cid: at_fake[cid] for cid in in_ledger}
+
+
+def test_a_stop_entry_keeps_the_oco_exit_and_cancels_reach_the_broker(fake, tmp_path):
+    """A stop entry with sl/tp (no bracket at Alpaca: its entry is market or limit): after its fill the book's SL and TP become ONE OCO order at Alpaca;
     when the price reaches the TP the fill comes back as <cid>/tp and the strategy's book closes
     the trade. Canceled orders are canceled at Alpaca."""
     import threading
@@ -190,6 +331,7 @@ def test_brackets_go_out_as_one_oco_and_cancels_reach_the_broker(fake, tmp_path)
         mover.join()
     assert out.returncode == 0, out.stderr
     assert fake.count("POST", "/v2/orders", order_class="oco") >= 1
+    assert fake.count("POST", "/v2/orders", order_class="bracket") == 0
     assert any(r.method == "DELETE" and r.path.startswith("/v2/orders/") for r in fake.requests)
     con = sqlite3.connect(db)
     tp_fills = con.execute(

@@ -1,5 +1,6 @@
-"""Test strategy: every entry has an SL and a TP (an OCO exit at a real broker), and a far
-limit order is placed and canceled on alternate bars (a cancel that must reach the broker)."""
+"""Test strategy: every entry is a stop order with an SL and a TP (no bracket at Alpaca, whose
+brackets enter by market or limit: an OCO exit after the fill), and a far limit order is placed
+and canceled on alternate bars (a cancel that must reach the broker)."""
 
 from backtesting import Strategy
 
@@ -18,4 +19,9 @@ class BracketAndCancel(Strategy):
         else:
             self.parked = self.buy(size=1, limit=round(price * 0.5, 2))
         if not self.position:
-            self.buy(size=0.1, sl=round(price * 0.99, 2), tp=round(price * 1.01, 2))
+            self.buy(  # a buy stop just below the price (SL < stop < TP)
+                size=0.1,
+                stop=round(price * 0.995, 2),
+                sl=round(price * 0.99, 2),
+                tp=round(price * 1.01, 2),
+            )

@@ -86,6 +86,12 @@ class AlpacaBroker(BaseBroker):
     the id of the account's FILL activity. The two sources name one execution differently;
     within a run :class:`~stratequeue_alpaca.fills.FillBook` reports it once (by cumulative
     quantity), across runs the same ``(client_order_id, cum_qty)`` identifies it.
+
+    A bracket's leg is addressed by the same name: :meth:`get_order`, :meth:`cancel_order` and
+    :meth:`replace_order` take ``<parent id>/tp`` or ``<parent id>/sl`` and act on that leg
+    (Alpaca gives legs ids of its own). :meth:`replace_order` is ``PATCH /v2/orders/{id}``:
+    Alpaca answers with a new order (new id, ``replaces`` = the old one), which is the leg from
+    then on.
     """
 
     name: ClassVar[str] = "alpaca"
@@ -102,7 +108,9 @@ class AlpacaBroker(BaseBroker):
             Capability.LIMIT,
             Capability.STOP,
             Capability.STOP_LIMIT,
+            Capability.BRACKET,  # stocks only: crypto takes no bracket or OCO at Alpaca
             Capability.OCO,
+            Capability.REPLACE,
             Capability.PARTIAL_FILLS,
             Capability.FRACTIONAL,
             Capability.SHORT,
@@ -493,11 +501,40 @@ class AlpacaBroker(BaseBroker):
                 suffix = _LEG_SUFFIX.get(_enum(leg.type or leg.order_type), "leg")
                 self._leg_owner[str(leg.id)] = (alpaca_order.client_order_id, suffix)
 
+    def _leg(self, client_order_id: str) -> tuple[Any, Any] | None:
+        """For a leg name ``<parent id>/tp|sl``: (the parent, nested; the leg working now), or
+        None when ``client_order_id`` names no leg of an order Alpaca has."""
+        parent_cid, _, suffix = client_order_id.rpartition("/")
+        if suffix not in ("tp", "sl") or not parent_cid:
+            return None
+        from alpaca.trading.requests import GetOrderByIdRequest
+
+        parent = self._lookup(parent_cid)
+        if parent is None:
+            return None
+        nested = GetOrderByIdRequest(nested=True)
+        parent = self._call("order lookup", self._client.get_order_by_id, str(parent.id), nested)
+        if parent_cid not in self._tracked:
+            self._track(parent, self._symbol_for(parent))
+        if _enum(parent.order_class) == "oco" and suffix == "tp":  # the OCO's limit is its tp
+            return parent, parent
+        for leg in parent.legs or []:
+            if _LEG_SUFFIX.get(_enum(leg.type or leg.order_type)) == suffix:
+                return parent, leg
+        return None
+
+    def _leg_ack(self, client_order_id: str, parent: Any, leg: Any, message: str = "") -> OrderAck:
+        from .orders import ack_from_order
+
+        self._ack(parent)  # records fills seen in the polled state, as for any order
+        return _renamed(ack_from_order(leg, self._symbol_for(parent), message), client_order_id)
+
     def cancel_order(self, client_order_id: str) -> OrderAck:
         self._require()
         from .http import api_message, status_of
 
-        existing = self._lookup(client_order_id)
+        found = self._leg(client_order_id)
+        existing = found[1] if found else self._lookup(client_order_id)
         if existing is None:
             return OrderAck(
                 client_order_id,
@@ -511,11 +548,87 @@ class AlpacaBroker(BaseBroker):
             if status_of(exc) not in (404, 422):
                 raise
             message = f"not canceled: {api_message(exc)}"
+        if found is not None:
+            parent, leg = self._leg(client_order_id) or found
+            return self._leg_ack(client_order_id, parent, leg, message)
         current = self._lookup(client_order_id) or existing
         return _with_message(self._ack(current), message)
 
+    def replace_order(
+        self,
+        client_order_id: str,
+        new_client_order_id: str,
+        *,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> OrderAck:
+        """New prices for a working order: ``PATCH /v2/orders/{id}``. Alpaca places a new order
+        (its id replaces the old one's; the old one's status becomes ``replaced``). A leg name
+        (``<parent id>/sl``) replaces that leg and keeps the name (``new_client_order_id`` is
+        then unused: Alpaca names legs itself); any other order takes ``new_client_order_id``.
+        A refusal (e.g. the order filled meanwhile) comes back REJECTED with Alpaca's message."""
+        self._require()
+        from alpaca.trading.requests import ReplaceOrderRequest
+
+        from .http import api_message
+        from .orders import ack_from_order, price
+
+        found = self._leg(client_order_id)
+        current = found[1] if found else self._lookup(client_order_id)
+        if current is None or _enum(current.status) in _CLOSED:
+            state = _enum(current.status) if current is not None else "unknown to Alpaca"
+            return OrderAck(
+                client_order_id,
+                OrderStatus.REJECTED,
+                message=f"order {client_order_id} cannot be replaced: it is {state}",
+            )
+        symbol = self._symbol_for(found[0] if found else current)
+        crypto = self._asset(symbol).crypto
+        request = ReplaceOrderRequest(
+            limit_price=price(limit_price, crypto),
+            stop_price=price(stop_price, crypto),
+            client_order_id=None if found else new_client_order_id,
+        )
+        try:
+            placed = self._call(
+                "replace order", self._client.replace_order_by_id, str(current.id), request
+            )
+        except Exception as exc:
+            if not _is_permanent(exc):
+                raise
+            placed = self._replacement(str(current.id))  # a retried PATCH after the first worked
+            if placed is None:
+                log.warning("Order %s not replaced: %s", client_order_id, api_message(exc))
+                return OrderAck(
+                    client_order_id,
+                    OrderStatus.REJECTED,
+                    message=api_message(exc),
+                    symbol=symbol,
+                )
+        log.info("Order %s replaced at Alpaca: %s -> %s", client_order_id, current.id, placed.id)
+        if found is not None:
+            with self._lock:
+                owner = self._leg_owner.pop(str(current.id), None)
+                if owner is not None:
+                    self._leg_owner[str(placed.id)] = owner
+            return _renamed(ack_from_order(placed, symbol), client_order_id)
+        self._track(placed, symbol)
+        with self._lock:
+            self._tracked.get(client_order_id, {})["open"] = False
+        return self._ack(placed, symbol)
+
+    def _replacement(self, order_id: str) -> Any | None:
+        """The order that replaced ``order_id``, if Alpaca replaced it."""
+        old = self._call("order lookup", self._client.get_order_by_id, order_id)
+        if old.replaced_by is None:
+            return None
+        return self._call("order lookup", self._client.get_order_by_id, str(old.replaced_by))
+
     def get_order(self, client_order_id: str) -> OrderAck | None:
         self._require()
+        leg = self._leg(client_order_id)
+        if leg is not None:
+            return self._leg_ack(client_order_id, *leg)
         found = self._lookup(client_order_id)
         if found is None:
             return None
@@ -543,11 +656,20 @@ class AlpacaBroker(BaseBroker):
         return [self._ack(o, record=False) for o in orders]
 
     # -- fills ------------------------------------------------------------------------------
+    def _owner(self, order: Any) -> tuple[str, str] | None:
+        """(parent cid, tp|sl) when ``order`` is a bracket's or OCO's leg, also a leg's
+        replacement whose PATCH answer has not arrived yet (it ``replaces`` a known leg).
+        Call with the lock held."""
+        owner = self._leg_owner.get(str(order.id))
+        if owner is None and order.replaces is not None:
+            owner = self._leg_owner.get(str(order.replaces))
+        return owner
+
     def _on_trade_update(self, update: Any) -> None:
         event = _enum(update.event)
         order = update.order
         with self._lock:
-            owner = self._leg_owner.get(str(order.id))
+            owner = self._owner(order)
             cid = owner[0] if owner else order.client_order_id
             tracked = self._tracked.get(cid)
             if tracked is not None and (
@@ -579,7 +701,7 @@ class AlpacaBroker(BaseBroker):
 
     def _fill_identity(self, order: Any) -> tuple[str, str, Side]:
         with self._lock:
-            owner = self._leg_owner.get(str(order.id))
+            owner = self._owner(order)
             if owner is not None:
                 parent = self._tracked.get(owner[0], {})
                 return (
@@ -757,6 +879,12 @@ def _is_done(order: Any) -> bool:
     """Closed with every leg closed too (a bracket's or an OCO's legs outlive their parent)."""
     legs_open = any(_enum(leg.status) not in _CLOSED for leg in order.legs or [])
     return _enum(order.status) in _CLOSED and not legs_open
+
+
+def _renamed(ack: OrderAck, client_order_id: str) -> OrderAck:
+    from dataclasses import replace
+
+    return replace(ack, client_order_id=client_order_id)
 
 
 def _with_message(ack: OrderAck, message: str) -> OrderAck:

@@ -154,7 +154,8 @@ class BrokerOrder:
     stop_loss: float | None = None
     trail_percent: float | None = None
     #: "simple"; "bracket"/"oto" (an entry with take_profit/stop_loss attached); "oco" (a
-    #: trade's exit pair: a take-profit limit and a stop loss, one cancels the other)
+    #: trade's exit pair: a take-profit limit and a stop loss, one cancels the other); in the
+    #: ledger only, "leg": a bracket's leg ``<entry cid>/sl|tp``, placed with its entry
     order_class: str = "simple"
 
 

@@ -98,6 +98,8 @@ class FakeAlpaca:
         self.page_size = 10_000
         self.streams_blocked = False
         self.requests: list[_Request] = []
+        #: every trade_updates event, as made (the order's state at that moment), listened to or not
+        self.events: list[dict[str, Any]] = []
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._trade_sockets: set[Any] = set()
@@ -245,6 +247,8 @@ class FakeAlpaca:
     # -- streams ----------------------------------------------------------------------------
     async def _broadcast(self, events: Iterable[dict[str, Any]]) -> None:
         for event in events:
+            with self._lock:
+                self.events.append(event)
             frame = json.dumps({"stream": "trade_updates", "data": event}).encode()
             for ws in list(self._trade_sockets):
                 if not ws.closed:

@@ -17,6 +17,9 @@ from .errors import ApiError
 __all__ = ["ApiError", "Exchange", "FakeAsset"]
 
 _TERMINAL = {"filled", "canceled", "expired", "rejected", "replaced"}
+#: "Order cannot be replaced when the status is accepted, pending_new, pending_cancel or
+#: pending_replace" (Alpaca's Replace an Order reference)
+_UNREPLACEABLE = {"accepted", "pending_new", "pending_cancel", "pending_replace"}
 
 
 def _now(clock: datetime | None = None) -> str:
@@ -305,6 +308,19 @@ class Exchange:
                     buying_power=f"{self.cash:.2f}",
                     cost_basis=f"{cost:.2f}",
                 )
+        elif qty is not None and held > 0 and (reserved := self._held_for_orders(asset)) > 0:
+            available = max(held - reserved, 0.0)
+            if qty > available + 1e-9:
+                raise ApiError(
+                    403,
+                    40310000,
+                    f"insufficient qty available for order (requested: {qty:g}, available: "
+                    f"{available:g})",
+                    available=f"{available:g}",
+                    existing_qty=f"{held:g}",
+                    held_for_orders=f"{reserved:g}",
+                    symbol=asset.symbol,
+                )
         elif qty is not None and qty > held:
             if asset.crypto:
                 raise ApiError(
@@ -316,6 +332,23 @@ class Exchange:
             if not asset.shortable:
                 raise ApiError(403, 40310000, f"asset {asset.symbol} cannot be sold short")
         return asset
+
+    def _held_for_orders(self, asset: FakeAsset) -> float:
+        """Shares of a long position that working sell orders hold (Alpaca's
+        ``held_for_orders``): an OCO pair, or a bracket's two legs, hold their quantity once."""
+        held: dict[str, float] = {}
+        for o in self.orders.values():
+            if (
+                o["side"] != "sell"
+                or o["status"] in _TERMINAL
+                or o["status"] == "held"
+                or _key(o["symbol"]) != _key(asset.symbol)
+            ):
+                continue
+            group = o.get("_leg") or o["id"]
+            rest = float(o["qty"] or 0) - float(o["filled_qty"])
+            held[group] = max(held.get(group, 0.0), rest)
+        return sum(held.values())
 
     def submit(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Place an order (or raise ApiError); the order and its events."""
@@ -388,6 +421,51 @@ class Exchange:
         leg = self._order_json(leg_body, asset, _leg=parent["id"])
         self.orders[leg["id"]] = leg
         return [leg]
+
+    def replace(
+        self, order_id: str, body: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """PATCH /v2/orders/{id}: a NEW order (new id, ``replaces`` = the old id) takes the old
+        one's place with the prices, quantity or time in force of ``body``; the old order's
+        status becomes ``replaced`` (``replaced_by`` = the new id). A bracket's leg is replaced
+        on its own: the new order is the parent's leg from then on (held while the parent is)."""
+        with self.lock:
+            old = self.get(order_id)
+            status = old["status"]
+            if status in _TERMINAL or status in _UNREPLACEABLE:
+                raise ApiError(
+                    422, 42210000, f'order is in "{status}" state and cannot be replaced'
+                )
+            if body.get("client_order_id") and any(
+                o["client_order_id"] == body["client_order_id"] for o in self.orders.values()
+            ):
+                raise ApiError(422, 40010001, "client_order_id must be unique")
+            now = _now()
+            new = {
+                **old,
+                "id": str(uuid.uuid4()),
+                "client_order_id": body.get("client_order_id") or str(uuid.uuid4()),
+                "created_at": now,
+                "updated_at": now,
+                "submitted_at": now,
+                "replaces": old["id"],
+                "replaced_by": None,
+                "status": "held" if status == "held" else "new",
+            }
+            for key in ("qty", "limit_price", "stop_price", "time_in_force"):
+                if body.get(key) is not None:
+                    new[key] = body[key] if key == "time_in_force" else str(body[key])
+            old.update(status="replaced", replaced_by=new["id"], replaced_at=now, updated_at=now)
+            self.orders[new["id"]] = new
+            parent = self.orders.get(old.get("_leg") or "")
+            if parent is not None:  # the parent's legs name the new order
+                parent["legs"] = [new if leg is old else leg for leg in parent["legs"]]
+            for leg in old.get("legs") or []:
+                leg["_leg"] = new["id"]
+            events = [self._event("replaced", old), self._event("new", new)]
+            if self.fill_mode == "immediate":
+                events += self._try_fill(new, self.prices.get(_key(new["symbol"])))
+            return new, events
 
     def cancel(self, order_id: str) -> list[dict[str, Any]]:
         with self.lock:

@@ -48,7 +48,7 @@ def build_app(fake: FakeAlpaca) -> web.Application:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         body = None
-        if request.method == "POST" and request.can_read_body:
+        if request.method in ("POST", "PATCH") and request.can_read_body:
             body = await request.json()
         fake._log(request.method, request.path, dict(request.query), body)
         if request.path in _OPEN_PATHS:
@@ -106,6 +106,11 @@ def build_app(fake: FakeAlpaca) -> web.Application:
 
     async def get_order(request: web.Request) -> web.Response:
         return _json(public(ex.get(request.match_info["id"])))
+
+    async def replace(request: web.Request) -> web.Response:
+        order, events = ex.replace(request.match_info["id"], await request.json())
+        await fake._broadcast(events)
+        return _json(public(order))
 
     async def cancel(request: web.Request) -> web.Response:
         await fake._broadcast(ex.cancel(request.match_info["id"]))
@@ -221,6 +226,7 @@ def build_app(fake: FakeAlpaca) -> web.Application:
     app.router.add_get("/v2/orders", list_orders)
     app.router.add_get("/v2/orders:by_client_order_id", by_client_id)
     app.router.add_get("/v2/orders/{id}", get_order)
+    app.router.add_patch("/v2/orders/{id}", replace)
     app.router.add_delete("/v2/orders/{id}", cancel)
     app.router.add_get("/v2/account/activities", activities)
     app.router.add_get("/v2/account/activities/{activity_type}", activities_of_type)

@@ -33,6 +33,8 @@ class Capability(StrEnum):
     STOP = "stop"
     STOP_LIMIT = "stop_limit"
     #: an entry with take-profit and stop-loss legs, working at the broker from its first fill
+    #: (stocks; not crypto). The plugin reports the legs' fills as ``<entry cid>/tp`` and
+    #: ``<entry cid>/sl`` and takes those names in get_order, cancel_order and replace_order.
     BRACKET = "bracket"
     #: a trade's exit pair (take-profit limit + stop loss), one cancels the other
     OCO = "oco"

@@ -40,6 +40,7 @@ from ..models import (
     Side,
     utc,
 )
+from . import brackets
 from .events import Event, FillEvent, RejectEvent, SignalEvent
 from .external import external_qty
 from .ids import client_order_id, netted_order_id
@@ -98,6 +99,8 @@ class _Actions:
     fills: list[_BookFill] = field(default_factory=list)
     finished: list[tuple[str, bool]] = field(default_factory=list)  # (cid, filled)
     cancels: list[str] = field(default_factory=list)  # cids to cancel at the broker
+    #: (cid, limit, stop): working orders to replace at the broker with new prices
+    replaces: list[tuple[str, float | None, float | None]] = field(default_factory=list)
 
 
 class Portfolio:
@@ -370,17 +373,22 @@ class Portfolio:
                 if rule is not None:
                     events.append(self._refuse(sleeve, intent, rule))
                     continue
-                if intent.order_type is OrderType.MARKET and intent.parent_ref is None:
+                if (
+                    intent.order_type is OrderType.MARKET
+                    and intent.parent_ref is None
+                    and brackets.bracket_class(self, sleeve, intent) is None
+                ):
                     netted[sleeve.symbol].append((sleeve, intent))
                     continue
                 if (
                     self.external
                     and intent.parent_ref is not None
                     and intent.order_type in (OrderType.STOP, OrderType.LIMIT)
-                ):  # a trade's SL / TP: paired below into one OCO order
-                    exits[(sleeve.strategy_id, sleeve.symbol, intent.parent_ref)].append(
-                        (sleeve, intent)
-                    )
+                ):  # a trade's SL / TP: a leg of its entry's bracket, or paired into one OCO
+                    if not brackets.map_leg(self, sleeve, intent):
+                        exits[(sleeve.strategy_id, sleeve.symbol, intent.parent_ref)].append(
+                            (sleeve, intent)
+                        )
                     continue
                 if self.external and intent.parent_ref is not None:  # Trade.close()
                     self._withdraw_exits(sleeve, intent.parent_ref, actions)
@@ -444,8 +452,8 @@ class Portfolio:
             if trade is None or not order.is_contingent or ref_of(trade) != trade_ref:
                 continue
             cid = sleeve.cids.get(ref_of(order) or "")
-            if cid is not None and cid in self.open_orders and cid not in actions.cancels:
-                actions.cancels.append(cid)
+            if cid is not None and self.open_orders.pop(cid, None) is not None:
+                actions.cancels.append(cid)  # a bracket's legs: each canceled by its name
 
     def _cancel_leg(self, sleeve: Sleeve, ref: str, actions: _Actions) -> None:
         """A strategy canceled an order (or its book canceled an OCO sibling): once no leg of
@@ -470,17 +478,22 @@ class Portfolio:
             self._replace_leg(survivor, survivor_ref, actions)
 
     def _replace_leg(self, sleeve: Sleeve, ref: str, actions: _Actions) -> None:
-        """New SL/TP prices: cancel the broker order holding ``ref`` and send it again with the
-        book's current prices (an OCO is sent again as a pair), under a new client order id."""
+        """New SL/TP prices: a bracket's leg is replaced at the broker (brackets.py); else cancel
+        the broker order holding ``ref`` and send it again with the book's current prices (an
+        OCO is sent again as a pair), under a new client order id."""
         cid = sleeve.cids.get(ref)
+        if cid is None or cid not in self.open_orders:
+            return
         if any(order.client_order_id == cid for order in actions.orders):
             return  # sent in this batch already, every leg at the book's current prices
-        open_order = self.open_orders.pop(cid or "", None)
-        if cid is None or open_order is None:
+        cids = brackets.replace_leg(self, sleeve, ref, actions)
+        cids = [cid] if cids is None else cids
+        legs = [leg for c in cids for leg in self.open_orders.pop(c).legs]
+        actions.cancels += cids
+        if not legs:  # replaced in place
             return
-        actions.cancels.append(cid)
         revision = 1 + sum(1 for c in sleeve.cids.values() if c.startswith(cid))
-        group = [(s, self._book_intent(s, r)) for s, r in open_order.legs]
+        group = [(s, self._book_intent(s, r)) for s, r in legs]
         new_cid = client_order_id(
             self.ledger_id, sleeve.strategy_id, sleeve.symbol, f"{ref}~{revision}"
         )
@@ -534,6 +547,11 @@ class Portfolio:
             first.stop,
             time_in_force="gtc" if first.order_type is not OrderType.MARKET else "day",
         )
+        order_class = brackets.bracket_class(self, group[0][0], first) if len(group) == 1 else None
+        if order_class is not None:  # the entry carries its exits: protected from its first fill
+            order = replace(
+                order, take_profit=first.tp, stop_loss=first.sl, order_class=order_class
+            )
         if len(group) == 2 and all(i.parent_ref is not None for _, i in group):
             stop = next(i.stop for _, i in group if i.order_type is OrderType.STOP)
             limit = next(i.limit for _, i in group if i.order_type is OrderType.LIMIT)
@@ -566,6 +584,18 @@ class Portfolio:
                 ack = self.broker.cancel_order(cid)
                 self.ledger.update_order(
                     cid, _ledger_status(ack.status, True), event="cancel", message=ack.message
+                )
+        for cid, limit, stop in actions.replaces:
+            if self.broker is not None:
+                ack = self.broker.replace_order(cid, cid, limit_price=limit, stop_price=stop)
+                row = self.ledger.order(cid)
+                self.ledger.update_order(
+                    cid,
+                    OrderStatus(row["status"]) if row else OrderStatus.ACCEPTED,
+                    event="replace" if ack.status.is_open else f"replace {ack.status.value}",
+                    message=ack.message
+                    or (f"stop {stop}" if stop is not None else f"limit {limit}"),
+                    broker_order_id=ack.broker_order_id or None,
                 )
         for order in actions.orders:
             events += self._send(order, when, record=record)
@@ -961,9 +991,11 @@ class Portfolio:
             fill.price,
             fill.execution_id,
         )
-        # An OCO exit fills one of its legs: "<cid>/tp" (the limit) or "<cid>/sl" (the stop).
-        cid, _, leg_kind = fill.client_order_id.partition("/")
-        row = self.ledger.order(cid)
+        cid, leg_kind = fill.client_order_id, ""
+        row = self.ledger.order(cid)  # a bracket's leg is an order of its own ("<cid>/sl")
+        if row is None:  # an OCO exit fills one of its legs: "<cid>/tp" (limit), "<cid>/sl"
+            cid, _, leg_kind = fill.client_order_id.partition("/")
+            row = self.ledger.order(cid)
         events: list[Event] = []
         actions = _Actions()
         with self.ledger.transaction():
@@ -988,6 +1020,7 @@ class Portfolio:
             done = filled >= total - 1e-9
             if done:  # before the books react: an OCO sibling they cancel is gone at the broker too
                 self.open_orders.pop(cid, None)
+                brackets.free_sibling(self, cid)
             by_key = {(s.strategy_id, s.symbol): s for s in self.all_sleeves()}
             allocations, parts = [], []
             legs = self.ledger.legs(cid)
