@@ -4,13 +4,7 @@ rejections, and SIGKILL + restart without a duplicate order."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -122,32 +116,6 @@ def test_a_rejected_order_is_shown_kept_and_the_run_goes_on(fake, tmp_path):
     rejected = con.execute("SELECT message FROM orders WHERE status='rejected'").fetchall()
     assert rejected and "insufficient buying power" in rejected[0][0]
     assert "Traceback" not in out.stderr
-
-
-@pytest.mark.parametrize("kill_after", [8.0, 15.0])
-def test_sigkill_and_restart_never_places_an_order_twice(fake, tmp_path, kill_after):
-    db = tmp_path / "killed.sqlite"
-    args = ["--strategy", SMA, "--symbols", "AAPL", "--granularity", "1s", "--db", str(db)]
-    exe = shutil.which("stratequeue", path=os.path.dirname(sys.executable)) or "stratequeue"
-    env = {**os.environ, **env_for(fake), "TQDM_DISABLE": "1"}
-    with open(tmp_path / "run.log", "ab") as log:
-        proc = subprocess.Popen([exe, *args, "--duration", "1"], stdout=log, stderr=log, env=env)
-        time.sleep(kill_after)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    again = stratequeue(*args, "--duration", "0.15", env=env_for(fake), timeout=120)
-    assert again.returncode == 0, again.stderr + (tmp_path / "run.log").read_text()
-    assert "Resumed 1 strategy book(s)" in again.stdout
-    sent = ledger_orders(db)
-    placed = fake_orders(fake)
-    assert all(n == 1 for n in placed.values()), placed
-    assert set(placed) <= set(sent)  # nothing at the broker the ledger does not know
-    held = (
-        sqlite3.connect(db)
-        .execute("SELECT COALESCE(SUM(qty), 0) FROM fill_allocations WHERE symbol='AAPL'")
-        .fetchone()[0]
-    )
-    assert held == pytest.approx(fake_position(fake, "AAPL"))
 
 
 def test_brackets_are_at_the_broker_from_the_entry_fill_and_edits_replace_the_legs(fake, tmp_path):

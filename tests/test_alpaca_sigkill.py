@@ -4,7 +4,9 @@ twice, and the ledger's position is the broker's. The fake Alpaca (driven by the
 counts every POST per client order id, so a resent order shows even though Alpaca itself would
 refuse to place it twice.
 
-1. **accepted, not filled**: the fake fills 1.5 s after accepting, so an order waits there.
+1. **accepted, not filled**: the fake fills 1.5 s after accepting, so an order waits there;
+   the orders the kill caught waiting keep resting through the next two runs (each must find
+   them at the broker, not send them again) and fill while the last kill has everything down.
 2. **committed, not sent**: Alpaca's asset lookup (made before the POST) fails, so orders are
    committed to the ledger and wait to be sent.
 3. **filled, not booked**: the fake holds its trade_updates stream, so fills happen at the
@@ -135,6 +137,9 @@ def test_sigkill_at_each_point_of_an_orders_life_loses_nothing_and_repeats_nothi
 
     waiting = kill_when(launch(fake, db, "1", log), accepted_not_filled, log)
     assert all(at_fake(fake)[c][1] == 0 for c in waiting)  # killed while they waited
+    with fake.exchange.lock:  # and they keep waiting through the next runs (a resting order)
+        for cid in waiting:  # type: ignore[union-attr]
+            fake.exchange.by_client_id(cid)["_fills_from"] = float("inf")
     check(fake, db, settled=False)
 
     # 2. committed to the ledger, not sent
@@ -162,9 +167,12 @@ def test_sigkill_at_each_point_of_an_orders_life_loses_nothing_and_repeats_nothi
 
     # The restart: every unsent order goes out once, every missed fill is booked once (from the
     # account activities), then the held stream events arrive in the new connection.
+    for cid in waiting:  # type: ignore[union-attr]
+        fake.fill(cid)  # the resting orders fill while nothing watches
+    seen = len(log.read_text())
     proc = launch(fake, db, "0.25", log)
     deadline = time.monotonic() + 120
-    while fake.trade_listeners < 1 or "while StrateQueue was not watching" not in log.read_text():
+    while fake.trade_listeners < 1 or "not watching" not in log.read_text()[seen:]:
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.05)
     released = fake.release_stream()
@@ -173,6 +181,6 @@ def test_sigkill_at_each_point_of_an_orders_life_loses_nothing_and_repeats_nothi
     check(fake, db, settled=True)
     for cid in unsent:  # type: ignore[union-attr]
         assert fake.posts(cid) == 1
-    for cid in unbooked:  # type: ignore[union-attr]
+    for cid in [*waiting, *unbooked]:  # type: ignore[misc]
         fills = rows(db, f"SELECT qty FROM fills WHERE client_order_id='{cid}'")
         assert [q for (q,) in fills] == [at_fake(fake)[cid][1]], (cid, fills)

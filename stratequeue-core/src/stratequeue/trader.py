@@ -222,7 +222,9 @@ class Trader:
                 self.source.history(
                     symbol, len(recorded)
                 )  # resume the file after what was processed
-            if recorded:
+            if recorded:  # fills applied before the next bar are recorded as after this one
+                self.portfolio.last_time[symbol] = recorded[-1].timestamp
+                self.portfolio.last_price[symbol] = recorded[-1].close
                 self.bar_filter.last[symbol] = max(
                     recorded[-1].timestamp, self.bar_filter.last.get(symbol, recorded[-1].timestamp)
                 )
@@ -550,12 +552,14 @@ class Trader:
                     self.display.line(f"⏸  {message}")
 
     def _drain_fills(self, quiet: float = 0.6, limit: float = 3.0) -> None:
-        """Fills that arrive after the last bar (the broker answers asynchronously): wait until
-        none has come for ``quiet`` seconds (at most ``limit``). Later ones are applied by the
-        next start's reconciliation."""
+        """Fills that arrive after the last bar (the broker answers asynchronously): wait while
+        a market order is still working, and until no fill has come for ``quiet`` seconds (at
+        most ``limit`` in all). Later ones are applied by the next start's reconciliation."""
         assert self.portfolio is not None
         start = last = time.monotonic()
-        while time.monotonic() - last < quiet and time.monotonic() - start < limit:
+        while time.monotonic() - start < limit and (
+            time.monotonic() - last < quiet or self.portfolio.market_orders_working()
+        ):
             events = self.portfolio.poll_fills()
             if events:
                 last = time.monotonic()

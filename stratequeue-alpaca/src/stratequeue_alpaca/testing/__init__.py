@@ -15,7 +15,8 @@ submissions per client order id at the wire.
 
 Faults: :meth:`FakeAlpaca.fail` (answer an HTTP status with Alpaca's error body, before or
 after doing the work), :meth:`FakeAlpaca.slow` (answer late), :meth:`FakeAlpaca.drop_streams`
-(close every websocket), ``streams_blocked`` (refuse new websocket connections). Needs aiohttp:
+(close every websocket), :meth:`FakeAlpaca.hold_stream` / ``release_stream`` (fills happen,
+their trade_updates come later, to whoever listens then), ``streams_blocked`` (refuse new websocket connections). Needs aiohttp:
 ``pip install "stratequeue-alpaca[test]"``.
 """
 
@@ -101,6 +102,7 @@ class FakeAlpaca:
         #: every trade_updates event, as made (the order's state at that moment), listened to or not
         self.events: list[dict[str, Any]] = []
         self._faults: list[Fault] = []
+        self._held: list[bytes] | None = None  # trade_updates frames held back (hold_stream)
         self._lock = threading.Lock()
         self._trade_sockets: set[Any] = set()
         self._data_sockets: dict[Any, tuple[bool, set[str]]] = {}
@@ -245,11 +247,36 @@ class FakeAlpaca:
         return None
 
     # -- streams ----------------------------------------------------------------------------
+    def hold_stream(self) -> None:
+        """Hold trade_updates back: fills still happen (and show in the account activities and
+        order state) but no client hears of them until :meth:`release_stream`."""
+        with self._lock:
+            self._held = []
+
+    def release_stream(self) -> int:
+        """Send the held events to whoever listens now (a later connection hears of fills
+        that happened before it), and stream normally again; how many were sent."""
+        with self._lock:
+            held, self._held = self._held or [], None
+
+        async def send() -> None:
+            for frame in held:
+                for ws in list(self._trade_sockets):
+                    if not ws.closed:
+                        await ws.send_bytes(frame)
+
+        self._run(send())
+        return len(held)
+
     async def _broadcast(self, events: Iterable[dict[str, Any]]) -> None:
         for event in events:
             with self._lock:
                 self.events.append(event)
             frame = json.dumps({"stream": "trade_updates", "data": event}).encode()
+            with self._lock:
+                if self._held is not None:
+                    self._held.append(frame)
+                    continue
             for ws in list(self._trade_sockets):
                 if not ws.closed:
                     await ws.send_bytes(frame)

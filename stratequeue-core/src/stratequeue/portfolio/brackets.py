@@ -117,5 +117,3 @@ def replace_leg(
         return []
     entry = cid.rpartition("/")[0]
     return [c for c in (f"{entry}/sl", f"{entry}/tp") if c in portfolio.open_orders]
-
-

@@ -391,6 +391,8 @@ class Portfolio:
                         )
                     continue
                 if self.external and intent.parent_ref is not None:  # Trade.close()
+                    if self._close_is_covered(sleeve, intent):
+                        continue
                     self._withdraw_exits(sleeve, intent.parent_ref, actions)
                 cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, intent.ref)
                 self.ledger.record_intent(self.run_id, intent, cid)
@@ -438,6 +440,43 @@ class Portfolio:
                     qty,
                     intent.ref,
                 )
+
+    def _close_is_covered(self, sleeve: Sleeve, intent: OrderIntent) -> bool:
+        """A strategy closes a trade again (``position.close()`` on every bar) while its first
+        close order is still working at the broker, unfilled or unseen: in a backtest the
+        first close fills at the next open and the second finds the trade closed and does
+        nothing; at a real broker both would sell. The new close is dropped from the book
+        (recorded, so a rebuild drops it too) and nothing is sent. Partial closes that do not
+        yet cover the trade still go out."""
+        from ..engine.book import ref_of
+        from ..engine.flatten import drop_order
+
+        trade = next((t for t in sleeve.runner.open_trades if ref_of(t) == intent.parent_ref), None)
+        if trade is None:
+            return False
+        working = [
+            order
+            for order in sleeve.runner.orders
+            if order.parent_trade is trade
+            and not order.is_contingent
+            and ref_of(order) != intent.ref
+            and sleeve.cids.get(ref_of(order) or "") in self.open_orders
+        ]
+        if sum(abs(order.size) for order in working) < abs(trade.size):
+            return False
+        self.ledger.record_intent(self.run_id, intent, None)
+        drop_order(sleeve.runner, intent.ref)
+        self.ledger.add_sleeve_event(
+            sleeve.strategy_id, sleeve.symbol, intent.bar_time, "refuse", ref=intent.ref
+        )
+        log.info(
+            "%s %s: close of trade %s already working at the broker as %s; not sent again",
+            sleeve.strategy_id,
+            sleeve.symbol,
+            intent.parent_ref,
+            sleeve.cids.get(ref_of(working[0]) or ""),
+        )
+        return True
 
     def _withdraw_exits(self, sleeve: Sleeve, trade_ref: str, actions: _Actions) -> None:
         """A strategy closes a trade (``Trade.close()``, ``position.close()``) with a market
@@ -951,8 +990,23 @@ class Portfolio:
         events: list[Event] = []
         fills = sorted(self.broker.poll_fills(), key=lambda f: not self._stops_a_trade(f))
         for fill in fills:
-            events += self._real_fill(fill, before or datetime.now(UTC))
+            events += self._real_fill(fill, before or self.after_last_bar(fill.symbol))
         return events
+
+    def market_orders_working(self) -> bool:
+        """Is a market order of ours still working at the broker (its fill is on the way)?"""
+        return any(
+            (self.ledger.order(cid) or {}).get("order_type") == OrderType.MARKET.value
+            for cid in self.open_orders
+        )
+
+    def after_last_bar(self, symbol: str) -> datetime:
+        """When a fill applied outside a bar (after the last one, at the end of a run, at a
+        restart) is recorded to have been applied: just after the symbol's last bar, so that a
+        rebuilt book applies it between the same two bars as the live one did (a wall-clock
+        time could fall before the next bar's start and change the order of events)."""
+        last = self.last_time.get(symbol)
+        return last + timedelta(microseconds=1) if last is not None else datetime.now(UTC)
 
     def _stops_a_trade(self, fill: Fill) -> bool:
         """A fill of a trade's stop-loss or of a ``Trade.close()`` order. Fills that arrive
@@ -1126,7 +1180,7 @@ class Portfolio:
                     )
             # Applied right after the bar that made it: a rebuild replays it before the next bar.
             self.ledger.record_fill(
-                fill, allocations, applied_before=when + timedelta(microseconds=1)
+                fill, allocations, applied_before=self.after_last_bar(order.symbol)
             )
             self.ledger.update_order(
                 order.client_order_id, OrderStatus.FILLED, event="crossed inside the account"

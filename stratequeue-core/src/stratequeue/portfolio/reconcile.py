@@ -73,12 +73,11 @@ def _executions(p: Portfolio, notes: list[str]) -> None:
     if since is None:
         return
     fills = broker.get_executions(since - timedelta(minutes=5))
-    now = datetime.now(UTC)
     for fill in sorted(fills, key=lambda f: f.timestamp):
         base = fill.client_order_id.partition("/")[0]
         if p.ledger.order(base) is None or p.ledger.has_execution(fill.execution_id):
             continue
-        if p._real_fill(fill, now):
+        if p._real_fill(fill, p.after_last_bar(fill.symbol)):
             notes.append(
                 f"Booked {fill.side.value} {fill.qty:g} {fill.symbol} @ {fill.price:g} "
                 f"(execution {fill.execution_id} of order {fill.client_order_id}), filled while "
@@ -126,7 +125,7 @@ def _ledger_orders(p: Portfolio, notes: list[str]) -> None:
                 f"{ack.broker_order_id or cid}:{ack.filled_qty:g}",
                 cum_qty=ack.filled_qty,
             )
-            p._real_fill(fill, datetime.now(UTC))
+            p._real_fill(fill, p.after_last_bar(fill.symbol))
             notes.append(
                 f"Applied {fill.qty:g} {row['symbol']} filled on order {cid} while StrateQueue was down."
             )
