@@ -1,6 +1,6 @@
 """The Alpaca plugin through the whole pipeline, against the fake Alpaca on 127.0.0.1 driven by
 the real alpaca-py: demo bars -> strategy -> sized orders -> fills from trade_updates -> ledger,
-rejections, and SIGKILL + restart without a duplicate order."""
+rejections, brackets, restarts (SIGKILL at chosen moments: test_alpaca_sigkill.py)."""
 
 from __future__ import annotations
 

@@ -147,6 +147,8 @@ def _broker_orders(p: Portfolio, notes: list[str]) -> None:
     external: list[dict[str, object]] = []
     for ack in broker.get_open_orders():
         cid = ack.client_order_id
+        if not ack.status.is_open:
+            continue  # done itself, listed for its working legs (a filled bracket entry)
         row = p.ledger.order(cid)
         if row is not None and OrderStatus(row["status"]).is_open:
             continue  # tracked: the books and the ledger wait for it
