@@ -44,9 +44,12 @@ class ActivityLog:
         self._lock = threading.Lock()
         self._rows: list[tuple[datetime, dict[str, Any]]] = []
 
-    def record(self, order: dict[str, Any], qty: float, price: float) -> dict[str, Any]:
-        """One execution of ``order`` (already updated with it): its FILL activity."""
-        at = datetime.now(UTC)
+    def record(
+        self, order: dict[str, Any], qty: float, price: float, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """One execution of ``order`` (already updated with it) at ``at`` (now by default):
+        its FILL activity."""
+        at = at or datetime.now(UTC)
         stamp = at.astimezone(_NEW_YORK).strftime("%Y%m%d%H%M%S%f")[:-3]
         filled, total = float(order["filled_qty"]), float(order["qty"])
         full = filled >= total - 1e-9

@@ -97,6 +97,9 @@ class Exchange:
         self.fill_mode = fill_mode
         self.partial_fills = partial_fills
         self.fill_delay = fill_delay
+        #: Alpaca's rule: shares that working sell orders hold cannot be sold again
+        #: ("insufficient qty available"); off only to isolate StrateQueue's own translation
+        self.hold_shares = True
         self.is_open = True
         self.account_id = str(uuid.uuid4())
         self.activities = ActivityLog(self.account_id)
@@ -108,6 +111,9 @@ class Exchange:
         self.listener: Callable[[list[dict[str, Any]]], None] | None = None
         #: The market's time while a bar trades (:meth:`on_bar`): its fills are stamped with it.
         self.clock: datetime | None = None
+        #: replays: the exchange's time is the last pushed bar's (orders placed between two
+        #: bars are stamped with it, their fills with the next bar's), never the wall clock
+        self.bar_time = False
         for sym in ("AAPL", "MSFT", "SPY"):
             self.add_asset(sym)
         self.add_asset("GME", fractionable=False, shortable=False)
@@ -308,7 +314,12 @@ class Exchange:
                     buying_power=f"{self.cash:.2f}",
                     cost_basis=f"{cost:.2f}",
                 )
-        elif qty is not None and held > 0 and (reserved := self._held_for_orders(asset)) > 0:
+        elif (
+            qty is not None
+            and held > 0
+            and self.hold_shares
+            and (reserved := self._held_for_orders(asset)) > 0
+        ):
             available = max(held - reserved, 0.0)
             if qty > available + 1e-9:
                 raise ApiError(
@@ -592,7 +603,7 @@ class Exchange:
             pos.avg = price
         pos.qty = round(pos.qty + signed, 9)
         canceled = self._after_fill(order) if full else []
-        self.activities.record(order, qty, price)
+        self.activities.record(order, qty, price, self.clock)
         fill = self._event(
             "fill" if full else "partial_fill",
             order,
@@ -635,7 +646,8 @@ class Exchange:
                 for order in self._bar_queue(symbol):
                     events += self._try_fill(order, None, bar)
             finally:
-                self.clock = None
+                if not self.bar_time:
+                    self.clock = None
             return events
 
     def _bar_queue(self, symbol: str) -> list[dict[str, Any]]:

@@ -58,12 +58,14 @@ class FakeReplaySource(CsvDataSource):
                 "(see stratequeue_alpaca.testing.replay.replay_config)."
             )
         self.fake = fake
+        fake.exchange.bar_time = True
 
     def history(self, symbol: str, bars: int) -> list[Bar]:
         """Warm-up bars are past: the fake only learns the last price."""
         history = super().history(symbol, bars)
         if history:
             self.fake.exchange.set_price(symbol, history[-1].close)
+            self.fake.exchange.clock = history[-1].timestamp
         return history
 
     def stream(self, symbols: Sequence[str]) -> Iterator[Bar]:

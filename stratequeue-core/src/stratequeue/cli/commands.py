@@ -46,8 +46,11 @@ def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
             "PnL": [r["pnl"] for r in rows],
             "Commission": [r["commission"] for r in rows],
             "ReturnPct": [r["return_pct"] for r in rows],
-            "EntryTime": pd.to_datetime([r["entry_time"] for r in rows], utc=True),
-            "ExitTime": pd.to_datetime([r["exit_time"] for r in rows], utc=True),
+            # a broker's fill times carry microseconds, bar times do not: ISO 8601 either way
+            "EntryTime": pd.to_datetime(
+                [r["entry_time"] for r in rows], utc=True, format="ISO8601"
+            ),
+            "ExitTime": pd.to_datetime([r["exit_time"] for r in rows], utc=True, format="ISO8601"),
             "Tag": [r["tag"] for r in rows],
         }
     )

@@ -413,7 +413,11 @@ class Ledger:
         return self._rows("SELECT * FROM orders ORDER BY created_at")
 
     def legs(self, client_order_id: str) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM order_legs WHERE client_order_id=?", (client_order_id,))
+        """The strategy parts of an order, in the order they were recorded (a trade's close
+        before an entry netted with it: its fill is applied to the books in this order)."""
+        return self._rows(
+            "SELECT * FROM order_legs WHERE client_order_id=? ORDER BY rowid", (client_order_id,)
+        )
 
     # -- fills -------------------------------------------------------------------------------
     def record_fill(

@@ -394,6 +394,12 @@ class Portfolio:
                     if self._close_is_covered(sleeve, intent):
                         continue
                     self._withdraw_exits(sleeve, intent.parent_ref, actions)
+                    if intent.order_type is OrderType.MARKET:
+                        # netted with the bar's other market orders: a close and a reversal
+                        # are one order (a broker refuses a second sell of shares that a
+                        # working sell already holds)
+                        netted[sleeve.symbol].append((sleeve, intent))
+                        continue
                 cid = client_order_id(self.ledger_id, sleeve.strategy_id, sleeve.symbol, intent.ref)
                 self.ledger.record_intent(self.run_id, intent, cid)
                 actions.orders.append(self._order(cid, [(sleeve, intent)]))
@@ -407,6 +413,7 @@ class Portfolio:
                 if self.external:
                     self._replace_leg(sleeve, intent.ref, actions)
         for symbol, group in netted.items():
+            group.sort(key=lambda pair: pair[1].parent_ref is None)  # closes first, as in a book
             legs = [(s.strategy_id, i.ref) for s, i in group]
             cid = (
                 client_order_id(self.ledger_id, group[0][0].strategy_id, symbol, group[0][1].ref)
@@ -591,7 +598,12 @@ class Portfolio:
             order = replace(
                 order, take_profit=first.tp, stop_loss=first.sl, order_class=order_class
             )
-        if len(group) == 2 and all(i.parent_ref is not None for _, i in group):
+        kinds = {i.order_type for _, i in group}
+        if (  # a trade's SL and TP: one OCO exit
+            len(group) == 2
+            and kinds == {OrderType.STOP, OrderType.LIMIT}
+            and all(i.parent_ref is not None for _, i in group)
+        ):
             stop = next(i.stop for _, i in group if i.order_type is OrderType.STOP)
             limit = next(i.limit for _, i in group if i.order_type is OrderType.LIMIT)
             order = replace(
