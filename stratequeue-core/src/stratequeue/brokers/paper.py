@@ -16,6 +16,8 @@ Two ways an order fills:
 Cash starts at ``cash`` (default 100,000); ``commission`` is a fraction of traded value.
 Positions can be long or short, with fractional quantities. The account can persist in a
 SQLite file (``path``) so that it survives a restart, as a real broker's account would.
+Every ``submit_order`` call is logged (``submissions``: client order id and time), also one
+that repeats a known id and is answered with the order already held.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .. import hookimpl
 from ..errors import BrokerError
@@ -92,6 +94,8 @@ class PaperBroker(BaseBroker):
         self._fills: list[Fill] = []
         self._store: PaperStore | None = None
         self.executions: set[str] = set()  # execution ids applied: a fill is never booked twice
+        #: Every order request received, in order (client order id, when), across restarts.
+        self.submissions: list[tuple[str, datetime]] = []
         self.account_id = "PAPER-LOCAL"
 
     # -- setup ---------------------------------------------------------------------------------
@@ -129,6 +133,7 @@ class PaperBroker(BaseBroker):
         symbols: tuple[str, ...] = (),
         orders: tuple[_Order, ...] = (),
         fills: tuple[Fill, ...] = (),
+        submitted: tuple[str, datetime] | None = None,
     ) -> None:
         if self._store is None:
             return
@@ -149,6 +154,7 @@ class PaperBroker(BaseBroker):
                 {**asdict(f), "side": f.side.value, "timestamp": f.timestamp.isoformat()}
                 for f in fills
             ],
+            submissions=[(submitted[0], submitted[1].isoformat())] if submitted else (),
         )
 
     def _restore(self, state: dict) -> None:
@@ -161,6 +167,7 @@ class PaperBroker(BaseBroker):
             )
         for f in state["executions"]:
             self.executions.add(f["execution_id"])
+        self.submissions = [(cid, datetime.fromisoformat(at)) for cid, at in state["submissions"]]
 
     # -- account -------------------------------------------------------------------------------
     def get_positions(self) -> list[Position]:
@@ -187,16 +194,19 @@ class PaperBroker(BaseBroker):
     # -- orders --------------------------------------------------------------------------------
     def submit_order(self, order: BrokerOrder) -> OrderAck:
         with self._lock:
+            submitted = (order.client_order_id, datetime.now(UTC))
+            self.submissions.append(submitted)
             known = self.orders.get(order.client_order_id)
             if known is not None:
+                self._persist(submitted=submitted)
                 return known.ack()
             if order.qty is not None and order.qty <= 0:
                 rejected = _Order(order, OrderStatus.REJECTED, message="qty must be > 0")
                 self.orders[order.client_order_id] = rejected
-                self._persist(orders=(rejected,))
+                self._persist(orders=(rejected,), submitted=submitted)
                 return rejected.ack()
             entry = self.orders[order.client_order_id] = _Order(order)
-            self._persist(orders=(entry,))
+            self._persist(orders=(entry,), submitted=submitted)
             return entry.ack()
 
     def cancel_order(self, client_order_id: str) -> OrderAck:
