@@ -191,6 +191,7 @@ class Trader:
             lookback = self._default_lookback(loaded)
         self.bar_filter = BarFilter(self.source.granularity)
         pending: list[tuple[Sleeve, Any]] = []
+        went_live = self._went_live()
         previous = {row["strategy_id"]: row["allocation"] for row in self.ledger.strategies()}
         for symbol in cfg.symbols:
             recorded = self.ledger.bars(symbol)
@@ -225,6 +226,8 @@ class Trader:
                     sleeve = self._rebuild(extractor, spec, strategy, symbol, row, recorded)
                     self.portfolio.add(sleeve)
                     self.resumed += 1
+                    if not went_live:  # a start cut off before it committed its warm-up orders
+                        pending.append((sleeve, self._uncommitted(sleeve)))
                     old = previous.get(spec.strategy_id)
                     if old is not None and abs(old - spec.allocation) > 1e-12:
                         with self.ledger.transaction():
@@ -269,13 +272,15 @@ class Trader:
                     intents = self._go_live(sleeve, list(runner.inherited_trades), intents)
                 sleeve.closed_before = len(runner.closed_trades)
                 pending.append((sleeve, intents))
-        if cfg.replay and isinstance(self.broker, BookPricedBroker):
+        if cfg.replay and isinstance(self.broker, BookPricedBroker) and not went_live:
             # A replay's books keep their warm-up P&L (that is what makes it exact); book it
-            # into the paper account too, so that strategies and account add up.
+            # into the paper account too, so that strategies and account add up. Before the
+            # first live bar the books are as the warm-up left them, so a start that follows a
+            # crash computes the same amount; the transfer id makes it once.
             books = sum(float(s.runner.equity) for s in self.portfolio.all_sleeves())
             gap = books - self.broker.get_account_info().equity
-            if abs(gap) > 1e-9 and not self.resumed:
-                self.broker.deposit(gap)
+            if abs(gap) > 1e-9:
+                self.broker.deposit(gap, transfer_id="replay-warm-up")
         if self.resumed:
             self.portfolio.resume_orders()
             self._say(f"Resumed {self.resumed} strategy book(s) from the ledger {cfg.db}.")
@@ -285,6 +290,29 @@ class Trader:
             events = self.portfolio.start(pending)
             if self.display and self.show_events:
                 self.display.events(events)
+
+    def _went_live(self) -> bool:
+        """Whether a bar after the warm-up was processed, by this start or an earlier one."""
+        assert self.ledger is not None
+        for row in self.ledger.sleeves():
+            last = self.ledger.last_bar_time(row["symbol"])
+            warm_until = datetime.fromisoformat(row["first_live"]) if row["first_live"] else None
+            if last is not None and (warm_until is None or last > warm_until):
+                return True
+        return False
+
+    def _uncommitted(self, sleeve: Sleeve) -> list[Any]:
+        """The warm-up's pending orders still in the rebuilt book that the ledger never got."""
+        from .engine.book import ref_of
+
+        assert self.ledger is not None
+        committed = self.ledger.intent_orders(sleeve.strategy_id, sleeve.symbol)
+        waiting = {ref_of(o) for o in sleeve.runner.orders}
+        return [
+            i
+            for i in sleeve.runner.warm_start_intents
+            if i.ref in waiting and i.ref not in committed
+        ]
 
     def _default_lookback(self, loaded: Sequence[tuple[StrategySpec, Any]]) -> int:
         """The largest LOOKBACK of the strategies; for a file without one, the warm-up its

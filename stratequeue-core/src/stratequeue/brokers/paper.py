@@ -96,6 +96,7 @@ class PaperBroker(BaseBroker):
         self.executions: set[str] = set()  # execution ids applied: a fill is never booked twice
         #: Every order request received, in order (client order id, when), across restarts.
         self.submissions: list[tuple[str, datetime]] = []
+        self.transfers: set[str] = set()  # ids of the transfers made: each is made once
         self.account_id = "PAPER-LOCAL"
 
     # -- setup ---------------------------------------------------------------------------------
@@ -134,6 +135,7 @@ class PaperBroker(BaseBroker):
         orders: tuple[_Order, ...] = (),
         fills: tuple[Fill, ...] = (),
         submitted: tuple[str, datetime] | None = None,
+        transfer: tuple[str, float] | None = None,
     ) -> None:
         if self._store is None:
             return
@@ -155,6 +157,7 @@ class PaperBroker(BaseBroker):
                 for f in fills
             ],
             submissions=[(submitted[0], submitted[1].isoformat())] if submitted else (),
+            transfers=[transfer] if transfer else (),
         )
 
     def _restore(self, state: dict) -> None:
@@ -167,6 +170,7 @@ class PaperBroker(BaseBroker):
             )
         for f in state["executions"]:
             self.executions.add(f["execution_id"])
+        self.transfers = state["transfers"]
         self.submissions = [(cid, datetime.fromisoformat(at)) for cid, at in state["submissions"]]
 
     # -- account -------------------------------------------------------------------------------
@@ -233,11 +237,16 @@ class PaperBroker(BaseBroker):
             fills, self._fills = self._fills, []
             return fills
 
-    def deposit(self, amount: float) -> None:
-        """Add (or, negative, withdraw) cash: the simulated account's transfers."""
+    def deposit(self, amount: float, transfer_id: str = "") -> None:
+        """Add (or, negative, withdraw) cash: the simulated account's transfers. A transfer
+        with an id is made once: asked again (after a restart), it is not repeated."""
         with self._lock:
+            if transfer_id in self.transfers:
+                return
             self.cash += amount
-            self._persist()
+            if transfer_id:
+                self.transfers.add(transfer_id)
+            self._persist(transfer=(transfer_id, amount) if transfer_id else None)
 
     # -- fills ---------------------------------------------------------------------------------
     def fill_from_book(

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS account (key TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS holdings (symbol TEXT PRIMARY KEY, qty REAL NOT NULL, avg_price REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (client_order_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS executions (execution_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transfers (transfer_id TEXT PRIMARY KEY, amount REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS submissions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, client_order_id TEXT NOT NULL, at TEXT NOT NULL
 );
@@ -50,6 +51,7 @@ class PaperStore:
                 json.loads(b)
                 for (b,) in self.db.execute("SELECT body FROM executions ORDER BY rowid")
             ],
+            "transfers": {t for (t,) in self.db.execute("SELECT transfer_id FROM transfers")},
             "submissions": self.db.execute(
                 "SELECT client_order_id, at FROM submissions ORDER BY seq"
             ).fetchall(),
@@ -63,6 +65,7 @@ class PaperStore:
         orders: Sequence[dict[str, Any]] = (),
         executions: Sequence[dict[str, Any]] = (),
         submissions: Sequence[tuple[str, str]] = (),
+        transfers: Sequence[tuple[str, float]] = (),
     ) -> None:
         """Write the changed parts of the account in one transaction."""
         self.db.execute("BEGIN")
@@ -79,6 +82,7 @@ class PaperStore:
                 "INSERT OR IGNORE INTO executions VALUES (?, ?)",
                 (execution["execution_id"], json.dumps(execution)),
             )
+        self.db.executemany("INSERT INTO transfers VALUES (?, ?)", transfers)
         self.db.executemany(
             "INSERT INTO submissions (client_order_id, at) VALUES (?, ?)", submissions
         )

@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 #: The owner of broker positions that no strategy's fills explain; never traded.
 EXTERNAL = "EXTERNAL"
+#: The execution id suffix of a trade adopted from a replay's warm-up.
+_ADOPTED = "-adopted"
 
 
 class ReconciliationError(StrateQueueError):
@@ -178,12 +180,13 @@ class Portfolio:
         return events
 
     def adopt(self, sleeve: Sleeve, trades: Sequence[Any]) -> None:
-        """Book trades a warm-started strategy holds from its history into the (paper) account
-        as of their entry, so a replay's account matches the strategy's book. Live runs never
-        do this: no order is placed for the past."""
+        """Record trades a warm-started strategy holds from its history, as of their entry, so a
+        replay's account matches the strategy's book. Only the ledger is written: like any
+        committed order and fill, :meth:`reconcile` takes them to the (paper) account, in ledger
+        order, also after a crash in between. Live runs never do this: no order is placed for
+        the past."""
         from ..engine.book import ref_of
 
-        actions = _Actions()
         with self.ledger.transaction():
             for trade in trades:
                 trade_ref = ref_of(trade) or f"bar{trade.entry_bar}"
@@ -203,7 +206,7 @@ class Portfolio:
                     trade.entry_price,
                     entry_time,
                     0.0,
-                    f"{cid}-adopted",
+                    cid + _ADOPTED,
                 )
                 self.ledger.record_fill(
                     fill,
@@ -226,10 +229,6 @@ class Portfolio:
                     trade.tp,
                     trade.tag,
                 )
-                actions.orders.append(order)
-                actions.fills.append(_BookFill(fill, trade.size, trade.size * trade.entry_price))
-                actions.finished.append((cid, True))
-        self._apply(actions, datetime.now(UTC), record=False)
 
     # -- executions -> fills ------------------------------------------------------------------
     def _executions(
@@ -529,7 +528,7 @@ class Portfolio:
         return order
 
     # -- after the commit: tell the broker ---------------------------------------------------------
-    def _apply(self, actions: _Actions, when: datetime, *, record: bool = True) -> list[Event]:
+    def _apply(self, actions: _Actions, when: datetime) -> list[Event]:
         events: list[Event] = []
         for cid in actions.cancels:
             if self.broker is not None and self.external:
@@ -538,7 +537,7 @@ class Portfolio:
                     cid, _ledger_status(ack.status, True), event="cancel", message=ack.message
                 )
         for order in actions.orders:
-            events += self._send(order, when, record=record)
+            events += self._send(order, when)
         broker = self.broker
         if isinstance(broker, BookPricedBroker):
             for item in actions.fills:
@@ -557,7 +556,7 @@ class Portfolio:
                 broker.close_book_order(cid, filled=filled)
         return events
 
-    def _send(self, order: BrokerOrder, when: datetime, *, record: bool = True) -> list[Event]:
+    def _send(self, order: BrokerOrder, when: datetime) -> list[Event]:
         """Send one order already committed to the ledger; record the broker's answer."""
         if self.broker is None:
             self.ledger.update_order(
@@ -580,18 +579,17 @@ class Portfolio:
             ack.status.value,
             ack.message,
         )
-        if record:
-            current = self.ledger.order(order.client_order_id)
-            done = current is not None and not OrderStatus(current["status"]).is_open
-            self.ledger.update_order(
-                order.client_order_id,
-                OrderStatus(current["status"])
-                if done and current
-                else _ledger_status(ack.status, self.external),
-                event="sent",
-                message=ack.message,
-                broker_order_id=ack.broker_order_id or None,
-            )
+        current = self.ledger.order(order.client_order_id)
+        done = current is not None and not OrderStatus(current["status"]).is_open
+        self.ledger.update_order(
+            order.client_order_id,
+            OrderStatus(current["status"])
+            if done and current
+            else _ledger_status(ack.status, self.external),
+            event="sent",
+            message=ack.message,
+            broker_order_id=ack.broker_order_id or None,
+        )
         if ack.status is OrderStatus.REJECTED:
             open_order = self.open_orders.pop(order.client_order_id, None)
             strategies = tuple(s.strategy_id for s, _ in open_order.legs) if open_order else ()
@@ -1043,21 +1041,7 @@ class Portfolio:
             cid = row["client_order_id"]
             ack = broker.get_order(cid)
             if ack is None:
-                order = BrokerOrder(
-                    cid,
-                    row["symbol"],
-                    Side(row["side"]),
-                    row["qty"],
-                    OrderType(row["order_type"]),
-                    row["limit_price"],
-                    row["stop_price"],
-                    row["notional"],
-                    row["time_in_force"] or "day",
-                    take_profit=row["take_profit"],
-                    stop_loss=row["stop_loss"],
-                    order_class=row["order_class"],
-                )
-                ack = broker.submit_order(order)
+                ack = broker.submit_order(_committed_order(row))
                 self.ledger.update_order(
                     cid,
                     _ledger_status(ack.status, self.external),
@@ -1102,9 +1086,21 @@ class Portfolio:
                 signed = sum(a["qty"] for a in allocations)
                 flow = sum(a["qty"] * a["price"] for a in allocations) + row["commission"]
                 if broker.get_order(row["client_order_id"]) is None:
-                    raise ReconciliationError(
-                        f"Fill {row['execution_id']} belongs to order {row['client_order_id']}, which the "
-                        "broker does not know. Check the broker account before restarting."
+                    # Closed in the ledger in the bar that filled it (adopted from the warm-up,
+                    # a stop hit on its entry bar) and cut off before it was sent: send it now.
+                    order = self.ledger.order(row["client_order_id"])
+                    if order is None:
+                        raise ReconciliationError(
+                            f"Fill {row['execution_id']} belongs to order {row['client_order_id']}, "
+                            "which neither the ledger nor the broker knows. Check the broker "
+                            "account before restarting."
+                        )
+                    ack = broker.submit_order(_committed_order(order))
+                    self.ledger.update_order(
+                        order["client_order_id"],
+                        OrderStatus(order["status"]),
+                        event="sent",
+                        broker_order_id=ack.broker_order_id or None,
                     )
                 broker.fill_from_book(
                     row["client_order_id"],
@@ -1116,9 +1112,10 @@ class Portfolio:
                     execution_id=row["execution_id"],
                     cash_flow=flow,
                 )
-                notes.append(
-                    f"Booked fill {row['execution_id']} at the broker (recorded before the last stop)."
-                )
+                if not row["execution_id"].endswith(_ADOPTED):  # the warm-up's, booked at start
+                    notes.append(
+                        f"Booked fill {row['execution_id']} at the broker (recorded before the last stop)."
+                    )
             # Orders the ledger closed (filled or cancelled by the book) that the broker still holds open.
             for row in self.ledger.orders():
                 status = OrderStatus(row["status"])
@@ -1207,6 +1204,24 @@ def _ledger_status(status: OrderStatus, external: bool) -> OrderStatus:
     if external and status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
         return OrderStatus.ACCEPTED
     return status
+
+
+def _committed_order(row: dict[str, Any]) -> BrokerOrder:
+    """The order a ledger row committed, as it is sent to the broker."""
+    return BrokerOrder(
+        row["client_order_id"],
+        row["symbol"],
+        Side(row["side"]),
+        row["qty"],
+        OrderType(row["order_type"]),
+        row["limit_price"],
+        row["stop_price"],
+        row["notional"],
+        row["time_in_force"] or "day",
+        take_profit=row["take_profit"],
+        stop_loss=row["stop_loss"],
+        order_class=row["order_class"],
+    )
 
 
 def _oco_leg(row: dict[str, Any], price: float) -> str:
