@@ -28,9 +28,10 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -186,7 +187,7 @@ def account_locked(path: Path) -> Iterator[sqlite3.Connection]:
         con.close()
 
 
-def wait_for(proc: subprocess.Popen[bytes], condition, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_for(proc: subprocess.Popen[bytes], condition: Callable[[], object], what: str) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not condition():
         assert proc.poll() is None, f"the run ended (exit {proc.returncode}) before {what}"
@@ -223,6 +224,26 @@ class Landing:
     account: Account
 
 
+def kill_at_startup(args: list[str], db: Path, attempts: int = 3) -> Account:
+    """Lock the account right after its first write (the starting cash), before the run's
+    first order request; a machine too busy to win that race starts afresh."""
+    paper = paper_path(db)
+    for _ in range(attempts):
+        assert not db.exists() and not paper.exists()
+        proc = start(args)
+        wait_for(proc, lambda: read(paper, "SELECT 1 FROM account"), "the account's first write")
+        with account_locked(paper) as con:
+            acct = account(paper, con)
+            if not acct.orders and not acct.executions:
+                wait_for(proc, partial(ahead, db, acct), "the ledger to be ahead of the account")
+                kill(proc)
+                return acct
+            kill(proc)
+        for leftover in db.parent.glob(f"{db.stem}*"):
+            leftover.unlink()
+    raise AssertionError(f"the account lock came too late {attempts} times")
+
+
 def kill_once(args: list[str], db: Path, kind: str, fraction: float) -> Landing:
     """Start the run, kill it where ``kind`` says, and return what the kill left."""
     paper = paper_path(db)
@@ -237,14 +258,7 @@ def kill_once(args: list[str], db: Path, kind: str, fraction: float) -> Landing:
             kill(proc)
             acct = account(paper, con)
     elif kind == "startup":
-        assert not db.exists() and not paper.exists()
-        proc = start(args)
-        wait_for(proc, lambda: read(paper, "SELECT 1 FROM account"), "the account's first write")
-        with account_locked(paper) as con:
-            acct = account(paper, con)
-            assert not acct.orders and not acct.executions, "the lock came too late"
-            wait_for(proc, lambda: ahead(db, acct), "the ledger to be ahead of the account")
-            kill(proc)
+        acct = kill_at_startup(args, db)
     elif kind == "held":
         proc = start(args)
         wait_for(proc, lambda: bars_done(db) >= target, f"{target} bars")
