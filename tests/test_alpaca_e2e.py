@@ -79,7 +79,7 @@ def test_paper_session_end_to_end(fake, tmp_path):
     held = con.execute(
         "SELECT COALESCE(SUM(qty), 0) FROM fill_allocations WHERE symbol='AAPL'"
     ).fetchone()[0]
-    assert held == pytest.approx(fake_position(fake, "AAPL"))
+    assert held == fake_position(fake, "AAPL")
     key, secret = fake.env()["PAPER_KEY"], fake.env()["PAPER_SECRET"]
     log = tmp_path / "stratequeue.log"  # the log file kept next to the ledger
     assert log.exists()
@@ -325,7 +325,7 @@ def test_a_stop_entry_keeps_the_oco_exit_and_cancels_reach_the_broker(fake, tmp_
     held = con.execute(
         "SELECT COALESCE(SUM(qty), 0) FROM fill_allocations WHERE symbol='AAPL'"
     ).fetchone()[0]
-    assert held == pytest.approx(fake_position(fake, "AAPL")), again.stdout + again.stderr
+    assert held == fake_position(fake, "AAPL"), again.stdout + again.stderr
 
 
 def test_live_needs_live_credentials_and_a_confirmation(fake, tmp_path):
@@ -393,6 +393,6 @@ def test_partial_fills_reach_the_book_and_survive_a_restart(tmp_path):
         assert partial, "no order was filled in parts"
         assert "no longer holds" not in out.stderr
         held = con.execute("SELECT COALESCE(SUM(qty), 0) FROM fill_allocations").fetchone()[0]
-        assert held == pytest.approx(fake_position(fake, "AAPL"))
+        assert held == fake_position(fake, "AAPL")
         again = stratequeue(*args, "--duration", "0.05", env=env_for(fake), timeout=120)
         assert again.returncode == 0, again.stderr  # the rebuilt book agrees with the fills

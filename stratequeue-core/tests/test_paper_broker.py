@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -104,3 +105,24 @@ def test_a_known_client_order_id_places_nothing():
     again = b.submit_order(BrokerOrder("once", "AAPL", Side.BUY, 1.0))
     assert again.broker_order_id == first.broker_order_id
     assert b.placed["once"] == 1
+
+
+def test_submission_log_shows_an_order_sent_twice_that_the_account_holds_once(tmp_path):
+    """The account keeps one order per client id; the log keeps every request, across a
+    restart, so a test can see an order that was sent again."""
+    path = tmp_path / "paper.sqlite"
+    b = broker(path=path)
+    b.submit_order(BrokerOrder("twice", "AAPL", Side.BUY, 1.0))
+    b.submit_order(BrokerOrder("once", "AAPL", Side.SELL, 1.0))
+    b.disconnect()
+    again = broker(path=path)
+    ack = again.submit_order(BrokerOrder("twice", "AAPL", Side.BUY, 1.0))
+    assert ack.status is OrderStatus.ACCEPTED and len(again.orders) == 2
+    assert [cid for cid, _ in again.submissions] == ["twice", "once", "twice"]
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT COUNT(*) FROM orders WHERE client_order_id='twice'").fetchone() == (
+        1,
+    )
+    assert con.execute(
+        "SELECT client_order_id, COUNT(*) FROM submissions GROUP BY 1 ORDER BY 1"
+    ).fetchall() == [("once", 1), ("twice", 2)]

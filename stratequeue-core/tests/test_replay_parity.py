@@ -4,8 +4,10 @@ ledger); its trades must equal Backtest.run's exactly, read back from the ledger
 from __future__ import annotations
 
 import importlib.util
+import sqlite3
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -69,7 +71,7 @@ def load_class(path: Path):
     return load_strategy(path).cls
 
 
-def reference(frame: pd.DataFrame, path: Path, cash: float, **options) -> pd.DataFrame:
+def reference(frame: pd.DataFrame, path: Path, cash: float, **options) -> Reference:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         stats = Backtest(frame, load_class(path), cash=cash, finalize_trades=False, **options).run()
@@ -79,12 +81,37 @@ def reference(frame: pd.DataFrame, path: Path, cash: float, **options) -> pd.Dat
     )
     trades["EntryTime"] = index[trades["EntryBar"].to_numpy()]
     trades["ExitTime"] = index[trades["ExitBar"].to_numpy()]
-    return trades
+    return Reference(trades, stats._equity_curve["Equity"].to_numpy())
+
+
+class Reference(NamedTuple):
+    """What Backtest.run gives: the closed trades, and the equity after every bar."""
+
+    trades: pd.DataFrame
+    equity: np.ndarray
+
+
+def ledger_equity(db: Path, strategy_id: str) -> np.ndarray:
+    """A strategy's equity after every live bar, as the ledger recorded it."""
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute(
+            "SELECT equity FROM equity WHERE strategy_id=? ORDER BY ts", (strategy_id,)
+        ).fetchall()
+    finally:
+        con.close()
+    return np.array([e for (e,) in rows])
+
+
+def assert_same_equity(got: np.ndarray, ref: np.ndarray, live_from: int = 0) -> None:
+    """Bit for bit: the equity after each live bar is Backtest.run's for that bar."""
+    assert len(got) == len(ref) - live_from, f"{len(got)} equity rows, {len(ref)} bars"
+    np.testing.assert_array_equal(got, ref[live_from:], err_msg="equity")
 
 
 def replayed(
     tmp_path: Path, frame: pd.DataFrame, path: Path, cash: float, *extra: str
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, Path]:
     csv = tmp_path / "data.csv"
     frame.to_csv(csv)
     out = tmp_path / "trades.csv"
@@ -99,6 +126,8 @@ def replayed(
             str(cash),
             "--trades-out",
             str(out),
+            "--db",
+            str(tmp_path / "ledger.sqlite"),
             *extra,
         ]
     )
@@ -106,7 +135,7 @@ def replayed(
     got = got[got["ExitBar"].notna()].reset_index(drop=True)
     got["EntryTime"] = pd.to_datetime(got["EntryTime"], utc=True)
     got["ExitTime"] = pd.to_datetime(got["ExitTime"], utc=True)
-    return got[COLUMNS]
+    return got[COLUMNS], tmp_path / "ledger.sqlite"
 
 
 def assert_same(got: pd.DataFrame, ref: pd.DataFrame) -> None:
@@ -168,19 +197,23 @@ CASES = [
 @pytest.mark.parametrize(
     ("name", "path", "data", "option"), CASES, ids=[f"{c[0]}-{c[2]}-{c[3]}" for c in CASES]
 )
-def test_replay_trades_equal_backtest_run(tmp_path, name, path, data, option):
+def test_replay_trades_and_equity_equal_backtest_run(tmp_path, name, path, data, option):
     frame, cash = DATA[data]
     flags, kwargs = OPTIONS[option]
-    assert_same(
-        replayed(tmp_path, frame, path, cash, *flags), reference(frame, path, cash, **kwargs)
+    (trades, db), ref = (
+        replayed(tmp_path, frame, path, cash, *flags),
+        reference(frame, path, cash, **kwargs),
     )
+    assert_same(trades, ref.trades)
+    assert_same_equity(ledger_equity(db, path.stem), ref.equity)
 
 
 @pytest.mark.parametrize("warmup", [150, 400])
 def test_replay_from_a_warm_start_equals_backtest_run(tmp_path, warmup):
     frame, cash = DATA["SYNTH"]
     path = FILES / "random_orders.py"
-    got = replayed(tmp_path, frame, path, cash, "--warmup", str(warmup))
+    trades, db = replayed(tmp_path, frame, path, cash, "--warmup", str(warmup))
     ref = reference(frame, path, cash)
     # Trades that closed during the warm-up were never live; every other trade is identical.
-    assert_same(got, ref[ref["ExitBar"] >= warmup].reset_index(drop=True))
+    assert_same(trades, ref.trades[ref.trades["ExitBar"] >= warmup].reset_index(drop=True))
+    assert_same_equity(ledger_equity(db, path.stem), ref.equity, live_from=warmup)

@@ -125,6 +125,7 @@ class Trader:
         self.stop_reason = "stopped"
         self.fills = "book"
         self._pending: list[tuple[Sleeve, Any]] = []  # warm-up orders, sent by start()
+        self._went_live_at_build = False  # a bar after the warm-up was processed before
         self.adopt_warmup = False
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -199,6 +200,7 @@ class Trader:
             lookback = self._default_lookback(loaded)
         self.bar_filter = BarFilter(self.source.granularity)
         pending: list[tuple[Sleeve, Any]] = []
+        went_live = self._went_live_at_build = self._went_live()
         previous = {row["strategy_id"]: row["allocation"] for row in self.ledger.strategies()}
         for symbol in cfg.symbols:
             recorded = self.ledger.bars(symbol)
@@ -235,6 +237,8 @@ class Trader:
                     sleeve = self._rebuild(extractor, spec, strategy, symbol, row, recorded)
                     self.portfolio.add(sleeve)
                     self.resumed += 1
+                    if not went_live:  # a start cut off before it committed its warm-up orders
+                        pending.append((sleeve, self._uncommitted(sleeve)))
                     old = previous.get(spec.strategy_id)
                     if old is not None and abs(old - spec.allocation) > 1e-12:
                         with self.ledger.transaction():
@@ -290,13 +294,19 @@ class Trader:
         pending when their warm-up ended. A live run calls this only once it is confirmed."""
         assert self.portfolio is not None
         cfg = self.config
-        if cfg.replay and isinstance(self.broker, BookPricedBroker) and not self.resumed:
+        if (
+            cfg.replay
+            and isinstance(self.broker, BookPricedBroker)
+            and not self._went_live_at_build
+        ):
             # A replay's books keep their warm-up P&L (that is what makes it exact); book it
-            # into the paper account too, so that strategies and account add up.
+            # into the paper account too, so that strategies and account add up. Before the
+            # first live bar the books are as the warm-up left them, so a start that follows a
+            # crash computes the same amount; the transfer id makes it once.
             books = sum(float(s.runner.equity) for s in self.portfolio.all_sleeves())
             gap = books - self.broker.get_account_info().equity
             if abs(gap) > 1e-9:
-                self.broker.deposit(gap)
+                self.broker.deposit(gap, transfer_id="replay-warm-up")
         for note in self.portfolio.reconcile():
             self._say(note)
         if self._pending and self.broker is not None:
@@ -304,6 +314,29 @@ class Trader:
             if self.display and self.show_events:
                 self.display.events(events)
         self._pending = []
+
+    def _went_live(self) -> bool:
+        """Whether a bar after the warm-up was processed, by this start or an earlier one."""
+        assert self.ledger is not None
+        for row in self.ledger.sleeves():
+            last = self.ledger.last_bar_time(row["symbol"])
+            warm_until = datetime.fromisoformat(row["first_live"]) if row["first_live"] else None
+            if last is not None and (warm_until is None or last > warm_until):
+                return True
+        return False
+
+    def _uncommitted(self, sleeve: Sleeve) -> list[Any]:
+        """The warm-up's pending orders still in the rebuilt book that the ledger never got."""
+        from .engine.book import ref_of
+
+        assert self.ledger is not None
+        committed = self.ledger.intent_orders(sleeve.strategy_id, sleeve.symbol)
+        waiting = {ref_of(o) for o in sleeve.runner.orders}
+        return [
+            i
+            for i in sleeve.runner.warm_start_intents
+            if i.ref in waiting and i.ref not in committed
+        ]
 
     def _default_lookback(self, loaded: Sequence[tuple[StrategySpec, Any]]) -> int:
         """The largest LOOKBACK of the strategies; for a file without one, the warm-up its

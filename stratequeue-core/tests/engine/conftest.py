@@ -90,7 +90,7 @@ def run_live(
 
 def assert_parity(runner: StrategyRunner, ref: Any) -> None:
     """Trades table, equity curve, open trades and pending orders equal the backtest's."""
-    pd.testing.assert_frame_equal(runner.trades_frame(), ref._trades)
+    pd.testing.assert_frame_equal(runner.trades_frame(), ref._trades, check_exact=True)
     theirs = ref._strategy._broker
     assert np.array_equal(runner.equity_curve(), theirs._equity, equal_nan=True)
     assert book_signature(runner._broker) == book_signature(theirs)

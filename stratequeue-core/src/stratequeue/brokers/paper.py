@@ -24,6 +24,8 @@ which decides when they fill; the paper broker never holds them as orders. No ne
 Cash starts at ``cash`` (default 100,000); ``commission`` is a fraction of traded value.
 Positions can be long or short, with fractional quantities. The account can persist in a
 SQLite file (``path``) so that it survives a restart, as a real broker's account would.
+Every ``submit_order`` call is logged (``submissions``: client order id and time), also one
+that repeats a known id and is answered with the order already held.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from .. import hookimpl
@@ -120,6 +122,9 @@ class PaperBroker(BaseBroker):
         self._history: list[Fill] = []  # every execution, oldest first (get_executions)
         #: orders placed per client order id: a known id places nothing, so never above 1
         self.placed: Counter[str] = Counter()
+        #: Every order request received, in order (client order id, when), across restarts.
+        self.submissions: list[tuple[str, datetime]] = []
+        self.transfers: set[str] = set()  # ids of the transfers made: each is made once
         self.account_id = "PAPER-LOCAL"
 
     # -- setup ---------------------------------------------------------------------------------
@@ -157,6 +162,8 @@ class PaperBroker(BaseBroker):
         symbols: tuple[str, ...] = (),
         orders: tuple[_Order, ...] = (),
         fills: tuple[Fill, ...] = (),
+        submitted: tuple[str, datetime] | None = None,
+        transfer: tuple[str, float] | None = None,
     ) -> None:
         if self._store is None:
             return
@@ -177,6 +184,8 @@ class PaperBroker(BaseBroker):
                 {**asdict(f), "side": f.side.value, "timestamp": f.timestamp.isoformat()}
                 for f in fills
             ],
+            submissions=[(submitted[0], submitted[1].isoformat())] if submitted else (),
+            transfers=[transfer] if transfer else (),
         )
 
     def _restore(self, state: dict) -> None:
@@ -197,6 +206,8 @@ class PaperBroker(BaseBroker):
             )
             self.executions.add(fill.execution_id)
             self._history.append(fill)
+        self.transfers = state["transfers"]
+        self.submissions = [(cid, datetime.fromisoformat(at)) for cid, at in state["submissions"]]
 
     # -- account -------------------------------------------------------------------------------
     def get_positions(self) -> list[Position]:
@@ -223,17 +234,20 @@ class PaperBroker(BaseBroker):
     # -- orders --------------------------------------------------------------------------------
     def submit_order(self, order: BrokerOrder) -> OrderAck:
         with self._lock:
+            submitted = (order.client_order_id, datetime.now(UTC))
+            self.submissions.append(submitted)
             known = self.orders.get(order.client_order_id)
             if known is not None:
+                self._persist(submitted=submitted)
                 return known.ack()
             self.placed[order.client_order_id] += 1
             if order.qty is not None and order.qty <= 0:
                 rejected = _Order(order, OrderStatus.REJECTED, message="qty must be > 0")
                 self.orders[order.client_order_id] = rejected
-                self._persist(orders=(rejected,))
+                self._persist(orders=(rejected,), submitted=submitted)
                 return rejected.ack()
             entry = self.orders[order.client_order_id] = _Order(order)
-            self._persist(orders=(entry,))
+            self._persist(orders=(entry,), submitted=submitted)
             return entry.ack()
 
     def cancel_order(self, client_order_id: str) -> OrderAck:
@@ -266,11 +280,16 @@ class PaperBroker(BaseBroker):
         with self._lock:
             return [f for f in self._history if since is None or utc(f.timestamp) >= utc(since)]
 
-    def deposit(self, amount: float) -> None:
-        """Add (or, negative, withdraw) cash: the simulated account's transfers."""
+    def deposit(self, amount: float, transfer_id: str = "") -> None:
+        """Add (or, negative, withdraw) cash: the simulated account's transfers. A transfer
+        with an id is made once: asked again (after a restart), it is not repeated."""
         with self._lock:
+            if transfer_id in self.transfers:
+                return
             self.cash += amount
-            self._persist()
+            if transfer_id:
+                self.transfers.add(transfer_id)
+            self._persist(transfer=(transfer_id, amount) if transfer_id else None)
 
     # -- fills ---------------------------------------------------------------------------------
     def fill_from_book(

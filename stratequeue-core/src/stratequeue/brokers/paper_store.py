@@ -1,5 +1,9 @@
 """Where the paper broker keeps its account between runs: a small SQLite file, written on
-every change, so a restarted run finds the account as a real broker would have kept it."""
+every change, so a restarted run finds the account as a real broker would have kept it.
+
+``submissions`` logs every order request the broker received, also one repeating a client
+order id it already holds (which ``orders`` keeps once): what a wire log is for a real
+broker, so that a test can count how often each order was sent."""
 
 from __future__ import annotations
 
@@ -19,6 +23,10 @@ CREATE TABLE IF NOT EXISTS account (key TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS holdings (symbol TEXT PRIMARY KEY, qty REAL NOT NULL, avg_price REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (client_order_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS executions (execution_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transfers (transfer_id TEXT PRIMARY KEY, amount REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, client_order_id TEXT NOT NULL, at TEXT NOT NULL
+);
 """
 
 
@@ -43,6 +51,10 @@ class PaperStore:
                 json.loads(b)
                 for (b,) in self.db.execute("SELECT body FROM executions ORDER BY rowid")
             ],
+            "transfers": {t for (t,) in self.db.execute("SELECT transfer_id FROM transfers")},
+            "submissions": self.db.execute(
+                "SELECT client_order_id, at FROM submissions ORDER BY seq"
+            ).fetchall(),
         }
 
     def save(
@@ -52,6 +64,8 @@ class PaperStore:
         holdings: dict[str, tuple[float, float]] | None = None,
         orders: Sequence[dict[str, Any]] = (),
         executions: Sequence[dict[str, Any]] = (),
+        submissions: Sequence[tuple[str, str]] = (),
+        transfers: Sequence[tuple[str, float]] = (),
     ) -> None:
         """Write the changed parts of the account in one transaction."""
         self.db.execute("BEGIN")
@@ -68,6 +82,10 @@ class PaperStore:
                 "INSERT OR IGNORE INTO executions VALUES (?, ?)",
                 (execution["execution_id"], json.dumps(execution)),
             )
+        self.db.executemany("INSERT INTO transfers VALUES (?, ?)", transfers)
+        self.db.executemany(
+            "INSERT INTO submissions (client_order_id, at) VALUES (?, ?)", submissions
+        )
         self.db.execute("COMMIT")
 
 

@@ -50,6 +50,9 @@ __all__ = ["EXTERNAL", "Portfolio", "ReconciliationError", "Sleeve"]
 
 log = logging.getLogger(__name__)
 
+#: The execution id suffix of a trade adopted from a replay's warm-up.
+_ADOPTED = "-adopted"
+
 
 @dataclass
 class Sleeve:
@@ -181,12 +184,13 @@ class Portfolio:
         return events
 
     def adopt(self, sleeve: Sleeve, trades: Sequence[Any]) -> None:
-        """Book trades a warm-started strategy holds from its history into the (paper) account
-        as of their entry, so a replay's account matches the strategy's book. Live runs never
-        do this: no order is placed for the past."""
+        """Record trades a warm-started strategy holds from its history, as of their entry, so a
+        replay's account matches the strategy's book. Only the ledger is written: like any
+        committed order and fill, :meth:`reconcile` takes them to the (paper) account, in ledger
+        order, also after a crash in between. Live runs never do this: no order is placed for
+        the past."""
         from ..engine.book import ref_of
 
-        actions = _Actions()
         with self.ledger.transaction():
             for trade in trades:
                 trade_ref = ref_of(trade) or f"bar{trade.entry_bar}"
@@ -206,7 +210,7 @@ class Portfolio:
                     trade.entry_price,
                     entry_time,
                     0.0,
-                    f"{cid}-adopted",
+                    cid + _ADOPTED,
                 )
                 self.ledger.record_fill(
                     fill,
@@ -229,10 +233,6 @@ class Portfolio:
                     trade.tp,
                     trade.tag,
                 )
-                actions.orders.append(order)
-                actions.fills.append(_BookFill(fill, trade.size, trade.size * trade.entry_price))
-                actions.finished.append((cid, True))
-        self._apply(actions, datetime.now(UTC), record=False)
 
     # -- executions -> fills ------------------------------------------------------------------
     def _executions(
@@ -628,7 +628,7 @@ class Portfolio:
         return order
 
     # -- after the commit: tell the broker ---------------------------------------------------------
-    def _apply(self, actions: _Actions, when: datetime, *, record: bool = True) -> list[Event]:
+    def _apply(self, actions: _Actions, when: datetime) -> list[Event]:
         events: list[Event] = []
         for cid in actions.cancels:
             if self.broker is not None and self.external:
@@ -649,7 +649,7 @@ class Portfolio:
                     broker_order_id=ack.broker_order_id or None,
                 )
         for order in actions.orders:
-            events += self._send(order, when, record=record)
+            events += self._send(order, when)
         broker = self.broker
         if isinstance(broker, BookPricedBroker):
             for item in actions.fills:
@@ -668,7 +668,7 @@ class Portfolio:
                 broker.close_book_order(cid, filled=filled)
         return events
 
-    def _send(self, order: BrokerOrder, when: datetime, *, record: bool = True) -> list[Event]:
+    def _send(self, order: BrokerOrder, when: datetime) -> list[Event]:
         """Send one order already committed to the ledger; record the broker's answer."""
         if self.broker is None:
             self.ledger.update_order(
@@ -691,18 +691,17 @@ class Portfolio:
             ack.status.value,
             ack.message,
         )
-        if record:
-            current = self.ledger.order(order.client_order_id)
-            done = current is not None and not OrderStatus(current["status"]).is_open
-            self.ledger.update_order(
-                order.client_order_id,
-                OrderStatus(current["status"])
-                if done and current
-                else _ledger_status(ack.status, self.external),
-                event="sent",
-                message=ack.message,
-                broker_order_id=ack.broker_order_id or None,
-            )
+        current = self.ledger.order(order.client_order_id)
+        done = current is not None and not OrderStatus(current["status"]).is_open
+        self.ledger.update_order(
+            order.client_order_id,
+            OrderStatus(current["status"])
+            if done and current
+            else _ledger_status(ack.status, self.external),
+            event="sent",
+            message=ack.message,
+            broker_order_id=ack.broker_order_id or None,
+        )
         if ack.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING):
             self.unsure.add(order.client_order_id)  # never taken for rejected: it may be held
         else:
