@@ -197,6 +197,8 @@ def _describe(ack: OrderAck) -> str:
 
 def _book_fills(p: Portfolio, notes: list[str]) -> None:
     """Fills the ledger has but a book-priced broker has not booked."""
+    from .manager import _ADOPTED, _order_from_row
+
     broker = p.broker
     assert isinstance(broker, BookPricedBroker)
     for row in p.ledger.fills():
@@ -206,9 +208,21 @@ def _book_fills(p: Portfolio, notes: list[str]) -> None:
         signed = sum(a["qty"] for a in allocations)
         flow = sum(a["qty"] * a["price"] for a in allocations) + row["commission"]
         if p.broker.get_order(row["client_order_id"]) is None:  # type: ignore[union-attr]
-            raise ReconciliationError(
-                f"Fill {row['execution_id']} belongs to order {row['client_order_id']}, which the "
-                "broker does not know. Check the broker account before restarting."
+            # Closed in the ledger in the bar that filled it (adopted from the warm-up, a stop
+            # hit on its entry bar) and cut off before it was sent: send it now.
+            order = p.ledger.order(row["client_order_id"])
+            if order is None:
+                raise ReconciliationError(
+                    f"Fill {row['execution_id']} belongs to order {row['client_order_id']}, "
+                    "which neither the ledger nor the broker knows. Check the broker account "
+                    "before restarting."
+                )
+            ack = p.broker.submit_order(_order_from_row(order))  # type: ignore[union-attr]
+            p.ledger.update_order(
+                order["client_order_id"],
+                OrderStatus(order["status"]),
+                event="sent",
+                broker_order_id=ack.broker_order_id or None,
             )
         broker.fill_from_book(
             row["client_order_id"],
@@ -220,9 +234,10 @@ def _book_fills(p: Portfolio, notes: list[str]) -> None:
             execution_id=row["execution_id"],
             cash_flow=flow,
         )
-        notes.append(
-            f"Booked fill {row['execution_id']} at the broker (recorded before the last stop)."
-        )
+        if not row["execution_id"].endswith(_ADOPTED):  # the warm-up's, booked at start
+            notes.append(
+                f"Booked fill {row['execution_id']} at the broker (recorded before the last stop)."
+            )
 
 
 def _positions(p: Portfolio, notes: list[str]) -> None:
