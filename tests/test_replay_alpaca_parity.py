@@ -234,9 +234,9 @@ def test_brackets_equal_backtest_run_but_a_stop_entrys_exit_in_its_entry_bar(tmp
 
 @pytest.mark.xfail(
     strict=True,
-    reason="an opposite entry resting at the broker nets FIFO against a trade in the book "
-    "(closing it and dropping its SL/TP) while the trade's OCO exit also executes at the broker "
-    "in the same bar: the account trades once more than the books (see README, parity)",
+    reason="the account and the books now stay equal, but the trades differ (63 replayed, 87 "
+    "in Backtest.run): with Alpaca's held-shares rule on, 39 sells are refused ('insufficient "
+    "qty available') because working exits hold the shares; not investigated further",
 )
 def test_entries_netting_against_bracketed_trades_keep_account_and_books_equal(tmp_path):
     frame, cash = synthetic(400), 10_000.0
