@@ -232,6 +232,20 @@ def test_brackets_equal_backtest_run_but_a_stop_entrys_exit_in_its_entry_bar(tmp
     assert run.account_qty == run.books_qty() and run.orphans == 0
 
 
+def test_market_brackets_equal_backtest_run_with_exits_in_the_entry_bar(tmp_path):
+    """Market entries with SL/TP go to Alpaca as brackets; their legs fill in the entry bar
+    as backtesting.py's do (it reprocesses them): the entry's fill and its leg's arrive in one
+    poll, and the books apply the entry first. Every trade is exact."""
+    frame, cash = synthetic(300), 10_000.0
+    path = STRATEGIES / "units_market_bracket.py"
+    run = Replayed(tmp_path, frame, [StrategySpec(path, "s", 1.0)], cash)
+    stats, ref = reference_trades(frame, path, cash)
+    assert (ref["EntryBar"] == ref["ExitBar"]).sum() > 5, "too few exits in an entry bar"
+    assert_same_trades(run.trades["s"], ref)
+    assert_same_equity(run.books["s"], stats)
+    assert run.account_qty == run.books_qty() and run.orphans == 0
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="the account and the books now stay equal, but the trades differ (63 replayed, 87 "
