@@ -210,32 +210,47 @@ def test_netted_strategies_each_equal_their_own_backtest_run(tmp_path):
     assert run.account_qty == run.books_qty() and run.orphans == 0
 
 
-def test_brackets_equal_backtest_run_until_an_exit_in_the_entry_bar(tmp_path):
-    """Stop and limit entries with SL/TP in whole units. The SL/TP go to the broker once the
-    entry's fill is seen (an OCO), so they work from the bar after the entry; Backtest.run can
-    exit in the entry bar itself. Every trade is exact up to the first such exit, and the first
-    difference is exactly that case."""
+def test_brackets_equal_backtest_run_but_a_stop_entrys_exit_in_its_entry_bar(tmp_path):
+    """Stop and limit entries with SL/TP in whole units. A limit entry goes to Alpaca as one
+    bracket: its legs work from its fill, in the entry bar where backtesting.py lets them. A
+    stop entry goes out plain, its SL/TP as an OCO once its fill is seen, so they work from
+    the next bar; Backtest.run can exit it in its entry bar (a gap past the take-profit).
+    Every other trade is exact; each such trade has the same entry and exits later."""
     frame, cash = synthetic(300), 10_000.0
     path = STRATEGIES / "units_bracket.py"
     run = Replayed(tmp_path, frame, [StrategySpec(path, "s", 1.0)], cash)
     _, ref = reference_trades(frame, path, cash)
-    same_bar = ref.index[ref["EntryBar"] == ref["ExitBar"]]
-    assert len(same_bar) > 0
-    first = int(same_bar[0])
-    assert first >= 10, "too few trades before the first entry-bar exit to prove anything"
-    assert_same_trades(run.trades["s"].iloc[:first], ref.iloc[:first])
-    got = run.trades["s"].iloc[first]
-    expected = ref.iloc[first]
-    assert (got["EntryBar"], got["EntryPrice"]) == (expected["EntryBar"], expected["EntryPrice"])
-    assert got["ExitBar"] > got["EntryBar"]  # the OCO was not at the broker in the entry bar
+    got = run.trades["s"]
+    same_bar = list(ref.index[ref["EntryBar"] == ref["ExitBar"]])
+    assert same_bar, "no exit in an entry bar: the case proves nothing"
+    assert len(got) == len(ref) > 50
+    assert_same_trades(got.drop(index=same_bar), ref.drop(index=same_bar))
+    for i in same_bar:
+        entry = ["Size", "EntryBar", "EntryPrice"]
+        assert got.loc[i, entry].tolist() == ref.loc[i, entry].tolist()
+        assert got.loc[i, "ExitBar"] > got.loc[i, "EntryBar"]  # the OCO was not there yet
+    assert run.account_qty == run.books_qty() and run.orphans == 0
+
+
+def test_market_brackets_equal_backtest_run_with_exits_in_the_entry_bar(tmp_path):
+    """Market entries with SL/TP go to Alpaca as brackets; their legs fill in the entry bar
+    as backtesting.py's do (it reprocesses them): the entry's fill and its leg's arrive in one
+    poll, and the books apply the entry first. Every trade is exact."""
+    frame, cash = synthetic(300), 10_000.0
+    path = STRATEGIES / "units_market_bracket.py"
+    run = Replayed(tmp_path, frame, [StrategySpec(path, "s", 1.0)], cash)
+    stats, ref = reference_trades(frame, path, cash)
+    assert (ref["EntryBar"] == ref["ExitBar"]).sum() > 5, "too few exits in an entry bar"
+    assert_same_trades(run.trades["s"], ref)
+    assert_same_equity(run.books["s"], stats)
     assert run.account_qty == run.books_qty() and run.orphans == 0
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="an opposite entry resting at the broker nets FIFO against a trade in the book "
-    "(closing it and dropping its SL/TP) while the trade's OCO exit also executes at the broker "
-    "in the same bar: the account trades once more than the books (see README, parity)",
+    reason="the account and the books now stay equal, but the trades differ (63 replayed, 87 "
+    "in Backtest.run): with Alpaca's held-shares rule on, 39 sells are refused ('insufficient "
+    "qty available') because working exits hold the shares; not investigated further",
 )
 def test_entries_netting_against_bracketed_trades_keep_account_and_books_equal(tmp_path):
     frame, cash = synthetic(400), 10_000.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 
 import requests
 from conftest import make_broker, wait_for
@@ -154,3 +155,18 @@ def test_posts_counts_every_submission_at_the_wire_refused_ones_too(fake):
     assert (first.status_code, second.status_code) == (200, 422)
     assert fake.posts("twice") == 2
     assert fake.posts("never") == 0
+
+
+def test_polled_fills_of_several_orders_come_in_the_order_they_executed(fake):
+    """In one bar an older order for 4 executes before a newer one for 2: polling reports
+    them in that order (the books' FIFO depends on it), not by quantity across orders."""
+    fake.exchange.fill_mode = "on_bar"
+    fake.exchange.bar_time = True  # orders and fills stamped with the bars' time, as a replay
+    fake.push_bar("AAPL", datetime(2024, 6, 3, 13, 29, tzinfo=UTC), 186.0, 186.0, 186.0, 186.0)
+    broker = connected(fake, stream=False)
+    limit = BrokerOrder("older", "AAPL", Side.BUY, 4, OrderType.LIMIT, limit_price=185.0)
+    broker.submit_order(limit)
+    broker.submit_order(BrokerOrder("newer", "AAPL", Side.BUY, 2))
+    fake.push_bar("AAPL", datetime(2024, 6, 3, 13, 30, tzinfo=UTC), 186.0, 187.0, 184.0, 185.5)
+    polled = broker.poll_fills()
+    assert [(f.client_order_id, f.cum_qty) for f in polled] == [("older", 4.0), ("newer", 2.0)]

@@ -75,3 +75,33 @@ def test_bracket_legs_report_fills_under_the_parents_id(broker, fake):
         200.0,
     )
     assert broker.get_positions() == []
+
+
+def _bracket(cid: str, order_type: OrderType, **prices: float) -> BrokerOrder:
+    return BrokerOrder(
+        cid, "AAPL", Side.BUY, 2, order_type, take_profit=200.0, stop_loss=185.0, **prices
+    )
+
+
+def test_bracket_legs_work_in_the_entry_bar_only_where_backtesting_py_lets_them(broker, fake):
+    """Bars reaching the stop-loss: a market entry's leg fills in the entry bar (as
+    backtesting.py reprocesses it), a limit entry's waits for the next bar (the bar does not
+    say whether the price reached the stop before or after the entry)."""
+    from datetime import UTC, datetime
+
+    def bar(minute: int, low: float) -> None:
+        t = datetime(2024, 6, 3, 13, minute, tzinfo=UTC)
+        fake.push_bar("AAPL", t, 190.0, 191.0, low, 186.0)
+
+    fake.exchange.fill_mode = "on_bar"
+    broker.submit_order(_bracket("lmt", OrderType.LIMIT, limit_price=189.0))
+    bar(30, 184.0)
+    assert [(f.client_order_id, f.price) for f in collect(broker, 1)] == [("lmt", 189.0)]
+    broker.submit_order(_bracket("mkt", OrderType.MARKET))
+    bar(31, 184.0)
+    fills = collect(broker, 3)
+    assert [(f.client_order_id, f.price) for f in fills] == [
+        ("lmt/sl", 185.0),
+        ("mkt", 190.0),
+        ("mkt/sl", 185.0),
+    ]

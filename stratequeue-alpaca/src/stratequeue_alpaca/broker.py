@@ -737,7 +737,7 @@ class AlpacaBroker(BaseBroker):
         except Exception as exc:
             log.warning("Could not read Alpaca's fill activities: %s", exc.__class__.__name__)
             return set(pending)
-        for activity in sorted(activities, key=lambda a: float(a.cum_qty)):
+        for activity in _in_execution_order(activities):
             o = pending.get(str(activity.order_id))
             if o is None:
                 continue
@@ -906,3 +906,16 @@ def _is_permanent(exc: Exception) -> bool:
 
     status = status_of(exc)
     return status is not None and 400 <= status < 500 and status != 429
+
+
+def _in_execution_order(activities: list[Any]) -> list[Any]:
+    """``activities`` (listed oldest first) in the order they executed: the listing's order
+    across orders, and each order's own executions by cumulative quantity (executions in one
+    millisecond can be listed in any order). Never sorted by quantity across orders: two
+    orders filled in one bar reach the books in the order they executed, which decides which
+    trade a later FIFO exit closes."""
+    own: dict[str, list[Any]] = {}
+    for activity in activities:
+        own.setdefault(str(activity.order_id), []).append(activity)
+    queues = {k: iter(sorted(v, key=lambda a: float(a.cum_qty))) for k, v in own.items()}
+    return [next(queues[str(activity.order_id)]) for activity in activities]

@@ -635,7 +635,10 @@ class Exchange:
     ) -> list[dict[str, Any]]:
         """A bar traded (it began at ``at``): resting orders of ``symbol`` that it reaches fill,
         at backtesting.py's prices (:func:`_bar_price`), stamped ``at``. Stop-loss orders are
-        tried before the other orders, as backtesting.py queues them."""
+        tried before the other orders, as backtesting.py queues them. The legs a bracket's
+        fill releases work in the same bar only where backtesting.py lets a trade's SL/TP
+        exit in its entry bar (:func:`_legs_work_in_entry_bar`); else from the next bar: the
+        bar does not say whether the price reached a leg before or after the entry."""
         with self.lock:
             self.prices[_key(symbol)] = bar["c"]
             if self.fill_mode == "manual":
@@ -643,18 +646,27 @@ class Exchange:
             events: list[dict[str, Any]] = []
             self.clock = at
             try:
-                for order in self._bar_queue(symbol):
+                again = False
+                for order in self._working(symbol):
                     events += self._try_fill(order, None, bar)
+                    again = again or _legs_work_in_entry_bar(order, bar)
+                if again:  # backtesting.py reprocesses its queue: the new legs can fill too
+                    for order in self._working(symbol):
+                        events += self._try_fill(order, None, bar)
             finally:
                 if not self.bar_time:
                     self.clock = None
             return events
 
+    def _working(self, symbol: str) -> list[dict[str, Any]]:
+        """The bar queue's orders working now (not held legs, which a fill may release)."""
+        return [o for o in self._bar_queue(symbol) if o["status"] != "held"]
+
     def _bar_queue(self, symbol: str) -> list[dict[str, Any]]:
         """The order in which a bar reaches ``symbol``'s orders, as backtesting.py's
         ``_Broker.orders``: OCO stop losses first (a trade's SL goes to the front of the queue),
         then orders by age, a bracket's legs right after it, its stop loss before its take
-        profit (both can fill on their entry's bar: backtesting.py reprocesses them)."""
+        profit."""
         first: list[dict[str, Any]] = []
         rest: list[dict[str, Any]] = []
         for order in self.orders.values():
@@ -698,6 +710,25 @@ def _bar_price(order: dict[str, Any], bar: dict[str, float]) -> float | None:
     if kind == "stop" and stop_hit is not None:
         return max(bar["o"], stop_hit) if buy else min(bar["o"], stop_hit)
     return None
+
+
+def _legs_work_in_entry_bar(order: dict[str, Any], bar: dict[str, float]) -> bool:
+    """Did ``order``, a bracket entry, just fill in ``bar`` where backtesting.py tries its
+    SL/TP in the same bar (``_Broker._process_orders`` reprocesses its queue)? A market entry;
+    a stop entry whose take-profit the bar reaches while its stop-loss lies beyond the bar
+    (unambiguous: the stop and the take-profit are on the same side)."""
+    if order["order_class"] != "bracket" or order["status"] != "filled" or not order["legs"]:
+        return False
+    if order["type"] == "market":
+        return True
+    if order["type"] != "stop":
+        return False
+    long = order["side"] == "buy"
+    tp = next((_num(leg["limit_price"]) for leg in order["legs"] if leg["type"] == "limit"), None)
+    sl = next((_num(leg["stop_price"]) for leg in order["legs"] if leg["type"] == "stop"), None)
+    if tp is None or not (tp <= bar["h"] if long else tp >= bar["l"]):
+        return False
+    return sl is None or (sl < bar["l"] if long else sl > bar["h"])
 
 
 def _validate_oco(body: dict[str, Any]) -> None:

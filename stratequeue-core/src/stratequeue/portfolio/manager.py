@@ -999,7 +999,9 @@ class Portfolio:
         if self.broker is None or not self.external:
             return []
         events: list[Event] = []
-        fills = sorted(self.broker.poll_fills(), key=lambda f: not self._stops_a_trade(f))
+        fills = self.broker.poll_fills()
+        batch = {f.client_order_id for f in fills}
+        fills = sorted(fills, key=lambda f: not self._stops_a_trade(f, batch))
         for fill in fills:
             events += self._real_fill(fill, before or self.after_last_bar(fill.symbol))
         return events
@@ -1019,14 +1021,16 @@ class Portfolio:
         last = self.last_time.get(symbol)
         return last + timedelta(microseconds=1) if last is not None else datetime.now(UTC)
 
-    def _stops_a_trade(self, fill: Fill) -> bool:
+    def _stops_a_trade(self, fill: Fill, batch: set[str]) -> bool:
         """A fill of a trade's stop-loss or of a ``Trade.close()`` order. Fills that arrive
-        together are applied these first, as backtesting.py queues such orders first: applied
-        after an opposite entry filled in the same bar, the entry would net against the trade
-        (FIFO) and the stop-loss fill would find its trade already reduced."""
+        together (``batch``: their client order ids) are applied these first, as backtesting.py
+        queues such orders first: applied after an opposite entry filled in the same bar, the
+        entry would net against the trade (FIFO) and the stop-loss fill would find its trade
+        already reduced. Not a bracket's stop-loss whose entry fills in the same batch: its
+        trade opens with that fill, so it stays after it."""
         cid, _, leg = fill.client_order_id.partition("/")
         if leg:
-            return leg == "sl"
+            return leg == "sl" and cid not in batch
         row = self.ledger.db.execute(
             "SELECT 1 FROM intents WHERE client_order_id=? AND action='new' AND parent_ref "
             "IS NOT NULL AND order_type IN (?, ?)",
