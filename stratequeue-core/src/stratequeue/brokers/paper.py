@@ -40,6 +40,7 @@ from typing import ClassVar
 
 from .. import hookimpl
 from ..errors import BrokerError
+from ..ledger.paper_account import PaperStore, order_from_dict, order_to_dict
 from ..models import (
     AccountInfo,
     Bar,
@@ -51,7 +52,6 @@ from ..models import (
     utc,
 )
 from .base import BaseBroker, BrokerConfig, Capability, CredentialStatus, OrderAck
-from .paper_store import PaperStore, order_from_dict, order_to_dict
 
 __all__ = ["PaperBroker", "register_brokers"]
 

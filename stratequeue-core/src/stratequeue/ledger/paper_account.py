@@ -1,5 +1,6 @@
-"""Where the paper broker keeps its account between runs: a small SQLite file, written on
-every change, so a restarted run finds the account as a real broker would have kept it.
+"""Where the paper broker keeps its account between runs: a small SQLite file next to the
+ledger, written on every change, so a restarted run finds the account as a real broker would
+have kept it. It lives in ``ledger/`` because only the ledger package touches SQLite.
 
 ``submissions`` logs every order request the broker received, also one repeating a client
 order id it already holds (which ``orders`` keeps once): what a wire log is for a real
