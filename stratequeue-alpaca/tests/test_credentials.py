@@ -66,13 +66,6 @@ def test_stream_url_is_derived_from_the_rest_base():
     assert stream_url_for("http://127.0.0.1:8080") == "ws://127.0.0.1:8080/stream"
 
 
-def test_data_urls_come_from_the_environment():
-    creds = resolve(
-        {**PAPER, "ALPACA_DATA_URL": "http://d/", "ALPACA_DATA_STREAM_URL": "ws://s"}, paper=True
-    )
-    assert (creds.data_url, creds.data_stream_url) == ("http://d", "ws://s")
-
-
 def test_credential_status_for_the_broker_status_table():
     assert AlpacaBroker.credential_status({}).status == "Not Configured"
     assert AlpacaBroker.credential_status(PAPER).status == "Paper Ready"

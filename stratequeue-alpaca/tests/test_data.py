@@ -39,6 +39,13 @@ def test_history_pages_and_returns_only_closed_bars_oldest_first(fake):
     assert fake.requests[-1].query["feed"] == "iex"
 
 
+def test_history_reads_its_endpoint_from_alpaca_data_url_with_or_without_a_slash(fake):
+    fake.add_bars("AAPL", minute_rows(3, datetime.now(UTC) - timedelta(minutes=2)))
+    bars = source(fake, ALPACA_DATA_URL=f"{fake.url}/").history("AAPL", 3)
+    assert len(bars) == 3
+    assert fake.count("GET", "/v2/stocks/bars") == 1
+
+
 def test_crypto_history_uses_the_crypto_endpoint_and_pair(fake):
     fake.add_bars("BTC/USD", minute_rows(4, datetime.now(UTC) - timedelta(minutes=1), 65_000))
     bars = source(fake).history("BTC", 10)

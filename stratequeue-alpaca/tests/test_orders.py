@@ -85,7 +85,6 @@ def test_crypto_uses_pair_symbol_gtc_and_reports_positions_in_the_callers_spelli
     body = posted(fake, "btc")
     assert (body["symbol"], body["time_in_force"], body["qty"]) == ("BTC/USD", "gtc", 0.01)
     assert [(p.symbol, p.qty) for p in broker.get_positions()] == [("BTCUSD", 0.01)]
-    assert broker.market_is_open("BTC/USD")
 
 
 def test_crypto_short_and_crypto_bracket_are_refused(broker, fake):

@@ -226,7 +226,7 @@ def test_stale_feed_pauses_silent_symbols_and_resumes_when_bars_return():
     assert feed.stale(T0 + timedelta(minutes=4, seconds=1)) == {"AAPL", "MSFT"}
     feed.on_bar("MSFT", T0 + timedelta(minutes=4))
     feed.on_bar("MSFT", T0 + timedelta(minutes=2))  # a late, older bar does not move the clock
-    assert feed.last_bar("MSFT") == T0 + timedelta(minutes=4)
     assert feed.stale(T0 + timedelta(minutes=4, seconds=1)) == {"AAPL"}
+    assert feed.stale(T0 + timedelta(minutes=5, seconds=1)) == {"AAPL"}
     with pytest.raises(ValueError):
         StaleFeed(0)

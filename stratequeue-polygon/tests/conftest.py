@@ -30,10 +30,6 @@ class Clock:
         with self._lock:
             self.now = now
 
-    def advance(self, **kw: float) -> None:
-        with self._lock:
-            self.now += timedelta(**kw)
-
 
 @pytest.fixture
 def fake() -> Iterator[FakePolygon]:

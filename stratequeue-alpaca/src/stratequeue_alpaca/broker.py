@@ -41,7 +41,7 @@ from stratequeue.models import (
 
 from . import credentials
 from .fills import FillBook
-from .symbols import is_crypto, pair, position_symbol
+from .symbols import pair, position_symbol
 
 if TYPE_CHECKING:
     from .http import Retrier
@@ -287,12 +287,6 @@ class AlpacaBroker(BaseBroker):
                 return 0.0
             raise
         return abs(_num(p.qty)) * (-1 if _enum(p.side) == "short" else 1)
-
-    def market_is_open(self, symbol: str | None = None) -> bool:
-        """Is ``symbol`` tradable now? Crypto always; stocks per Alpaca's market clock."""
-        if symbol is not None and is_crypto(symbol):
-            return True
-        return self._market_clock()[0]
 
     def _market_clock(self) -> tuple[bool, str]:
         self._require()

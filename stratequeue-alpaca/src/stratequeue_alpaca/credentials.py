@@ -41,8 +41,6 @@ class AlpacaCredentials:
     base_url: str
     paper: bool
     source: str
-    data_url: str | None = None
-    data_stream_url: str | None = None
 
     @property
     def stream_url(self) -> str:
@@ -75,13 +73,6 @@ def stream_url_for(base_url: str) -> str:
     return f"{scheme}://{parts.netloc}/stream"
 
 
-def _data_urls(env: Mapping[str, str]) -> dict[str, str | None]:
-    return {
-        "data_url": _get(env, "ALPACA_DATA_URL").rstrip("/") or None,
-        "data_stream_url": _get(env, "ALPACA_DATA_STREAM_URL").rstrip("/") or None,
-    }
-
-
 def resolve(env: Mapping[str, str], *, paper: bool) -> AlpacaCredentials:
     """The credentials for ``paper`` or live mode, or a BrokerError naming what to set."""
     if paper:
@@ -104,7 +95,6 @@ def _resolve_paper(env: Mapping[str, str]) -> AlpacaCredentials:
             base_url=base,
             paper=True,
             source="PAPER_KEY/PAPER_SECRET",
-            **_data_urls(env),
         )
     if _get(env, "ALPACA_API_KEY") and _get(env, "ALPACA_SECRET_KEY"):
         return AlpacaCredentials(
@@ -113,7 +103,6 @@ def _resolve_paper(env: Mapping[str, str]) -> AlpacaCredentials:
             base_url=base,
             paper=True,
             source="ALPACA_API_KEY/ALPACA_SECRET_KEY (paper endpoint)",
-            **_data_urls(env),
         )
     raise BrokerError(
         "No Alpaca paper credentials: set PAPER_KEY and PAPER_SECRET (or ALPACA_API_KEY and "
@@ -142,7 +131,6 @@ def _resolve_live(env: Mapping[str, str]) -> AlpacaCredentials:
         base_url=base,
         paper=False,
         source="ALPACA_API_KEY/ALPACA_SECRET_KEY/ALPACA_BASE_URL",
-        **_data_urls(env),
     )
 
 

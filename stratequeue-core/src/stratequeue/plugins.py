@@ -161,6 +161,7 @@ def register_plugin(plugin: object, name: str) -> None:
 
 
 def unregister_plugin(name: str) -> None:
+    """Undo ``register_plugin`` (a no-op for an unknown name) and rebuild the registries."""
     global _registries
     pm = get_plugin_manager()
     plugin = pm.get_plugin(name)

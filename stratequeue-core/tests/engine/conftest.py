@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(Path(__file__).parent))
@@ -95,10 +94,3 @@ def assert_parity(runner: StrategyRunner, ref: Any) -> None:
     assert np.array_equal(runner.equity_curve(), theirs._equity, equal_nan=True)
     assert book_signature(runner._broker) == book_signature(theirs)
     assert runner.cash == theirs._cash
-
-
-@pytest.fixture
-def quiet_warnings() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield

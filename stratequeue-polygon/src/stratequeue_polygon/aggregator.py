@@ -27,8 +27,6 @@ class BarAggregator:
         self.sub_length = sub_length
         self._open: dict[str, dict[datetime, dict[datetime, Bar]]] = {}
         self._emitted: dict[str, datetime] = {}  # start of the last period emitted per symbol
-        self.duplicates = 0
-        self.revisions = 0
 
     def mark_emitted(self, symbol: str, period_start: datetime) -> None:
         """Treat every period up to ``period_start`` of ``symbol`` as already delivered."""
@@ -70,7 +68,6 @@ class BarAggregator:
         start = periods.start(sub.timestamp)
         last = self._emitted.get(sub.symbol)
         if last is not None and start <= last:
-            self.revisions += 1
             log.info(
                 "Ignored a late revision for %s at %s: its %s bar was already delivered",
                 sub.symbol,
@@ -80,7 +77,6 @@ class BarAggregator:
             return []
         bucket = self._open.setdefault(sub.symbol, {}).setdefault(start, {})
         if sub.timestamp in bucket:
-            self.duplicates += 1
             log.debug("Duplicate %s update at %s dropped", sub.symbol, sub.timestamp.isoformat())
             return []
         bucket[sub.timestamp] = sub

@@ -6,8 +6,6 @@ and list plugin-registered brokers too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from .. import plugins
 from .base import BaseBroker, BrokerConfig, CredentialStatus, OrderAck
 
@@ -30,9 +28,3 @@ class BrokerFactory:
     @staticmethod
     def create_broker(name: str, config: BrokerConfig) -> BaseBroker:
         return BrokerFactory.get_broker_class(name)(config)
-
-    @staticmethod
-    def detect_brokers(env: Mapping[str, str]) -> dict[str, CredentialStatus]:
-        """Each registered broker's credential status in ``env``."""
-        reg = plugins.registry("brokers")
-        return {name: reg.get(name).credential_status(env) for name in reg.names()}

@@ -445,11 +445,6 @@ class StrategyRunner:
         return self._buffer.n if self._buffer else 0
 
     @property
-    def warmed_up(self) -> bool:
-        """True once ``next()`` runs (indicators warmed)."""
-        return self._start is not None and self.bar_count > self._start
-
-    @property
     def stopped(self) -> bool:
         """True after the book ran out of money (Backtest.run stops there too)."""
         return self._stopped

@@ -31,8 +31,5 @@ class StaleFeed:
         if last is None or ts > last:
             self._last[symbol] = ts
 
-    def last_bar(self, symbol: str) -> datetime | None:
-        return self._last.get(symbol)
-
     def stale(self, now: datetime) -> set[str]:
         return {s for s, last in self._last.items() if now - last > self.window}
