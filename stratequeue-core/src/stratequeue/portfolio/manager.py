@@ -29,6 +29,7 @@ from typing import Any
 
 from ..brokers.base import BaseBroker, BookPricedBroker
 from ..ledger import Allocation, Ledger
+from ..logs import BAR_LOGGER
 from ..models import (
     Bar,
     BrokerOrder,
@@ -49,6 +50,7 @@ from .reconcile import EXTERNAL, ReconciliationError
 __all__ = ["EXTERNAL", "Portfolio", "ReconciliationError", "Sleeve"]
 
 log = logging.getLogger(__name__)
+bar_log = logging.getLogger(BAR_LOGGER)  # every bar's line: DEBUG with --verbose only
 
 #: The execution id suffix of a trade adopted from a replay's warm-up.
 _ADOPTED = "-adopted"
@@ -149,16 +151,17 @@ class Portfolio:
             events += self.poll_fills(bar.timestamp)
         self.last_price[bar.symbol] = bar.close
         self.last_time[bar.symbol] = bar.timestamp
-        log.debug(
-            "bar %s %s O=%s H=%s L=%s C=%s V=%s",
-            bar.symbol,
-            bar.timestamp.isoformat(),
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            bar.volume,
-        )
+        if bar_log.isEnabledFor(logging.DEBUG):
+            bar_log.debug(
+                "bar %s %s O=%s H=%s L=%s C=%s V=%s",
+                bar.symbol,
+                bar.timestamp.isoformat(),
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                bar.volume,
+            )
         steps = [(sleeve, sleeve.runner.on_bar(bar)) for sleeve in sleeves]
         actions = _Actions()
         with self.ledger.transaction():
