@@ -181,3 +181,25 @@ def test_warnings_during_the_live_panel_are_printed_above_it_not_through_it(monk
     assert "feed for AAPL is stale" in screen.getvalue()  # through the live console
     assert "feed for AAPL is stale" not in stderr.getvalue()
     assert "after the run" in stderr.getvalue()
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_every_bar_is_logged_with_verbose_only(tmp_path: Path, verbose: bool):
+    """A bar's OHLCV line costs more than the strategy's step: the file gets it with --verbose
+    only. Orders and fills are in the file either way."""
+    from backtesting.test import GOOG
+    from stratequeue.cli.main import cli
+
+    csv = tmp_path / "GOOG.csv"
+    GOOG.iloc[:120].to_csv(csv)
+    ledger = tmp_path / "ledger.sqlite"
+    strategy = Path(__file__).parents[2] / "examples" / "strategies" / "sma.py"
+    args = ["--db", str(ledger), *(["--verbose"] if verbose else []), "replay"]
+    args += ["--strategy", str(strategy), "--data", str(csv), "--db", str(ledger)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "stratequeue.log").read_text()
+    bar_lines = [line for line in text.splitlines() if ": bar GOOG " in line]
+    assert len(bar_lines) == (120 if verbose else 0), text[-2000:]
+    assert "stratequeue.portfolio.manager: order sq-" in text
+    assert "stratequeue.portfolio.manager: book fill sq-" in text

@@ -126,3 +126,16 @@ def test_submission_log_shows_an_order_sent_twice_that_the_account_holds_once(tm
     assert con.execute(
         "SELECT client_order_id, COUNT(*) FROM submissions GROUP BY 1 ORDER BY 1"
     ).fetchall() == [("once", 1), ("twice", 2)]
+
+
+def test_a_working_order_restored_from_the_account_file_still_fills(tmp_path):
+    """on_bar matches only the sized orders still open; one restored after a restart is one."""
+    path = tmp_path / "paper.sqlite"
+    first = broker(path=path)
+    first.submit_order(BrokerOrder("lim", "AAPL", Side.BUY, 5, OrderType.LIMIT, limit_price=90))
+    first.on_bar(bar(0, 100, 101, 95, 100))  # not reached
+    first.disconnect()
+    again = broker(path=path)
+    again.on_bar(bar(1, 95, 96, 89, 92))
+    assert again.get_order("lim").status is OrderStatus.FILLED
+    assert [(f.qty, f.price) for f in again.poll_fills()] == [(5, 90)]

@@ -1,5 +1,7 @@
 """Where logs go: the console (warnings, or every step with --verbose) and a rotated log file
-that is always written at DEBUG, as text or one JSON object per line.
+that is always written at DEBUG, as text or one JSON object per line. Every bar's OHLCV line
+(logger ``stratequeue.bars``) is logged only with --verbose: built, masked and written for
+every bar, it cost more than the strategy's own step.
 
 Secrets never reach either: every record is masked for the values of environment variables
 named ``*KEY``, ``*SECRET``, ``*TOKEN`` or ``*PASSWORD``.
@@ -18,9 +20,10 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import IO, cast
 
-__all__ = ["LOG_FILE_NAME", "SecretMask", "configure_logging"]
+__all__ = ["BAR_LOGGER", "LOG_FILE_NAME", "SecretMask", "configure_logging"]
 
 LOG_FILE_NAME = "stratequeue.log"
+BAR_LOGGER = "stratequeue.bars"  # one DEBUG line per bar received: on with --verbose only
 MAX_BYTES = 5 * 1024 * 1024
 BACKUP_COUNT = 3
 MASK = "***"
@@ -33,11 +36,12 @@ class SecretMask(logging.Filter):
     start-up are covered) in the message, its arguments, and the traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        environ = os.environ
         secrets = sorted(
             {
                 value
-                for name, value in os.environ.items()
-                if name.upper().endswith(_SECRET_SUFFIXES) and len(value) > 4
+                for name in environ  # names only: decoding every value is the costly part
+                if name.upper().endswith(_SECRET_SUFFIXES) and len(value := environ[name]) > 4
             },
             key=len,
             reverse=True,
@@ -122,6 +126,7 @@ def _console_handler(log_format: str) -> logging.Handler:
 def configure_logging(*, verbose: bool, log_format: str, log_file: Path | None) -> None:
     """Install the console handler (WARNING, or DEBUG with ``verbose``) and, when ``log_file``
     is given, the rotated file handler (DEBUG, 5 MB x 3). ``log_format``: "text" or "json".
+    The per-bar lines (:data:`BAR_LOGGER`) are enabled with ``verbose`` only.
     Calling it again replaces what an earlier call installed."""
     if log_format not in ("text", "json"):
         raise ValueError(f"Unknown log format '{log_format}'. Use text or json.")
@@ -147,3 +152,4 @@ def configure_logging(*, verbose: bool, log_format: str, log_file: Path | None) 
         setattr(handler, _OURS, True)
         root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    logging.getLogger(BAR_LOGGER).setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -115,6 +115,9 @@ class PaperBroker(BaseBroker):
         self.cash = self.starting_cash
         self.holdings: dict[str, _Holding] = {}
         self.orders: dict[str, _Order] = {}
+        #: the sized orders that may still be open, which on_bar matches: its work follows the
+        #: open orders, not every order ever placed (a done one is dropped at the next bar)
+        self._working: dict[str, _Order] = {}
         self.marks: dict[str, float] = {}
         self._fills: list[Fill] = []
         self._store: PaperStore | None = None
@@ -193,9 +196,11 @@ class PaperBroker(BaseBroker):
         self.holdings = {s: _Holding(q, a) for s, (q, a) in state["holdings"].items()}
         for o in state["orders"]:
             order = order_from_dict(o["order"])
-            self.orders[order.client_order_id] = _Order(
+            entry = self.orders[order.client_order_id] = _Order(
                 order, OrderStatus(o["status"]), o["broker_order_id"], o["filled_qty"], o["message"]
             )
+            if entry.status.is_open and _sized(order):
+                self._working[order.client_order_id] = entry
         for f in state["executions"]:
             fill = Fill(
                 **{
@@ -247,6 +252,8 @@ class PaperBroker(BaseBroker):
                 self._persist(orders=(rejected,), submitted=submitted)
                 return rejected.ack()
             entry = self.orders[order.client_order_id] = _Order(order)
+            if _sized(order):
+                self._working[order.client_order_id] = entry
             self._persist(orders=(entry,), submitted=submitted)
             return entry.ack()
 
@@ -389,12 +396,13 @@ class PaperBroker(BaseBroker):
         """Match sized orders of ``bar``'s symbol (all were placed before this bar closed)."""
         with self._lock:
             self.marks[bar.symbol] = bar.close
-            for entry in list(self.orders.values()):
+            for cid, entry in list(self._working.items()):
                 order = entry.order
-                if order.symbol != bar.symbol or not entry.status.is_open:
+                if not entry.status.is_open:
+                    del self._working[cid]
                     continue
-                if order.qty is None and order.notional is None:
-                    continue  # book-priced: the strategy's book decides
+                if order.symbol != bar.symbol:
+                    continue
                 price = _match(order, bar)
                 if price is None:
                     continue
@@ -406,6 +414,11 @@ class PaperBroker(BaseBroker):
                 )
                 entry.status = OrderStatus.FILLED
                 self._persist(symbols=(bar.symbol,), orders=(entry,), fills=(fill,))
+
+
+def _sized(order: BrokerOrder) -> bool:
+    """Matched by the broker against bars; a book-priced order's book decides its fills."""
+    return order.qty is not None or order.notional is not None
 
 
 def _match(order: BrokerOrder, bar: Bar) -> float | None:
