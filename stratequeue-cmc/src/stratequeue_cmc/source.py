@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 
 from stratequeue.data.base import BaseDataSource, DataSourceConfig
 from stratequeue.data.live import BarFilter, BarFolder, BarGrid, TransientError, utcnow
-from stratequeue.errors import UsageError
 from stratequeue.models import Bar
 
 from .client import CmcClient, PlanNotAuthorized
@@ -48,11 +47,6 @@ class CoinMarketCapDataSource(BaseDataSource):
 
     def __init__(self, config: DataSourceConfig) -> None:
         super().__init__(config)
-        if str(config.granularity) not in self.granularities:
-            raise UsageError(
-                f"CoinMarketCap bars cannot be {config.granularity}. "
-                f"Use one of: {', '.join(self.granularities)}"
-            )
         self.settings = CmcSettings.from_env(config.env)
         opts = config.options
         self._clock: Callable[[], datetime] = opts.get("clock") or utcnow  # type: ignore[assignment]

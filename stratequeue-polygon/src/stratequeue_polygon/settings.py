@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from stratequeue.errors import DataSourceError
+from stratequeue.data.live import env_key, env_url
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_WS_URL", "SETUP_TEXT", "PolygonSettings"]
 
@@ -40,25 +40,23 @@ class PolygonSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PolygonSettings:
-        key = (env.get("POLYGON_API_KEY") or "").strip()
-        if not key:
-            raise DataSourceError(
-                "The polygon data source needs POLYGON_API_KEY. Get a key at "
-                "https://polygon.io/dashboard/keys, then: export POLYGON_API_KEY=your-key "
-                "(details: stratequeue --data-setup polygon)"
-            )
-        base = (env.get("POLYGON_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
-        ws = (env.get("POLYGON_WS_URL") or DEFAULT_WS_URL).strip().rstrip("/")
-        if urlsplit(ws).scheme not in ("ws", "wss"):
-            raise DataSourceError(
-                f"POLYGON_WS_URL must start with ws:// or wss:// (got '{ws}'), "
-                "e.g. wss://socket.polygon.io or ws://127.0.0.1:8080"
-            )
-        if urlsplit(base).scheme not in ("http", "https"):
-            raise DataSourceError(
-                f"POLYGON_BASE_URL must start with http:// or https:// (got '{base}'), "
-                "e.g. https://api.polygon.io or http://127.0.0.1:8080"
-            )
+        key = env_key(
+            env, "POLYGON_API_KEY", "polygon", "a key at https://polygon.io/dashboard/keys"
+        )
+        ws = env_url(
+            env,
+            "POLYGON_WS_URL",
+            DEFAULT_WS_URL,
+            ("ws", "wss"),
+            "wss://socket.polygon.io or ws://127.0.0.1:8080",
+        )
+        base = env_url(
+            env,
+            "POLYGON_BASE_URL",
+            DEFAULT_BASE_URL,
+            ("http", "https"),
+            "https://api.polygon.io or http://127.0.0.1:8080",
+        )
         return cls(api_key=key, base_url=base, ws_url=ws)
 
     @property

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from stratequeue.data.base import BaseDataSource, DataSourceConfig
 from stratequeue.data.live import Backoff, BarFilter, BarFolder, TransientError, backfill, utcnow
-from stratequeue.errors import DataSourceError, UsageError
+from stratequeue.errors import DataSourceError
 from stratequeue.models import Bar
 
 from .events import Connected, NoWebsocket
@@ -48,11 +48,6 @@ class PolygonDataSource(BaseDataSource):
 
     def __init__(self, config: DataSourceConfig) -> None:
         super().__init__(config)
-        if str(config.granularity) not in self.granularities:
-            raise UsageError(
-                f"Polygon does not offer {config.granularity} bars. "
-                f"Use one of: {', '.join(self.granularities)}"
-            )
         self.settings = PolygonSettings.from_env(config.env)
         opts = config.options
         self._clock: Clock = opts.get("clock") or utcnow  # type: ignore[assignment]

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..errors import UsageError
 from ..granularity import GRANULARITIES, Granularity
 from ..models import Bar
 from .live.filter import BarFilter  # re-exported: plugins and the trader import it here
@@ -40,6 +41,11 @@ class BaseDataSource(ABC):
     env_vars: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: DataSourceConfig) -> None:
+        if str(config.granularity) not in self.granularities:
+            raise UsageError(
+                f"The {self.display_name or self.name} data source does not offer "
+                f"{config.granularity} bars. Use one of: {', '.join(self.granularities)}"
+            )
         self.config = config
         self.granularity = config.granularity
         self._stop = threading.Event()

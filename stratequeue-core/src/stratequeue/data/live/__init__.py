@@ -9,12 +9,14 @@
 - :func:`backfill`: after a reconnect, the gap from the vendor's history, in order, once.
 - :class:`Retry`, :class:`Backoff`, :class:`TransientError`, :func:`parse_retry_after`:
   retrying vendor calls with exponential backoff, honouring ``Retry-After``.
-- :func:`utcnow`, :func:`num`: the clock, and vendor numbers that may be missing.
+- :func:`utcnow`, :func:`num`: the clock, and vendor numbers that may be missing;
+  :func:`env_key`, :func:`env_url`: a plugin's key and endpoints from the environment.
 """
 
 from __future__ import annotations
 
 from .backfill import History, backfill
+from .env import env_key, env_url
 from .filter import BarFilter
 from .folding import BarFolder, VolumeRule, quote_bar, summed_volume, trade_bar
 from .grid import BarGrid
@@ -31,6 +33,8 @@ __all__ = [
     "TransientError",
     "VolumeRule",
     "backfill",
+    "env_key",
+    "env_url",
     "num",
     "parse_retry_after",
     "quote_bar",
