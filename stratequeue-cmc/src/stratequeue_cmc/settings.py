@@ -12,6 +12,8 @@ from stratequeue.errors import DataSourceError
 __all__ = ["DEFAULT_BASE_URL", "SETUP_TEXT", "CmcSettings"]
 
 DEFAULT_BASE_URL = "https://pro-api.coinmarketcap.com"
+SANDBOX = "https://sandbox-api.coinmarketcap.com"
+GET_KEY = "a free key at https://coinmarketcap.com/api/"
 
 SETUP_TEXT = """\
 CoinMarketCap market data needs an API key.
@@ -42,16 +44,8 @@ class CmcSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CmcSettings:
-        key = env_key(
-            env, "CMC_API_KEY", "coinmarketcap", "a free key at https://coinmarketcap.com/api/"
-        )
-        base = env_url(
-            env,
-            "CMC_BASE_URL",
-            DEFAULT_BASE_URL,
-            ("http", "https"),
-            "https://sandbox-api.coinmarketcap.com",
-        )
+        key = env_key(env, "CMC_API_KEY", "coinmarketcap", GET_KEY)
+        base = env_url(env, "CMC_BASE_URL", DEFAULT_BASE_URL, ("http", "https"), SANDBOX)
         poll_text = (env.get("CMC_POLL_SECONDS") or "").strip()
         poll: float | None = None
         if poll_text:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from stratequeue.data.base import BaseDataSource, DataSourceConfig
-from stratequeue.data.live import BarFilter, BarFolder, BarGrid, TransientError, utcnow
+from stratequeue.data.live import BarFilter, BarFolder, BarGrid, TransientError
 from stratequeue.models import Bar
 
 from .client import CmcClient, PlanNotAuthorized
@@ -49,7 +49,6 @@ class CoinMarketCapDataSource(BaseDataSource):
         super().__init__(config)
         self.settings = CmcSettings.from_env(config.env)
         opts = config.options
-        self._clock: Callable[[], datetime] = opts.get("clock") or utcnow  # type: ignore[assignment]
         self.client = CmcClient(
             self.settings,
             timeout=_opt(opts, "http_timeout_seconds", 10),

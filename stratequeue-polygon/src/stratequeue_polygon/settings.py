@@ -12,6 +12,9 @@ __all__ = ["DEFAULT_BASE_URL", "DEFAULT_WS_URL", "SETUP_TEXT", "PolygonSettings"
 
 DEFAULT_BASE_URL = "https://api.polygon.io"
 DEFAULT_WS_URL = "wss://socket.polygon.io"
+GET_KEY = "a key at https://polygon.io/dashboard/keys"
+WS_EXAMPLE = "wss://socket.polygon.io or ws://127.0.0.1:8080"
+REST_EXAMPLE = "https://api.polygon.io or http://127.0.0.1:8080"
 
 SETUP_TEXT = """\
 Polygon.io (now Massive) market data needs an API key.
@@ -40,23 +43,9 @@ class PolygonSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PolygonSettings:
-        key = env_key(
-            env, "POLYGON_API_KEY", "polygon", "a key at https://polygon.io/dashboard/keys"
-        )
-        ws = env_url(
-            env,
-            "POLYGON_WS_URL",
-            DEFAULT_WS_URL,
-            ("ws", "wss"),
-            "wss://socket.polygon.io or ws://127.0.0.1:8080",
-        )
-        base = env_url(
-            env,
-            "POLYGON_BASE_URL",
-            DEFAULT_BASE_URL,
-            ("http", "https"),
-            "https://api.polygon.io or http://127.0.0.1:8080",
-        )
+        key = env_key(env, "POLYGON_API_KEY", "polygon", GET_KEY)
+        ws = env_url(env, "POLYGON_WS_URL", DEFAULT_WS_URL, ("ws", "wss"), WS_EXAMPLE)
+        base = env_url(env, "POLYGON_BASE_URL", DEFAULT_BASE_URL, ("http", "https"), REST_EXAMPLE)
         return cls(api_key=key, base_url=base, ws_url=ws)
 
     @property

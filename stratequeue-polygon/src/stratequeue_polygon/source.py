@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from stratequeue.data.base import BaseDataSource, DataSourceConfig
-from stratequeue.data.live import Backoff, BarFilter, BarFolder, TransientError, backfill, utcnow
+from stratequeue.data.live import Backoff, BarFilter, BarFolder, TransientError, backfill
 from stratequeue.errors import DataSourceError
 from stratequeue.models import Bar
 
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["PolygonDataSource"]
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 class PolygonDataSource(BaseDataSource):
@@ -50,7 +48,6 @@ class PolygonDataSource(BaseDataSource):
         super().__init__(config)
         self.settings = PolygonSettings.from_env(config.env)
         opts = config.options
-        self._clock: Clock = opts.get("clock") or utcnow  # type: ignore[assignment]
         self._rpm = max(1, int(opts.get("rest_requests_per_minute", 5)))  # type: ignore[call-overload]
         self._grace = timedelta(seconds=float(opts.get("close_grace_seconds", 5)))  # type: ignore[arg-type]
         self._poll_delay = timedelta(seconds=float(opts.get("poll_delay_seconds", 2)))  # type: ignore[arg-type]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import ClassVar
 
 from ..errors import UsageError
 from ..granularity import GRANULARITIES, Granularity
 from ..models import Bar
 from .live.filter import BarFilter  # re-exported: plugins and the trader import it here
+from .live.values import utcnow
 
 __all__ = ["BaseDataSource", "BarFilter", "DataSourceConfig", "bars_to_frame"]
 
@@ -29,7 +31,8 @@ class BaseDataSource(ABC):
     """A market-data provider.
 
     Subclasses set ``name`` and ``granularities``; they deliver ``history()`` for warm-up and
-    ``stream()`` for live bars. ``stream`` is a blocking iterator that yields each CLOSED bar of
+    ``stream()`` for live bars; ``self._clock()`` is the time now (``options["clock"]``
+    replaces it in tests). ``stream`` is a blocking iterator that yields each CLOSED bar of
     the subscribed symbols once, in time order, and returns once :meth:`stop` is called
     (from any thread). Sources needing a key list it in ``env_vars`` and explain how to get it
     in :meth:`setup_instructions`.
@@ -47,6 +50,9 @@ class BaseDataSource(ABC):
                 f"{config.granularity} bars. Use one of: {', '.join(self.granularities)}"
             )
         self.config = config
+        clock = config.options.get("clock")
+        #: the time now, aware UTC; ``options["clock"]`` replaces it (tests drive time by hand)
+        self._clock: Callable[[], datetime] = clock if callable(clock) else utcnow
         self.granularity = config.granularity
         self._stop = threading.Event()
 
