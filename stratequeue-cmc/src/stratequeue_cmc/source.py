@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from stratequeue.data.base import BaseDataSource, DataSourceConfig
 from stratequeue.data.live import BarFilter, BarFolder, BarGrid, TransientError
@@ -40,10 +40,10 @@ class CoinMarketCapDataSource(BaseDataSource):
     ``clock`` (a callable returning aware UTC time, for tests).
     """
 
-    name: ClassVar[str] = "coinmarketcap"
-    display_name: ClassVar[str] = "CoinMarketCap"
-    granularities: ClassVar[tuple[str, ...]] = ("1m", "5m", "15m", "30m", "1h", "1d")
-    env_vars: ClassVar[tuple[str, ...]] = ("CMC_API_KEY",)
+    name = "coinmarketcap"
+    display_name = "CoinMarketCap"
+    granularities = ("1m", "5m", "15m", "30m", "1h", "1d")
+    env_vars = ("CMC_API_KEY",)
 
     def __init__(self, config: DataSourceConfig) -> None:
         super().__init__(config)
