@@ -153,9 +153,6 @@ class PolygonDataSource(BaseDataSource):
         finally:
             self._stop_feeds()
 
-    def stop(self) -> None:
-        super().stop()
-
     def close(self) -> None:
         super().close()
         self._stop_feeds()
