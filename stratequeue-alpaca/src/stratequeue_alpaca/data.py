@@ -22,6 +22,7 @@ import functools
 import logging
 import queue
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -45,11 +46,11 @@ _MINUTE = Granularity(1, "m")
 _DAY_ZONES = {False: ZoneInfo("America/New_York"), True: ZoneInfo("America/Chicago")}
 
 
+@dataclass(frozen=True)
 class _Reconnected:
     """Queued by a stream that subscribed again after a drop: backfill ``symbols``."""
 
-    def __init__(self, symbols: list[str]) -> None:
-        self.symbols = symbols
+    symbols: list[str]
 
 
 class AlpacaDataSource(BaseDataSource):
