@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -221,3 +223,17 @@ def test_daily_bars_fold_a_new_york_day_of_minutes_and_close_with_the_next_days_
         102.5,
         30,
     )
+
+
+@pytest.mark.parametrize("header", ["2", "HTTP-DATE"])
+def test_a_rate_limited_bars_request_waits_what_retry_after_asks(fake, header):
+    fake.add_bars("AAPL", minute_rows(3, datetime.now(UTC) - timedelta(minutes=2)))
+    src = source(fake)  # retry_backoff 0.01 s: only Retry-After makes it wait long
+    assert src.history("MSFT", 3) == []  # the client is built and warm
+    if header == "HTTP-DATE":  # whole seconds: 3 s ahead is a wait of 2 to 3 s
+        header = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
+    fake.fail("GET", "/v2/stocks/bars", 429, retry_after=header)
+    started = time.monotonic()
+    bars = src.history("AAPL", 3)
+    assert len(bars) == 3 and fake.count("GET", "/v2/stocks/bars") == 3
+    assert time.monotonic() - started >= 1.9

@@ -55,6 +55,7 @@ class Fault:
     delay: float = 0.0
     after: bool = False  # do the work first (the order is placed), then misbehave
     times: int = 1
+    retry_after: str | None = None  # a Retry-After header: seconds or an HTTP date
 
     async def answer(self) -> Any:
         from aiohttp import web
@@ -66,7 +67,8 @@ class Fault:
         body = self.body or _BODIES.get(
             self.status, {"code": self.status * 100000, "message": "error"}
         )
-        return web.json_response(body, status=self.status)
+        headers = {"Retry-After": self.retry_after} if self.retry_after is not None else None
+        return web.json_response(body, status=self.status, headers=headers)
 
 
 @dataclass
@@ -233,10 +235,13 @@ class FakeAlpaca:
         *,
         times: int = 1,
         after: bool = False,
+        retry_after: str | None = None,
     ) -> None:
-        """Answer the next ``times`` requests with ``status`` (after doing the work if ``after``)."""
+        """Answer the next ``times`` requests with ``status`` (after doing the work if ``after``),
+        with a ``Retry-After`` header when given."""
+        fault = Fault(method, path, status, body, after=after, times=times, retry_after=retry_after)
         with self._lock:
-            self._faults.append(Fault(method, path, status, body, after=after, times=times))
+            self._faults.append(fault)
 
     def slow(
         self, method: str, path: str, seconds: float, *, times: int = 1, after: bool = True
