@@ -41,6 +41,8 @@ class BaseDataSource(ABC):
     display_name: ClassVar[str] = ""
     granularities: ClassVar[tuple[str, ...]] = GRANULARITIES
     env_vars: ClassVar[tuple[str, ...]] = ()
+    #: True for a source of recorded bars (a file): a run over it is a replay.
+    historical: ClassVar[bool] = False
 
     def __init__(self, config: DataSourceConfig) -> None:
         self.config = config
