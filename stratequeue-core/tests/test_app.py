@@ -22,6 +22,7 @@ from stratequeue.brokers.paper import PaperBroker
 from stratequeue.cli import main
 from stratequeue.data.base import BaseDataSource
 from stratequeue.data.csv_source import CsvDataSource
+from stratequeue.errors import UsageError
 from stratequeue.models import Bar, BrokerOrder
 from stratequeue.portfolio.config import StrategySpec
 
@@ -136,15 +137,37 @@ def test_the_steps_refuse_to_come_out_of_order(tmp_path):
     with pytest.raises(LifecycleError, match="needs 'started'"):
         app.run()
     assert app.bars_seen == 0
+    with pytest.raises(LifecycleError, match="never started"):
+        app.summary()
     app.start()
     assert app.run() == "feed ended"
     assert app.bars_seen == 35
+    summary = app.summary()
+    assert (summary.reason, summary.bars, len(summary.strategies)) == ("feed ended", 35, 1)
     with pytest.raises(LifecycleError, match="the run is 'ran'"):
         app.run()
     app.close()
     assert [tuple(r) for r in app.ledger.db.execute("SELECT end_reason FROM runs")] == [
         ("feed ended",)
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"mode": "real"}, "Unknown mode 'real'"),
+        ({"on_exit": "sell"}, "Unknown on_exit 'sell'"),
+        ({"symbols": []}, "at least one symbol"),
+        ({"cash": 0.0}, "cash 0: give a positive amount"),
+        ({"stale_after": -1}, "stale_after -1"),
+    ],
+)
+def test_a_config_names_what_is_wrong(tmp_path, change, message):
+    with pytest.raises(UsageError, match=message):
+        config(tmp_path / "bars.csv", **change)
+    frozen = config(tmp_path / "bars.csv")
+    with pytest.raises(AttributeError):
+        frozen.replay = True  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("answer", ["refuse", "raise"])

@@ -74,6 +74,7 @@ class App:
         self.phase = "new"  # new, built, confirmed, started, running, ran; or failed, closed
         self._parts: RunParts | None = None
         self._stop_reason = "stopped"
+        self._started = False
 
     # -- the parts, once built ------------------------------------------------------------------
     @property
@@ -101,7 +102,7 @@ class App:
     @property
     def started(self) -> bool:
         """Whether :meth:`start` completed (the account may have changed since)."""
-        return self.phase in ("started", "running", "ran")
+        return self._started
 
     # -- the lifecycle --------------------------------------------------------------------------
     def execute(
@@ -164,6 +165,7 @@ class App:
             self.close("not started")
             raise
         self.phase = "started"
+        self._started = True
 
     def _start(self, parts: RunParts) -> None:
         broker = parts.broker
@@ -250,8 +252,11 @@ class App:
 
     def summary(self) -> RunSummary:
         """Why the run ended, its bars, each strategy's row and the broker account."""
-        if not self.started:
-            raise LifecycleError(f"No summary: the run was not started (it is {self.phase}).")
+        if not self.started or self.phase == "closed":
+            raise LifecycleError(
+                f"No summary: the run is '{self.phase}'"
+                + (" and was never started." if not self.started else "; ask before close().")
+            )
         broker = self.broker
         account = broker.get_account_info() if broker is not None else None
         return RunSummary(
