@@ -11,7 +11,6 @@ callers that show something between them, and refuse to be taken out of order.
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 import time
@@ -32,7 +31,6 @@ from .config import RunConfig
 
 __all__ = ["App", "Confirm", "LifecycleError", "NotConfirmed", "RunSummary"]
 
-log = logging.getLogger(__name__)
 
 #: Asked before a live run sends anything: (the account, the broker's name) -> go ahead?
 Confirm = Callable[[AccountInfo, str], bool]
