@@ -5,7 +5,7 @@ Run on demand (not part of the tests)::
     uv run python benchmarks/bench_live_path.py [--bars 1000] [--repeat 5] [--sleeves 1]
 
 For each history length N a seeded random walk of N + ``--bars`` rows is written to a CSV
-file. The live path is what ``stratequeue replay`` runs: a :class:`Trader` with the CSV
+file. The live path is what ``stratequeue replay`` runs: an :class:`App` with the CSV
 source, the paper broker, the ledger and the paper account in a temporary file, and the
 rotated log file as the CLI sets it up (not ``--verbose``). It warms up on N bars, then
 ``run()`` is timed over the ``--bars`` further bars. The runner alone is the ``engine``
@@ -28,10 +28,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import pandas as pd  # noqa: E402
 from bench_runner import random_walk, to_bars  # noqa: E402
 from stratequeue import plugins  # noqa: E402
+from stratequeue.app import App, RunConfig  # noqa: E402
 from stratequeue.engine import BacktestOptions  # noqa: E402
 from stratequeue.logs import LOG_FILE_NAME, configure_logging  # noqa: E402
 from stratequeue.portfolio.config import StrategySpec  # noqa: E402
-from stratequeue.trader import RunConfig, Trader  # noqa: E402
 
 log = logging.getLogger("bench_live_path")
 
@@ -63,7 +63,7 @@ class SmaCross(Strategy):
 
 
 def live_path_cost(workdir: Path, strategy: Path, csv: Path, history: int, sleeves: int) -> float:
-    """Seconds per bar of ``Trader.run()`` over the bars after a warm-up on ``history``."""
+    """Seconds per bar of ``App.run()`` over the bars after a warm-up on ``history``."""
     with tempfile.TemporaryDirectory(dir=workdir) as run_dir:
         db = Path(run_dir) / "ledger.sqlite"
         configure_logging(verbose=False, log_format="text", log_file=Path(run_dir) / LOG_FILE_NAME)
@@ -78,14 +78,14 @@ def live_path_cost(workdir: Path, strategy: Path, csv: Path, history: int, sleev
             data_options={"path": str(csv)},
             replay=True,
         )
-        trader = Trader(config, None, show_events=False)
-        trader.build()
-        trader.start()
-        t0 = time.perf_counter()
-        trader.run()
-        elapsed = time.perf_counter() - t0
-        bars = trader.bars_seen
-        trader.close("feed ended")
+        with App(config, None, show_events=False) as app:
+            app.build()
+            app.confirm()
+            app.start()
+            t0 = time.perf_counter()
+            app.run()
+            elapsed = time.perf_counter() - t0
+            bars = app.bars_seen
         configure_logging(verbose=False, log_format="text", log_file=None)
     return elapsed / bars
 
@@ -94,7 +94,7 @@ def runner_cost(
     strategy: Path, frame: pd.DataFrame, history: int, bars: int, sleeves: int
 ) -> float:
     """Seconds per bar of ``sleeves`` runners' ``on_bar`` over the same bars, each built as
-    the trader builds it (the ``backtesting`` extractor, the sleeve's share of the cash)."""
+    the app builds it (the ``backtesting`` extractor, the sleeve's share of the cash)."""
     extractor = plugins.registry("signal_extractors").get("backtesting")()
     loaded = extractor.load(strategy)
     runners = []

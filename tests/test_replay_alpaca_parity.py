@@ -21,10 +21,10 @@ import pytest
 
 pytest.importorskip("stratequeue_alpaca")
 from backtesting import Backtest  # noqa: E402
+from stratequeue.app import App  # noqa: E402
 from stratequeue.cli.commands import trades_table  # noqa: E402
 from stratequeue.engine import load_strategy  # noqa: E402
 from stratequeue.portfolio.config import StrategySpec  # noqa: E402
-from stratequeue.trader import Trader  # noqa: E402
 from stratequeue_alpaca.testing import FakeAlpaca  # noqa: E402
 from stratequeue_alpaca.testing.replay import fake_replay_source, replay_config  # noqa: E402
 
@@ -98,27 +98,23 @@ class Replayed:
                 fake, csv, specs, symbol=SYMBOL, db=tmp_path / "ledger.sqlite",
                 backtest_options=options,
             )  # fmt: skip
-            trader = Trader(config)
-            trader.build()
-            trader.start()
-            reason = trader.run()
-            assert trader.ledger is not None and trader.portfolio is not None
-            table = trades_table(trader.ledger, with_strategy=True)
-            self.books = {s.strategy_id: s.runner for s in trader.portfolio.all_sleeves()}
-            with fake.exchange.lock:
-                position = fake.exchange.positions.get(SYMBOL)
-                self.account_qty = float(position.qty) if position else 0.0
-            self.rejections = [
-                m
-                for (m,) in trader.ledger.db.execute(
-                    "SELECT message FROM orders WHERE status='rejected'"
-                )
-            ]
-            self.orphans = trader.ledger.db.execute(
-                "SELECT COUNT(*) FROM fill_allocations a JOIN fills f ON f.id = a.fill_id "
-                "WHERE a.strategy_id = 'EXTERNAL'"
-            ).fetchone()[0]
-            trader.close(reason)
+            with App(config) as app:
+                app.execute()
+                table = trades_table(app.ledger, with_strategy=True)
+                self.books = {s.strategy_id: s.runner for s in app.portfolio.all_sleeves()}
+                with fake.exchange.lock:
+                    position = fake.exchange.positions.get(SYMBOL)
+                    self.account_qty = float(position.qty) if position else 0.0
+                self.rejections = [
+                    m
+                    for (m,) in app.ledger.db.execute(
+                        "SELECT message FROM orders WHERE status='rejected'"
+                    )
+                ]
+                self.orphans = app.ledger.db.execute(
+                    "SELECT COUNT(*) FROM fill_allocations a JOIN fills f ON f.id = a.fill_id "
+                    "WHERE a.strategy_id = 'EXTERNAL'"
+                ).fetchone()[0]
         self.trades = {
             sid: closed(table[table["Strategy"] == sid].reset_index(drop=True), frame)
             for sid in self.books

@@ -13,7 +13,7 @@ import atexit
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -21,9 +21,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .brokers.base import BaseBroker, BookPricedBroker
 from .portfolio.events import Event, FillEvent, RejectEvent, SignalEvent
 
-__all__ = ["Display", "make_console"]
+if TYPE_CHECKING:
+    from .portfolio import Portfolio
+
+__all__ = ["Display", "make_console", "panel_data"]
 
 
 def make_console() -> Console:
@@ -158,6 +162,27 @@ class Display:
             )
         else:
             self.line(f"💰 Trading Mode: {self.mode_label.upper()} via {self.broker_label}")
+
+
+def panel_data(portfolio: Portfolio, broker: BaseBroker | None, mode: str) -> dict[str, Any]:
+    """What the portfolio panel shows (see :meth:`Display.portfolio`): the account of a
+    book-priced broker, else the sum of the strategies' books."""
+    rows = portfolio.strategy_summary()
+    account = broker.get_account_info() if isinstance(broker, BookPricedBroker) else None
+    equity = account.equity if account else sum(r["equity"] for r in rows)
+    cash = account.cash if account else sum(float(s.runner.cash) for s in portfolio.all_sleeves())
+    risk = portfolio.risk
+    active = sum(1 for r in rows if risk is None or not risk.killed(r["strategy_id"]))
+    return {
+        "equity": equity,
+        "cash": cash,
+        "positions": sum(1 for r in rows for q in r["positions"].values() if q),
+        "strategies": (active, len(rows)),
+        "mode": mode,
+        "broker": broker.display_name or broker.name if broker else "none",
+        "pnl": {r["strategy_id"]: r["pnl"] for r in rows},
+        "hypothetical": mode == "signals",
+    }
 
 
 def _signed(dollars: float) -> str:

@@ -13,9 +13,8 @@ polls the fills (the broker runs with ``stream=False``: every bar polls) before 
 reaches the strategies::
 
     with FakeAlpaca(fill_mode="on_bar", cash=10_000) as fake, fake_replay_source():
-        trader = Trader(replay_config(fake, "data.csv", specs, symbol="SYNTH"))
-        trader.build()
-        trader.run()
+        with App(replay_config(fake, "data.csv", specs, symbol="SYNTH")) as app:
+            app.execute()
 """
 
 from __future__ import annotations
@@ -26,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from stratequeue import hookimpl, plugins
+from stratequeue.app import RunConfig
 from stratequeue.data.base import DataSourceConfig
 from stratequeue.data.csv_source import CsvDataSource
 from stratequeue.errors import UsageError
 from stratequeue.hookspecs import Register
 from stratequeue.models import Bar
 from stratequeue.portfolio.config import StrategySpec
-from stratequeue.trader import RunConfig
 
 from . import FakeAlpaca
 

@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from .. import plugins
 from .base import BaseBroker, BrokerConfig, CredentialStatus, OrderAck
+from .choose import choose_broker, open_broker, paper_account_path
 
-__all__ = ["BaseBroker", "BrokerConfig", "BrokerFactory", "CredentialStatus", "OrderAck"]
+__all__ = [
+    "BaseBroker",
+    "BrokerConfig",
+    "BrokerFactory",
+    "CredentialStatus",
+    "OrderAck",
+    "choose_broker",
+    "open_broker",
+    "paper_account_path",
+]
 
 
 class BrokerFactory:

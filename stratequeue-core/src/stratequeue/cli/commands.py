@@ -103,9 +103,9 @@ def replay(**opts: Any) -> None:
     csv data -> runner -> portfolio -> paper broker -> ledger; for a deterministic strategy the
     trades equal Backtest(df, Strategy, finalize_trades=False, same options).run()._trades.
     """
+    from ..app import App, RunConfig
     from ..display import Display
     from ..portfolio.config import parse_strategies_file, single_strategy
-    from ..trader import RunConfig, Trader
 
     if bool(opts["strategy"]) == bool(opts["strategies"]):
         raise UsageError("replay needs exactly one of --strategy FILE or --strategies FILE.")
@@ -139,31 +139,27 @@ def replay(**opts: Any) -> None:
         risk=risk_config(opts),
     )
     display = Display(mode_label="replay", broker_label="paper")
-    trader = Trader(config, display, show_events=False)
-    started = time.perf_counter()
-    trader.build()
-    trader.start()
-    reason = trader.run()
-    elapsed = time.perf_counter() - started
-    assert trader.ledger is not None and trader.portfolio is not None and trader.broker is not None
-    trades = trades_table(trader.ledger, with_strategy=bool(opts["strategies"]))
-    if opts["trades_out"]:
-        trades.to_csv(opts["trades_out"], index=False)
-    account = trader.broker.get_account_info()
-    closed = int(trades["ExitBar"].notna().sum())
-    display.line(
-        f"Replayed {trader.bars_seen} bars of {symbol} in {elapsed:.2f}s "
-        f"({trader.bars_seen / elapsed if elapsed else 0:,.0f} bars/s): {closed} closed trades, "
-        f"{len(trades) - closed} open; equity ${account.equity:,.2f} "
-        f"({account.equity / opts['cash'] - 1:+.2%})."
-    )
-    if len(specs) > 1:
-        display.summary(
-            trader.portfolio.strategy_summary(), {"equity": account.equity, "cash": account.cash}
+    with App(config, display, show_events=False) as app:
+        started = time.perf_counter()
+        app.execute()
+        elapsed = time.perf_counter() - started
+        trades = trades_table(app.ledger, with_strategy=bool(opts["strategies"]))
+        if opts["trades_out"]:
+            trades.to_csv(opts["trades_out"], index=False)
+        summary = app.summary()
+        assert summary.account is not None  # the paper broker's
+        equity = summary.account["equity"]
+        closed = int(trades["ExitBar"].notna().sum())
+        display.line(
+            f"Replayed {summary.bars} bars of {symbol} in {elapsed:.2f}s "
+            f"({summary.bars / elapsed if elapsed else 0:,.0f} bars/s): {closed} closed trades, "
+            f"{len(trades) - closed} open; equity ${equity:,.2f} "
+            f"({equity / opts['cash'] - 1:+.2%})."
         )
-    if opts["trades_out"]:
-        display.line(f"Trades written to {opts['trades_out']}.")
-    trader.close(reason)
+        if len(specs) > 1:
+            display.summary(summary.strategies, summary.account)
+        if opts["trades_out"]:
+            display.line(f"Trades written to {opts['trades_out']}.")
 
 
 @cli.command("plugins")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +11,7 @@ import click
 
 from ..display import Display
 from ..errors import UsageError
+from ..models import AccountInfo
 from ..portfolio.config import StrategySpec, parse_strategies_file, single_strategy
 from .shared_options import risk_config
 
@@ -40,15 +40,14 @@ def resolve_specs(opts: Mapping[str, Any]) -> list[StrategySpec]:
     return [single_strategy(opts["strategy"])]
 
 
-def _confirm_live(trader: Any, assume_yes: bool) -> None:
+def _confirm_live(account: AccountInfo, broker: str, assume_yes: bool) -> bool:
     """Live mode: show the account and ask for its number; refuse without a terminal."""
-    account = trader.broker.get_account_info()
     click.echo(
         f"⚠️  LIVE TRADING with REAL MONEY: account {account.account_id}, equity "
-        f"${account.equity:,.2f}, broker {trader.broker.name}."
+        f"${account.equity:,.2f}, broker {broker}."
     )
     if assume_yes:
-        return
+        return True
     if not sys.stdin.isatty():
         raise UsageError(
             "--live needs a confirmation: run in a terminal, or pass --yes for unattended runs."
@@ -58,15 +57,15 @@ def _confirm_live(trader: Any, assume_yes: bool) -> None:
     )
     if typed.strip() != str(account.account_id):
         raise UsageError("The account number did not match; nothing was traded.")
+    return True
 
 
 def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
-    from ..trader import RunConfig, Trader
+    from ..app import App, RunConfig, replays
     from .main import resolve_db
 
     mode = resolve_mode(opts)
     specs = resolve_specs(opts)
-    env = dict(os.environ)
     data_options = {"path": opts["data_path"]} if opts.get("data_path") else {}
     config = RunConfig(
         strategies=specs,
@@ -79,9 +78,9 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         lookback=opts["lookback"],
         db=resolve_db(opts["db"]),
         cash=opts["cash"],
-        env=env,
+        env=dict(os.environ),
         data_options=data_options,
-        replay=opts["data_source"] == "csv",
+        replay=replays(opts["data_source"]),
         rebalance=opts["rebalance"],
         risk=risk_config(opts),
         on_exit=opts["on_exit"],
@@ -89,35 +88,29 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
     )
     mode_label = {"paper": "paper", "live": "LIVE", "signals": "signals only"}[mode]
     display = Display(mode_label=mode_label, broker_label="–")
-    trader = Trader(config, display)
-    trader.build()
-    display.broker_label = (
-        trader.broker.display_name or trader.broker.name if trader.broker else "no broker"
-    )
-    try:
-        if mode == "live":  # before anything is sent, cancelled or replaced at the broker
-            _confirm_live(trader, bool(opts["yes"]))
-        trader.start()
-    except BaseException:
-        trader.close("not started")
-        raise
-    names = ", ".join(f"{s.strategy_id} ({s.allocation:.0%})" for s in specs)
-    display.line(
-        f"🚀 {names} on {', '.join(symbols)} · {config.data_source} {config.granularity} bars · "
-        f"{mode_label} via {display.broker_label} · ledger {config.db}"
-        + (f" · {config.duration:g} min" if config.duration else "")
-    )
-    previous = signal.signal(signal.SIGTERM, lambda *_: trader.stop("SIGTERM"))
-    reason = "error"
-    try:
-        reason = trader.run()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        assert trader.portfolio is not None
-        account = trader.broker.get_account_info() if trader.broker else None
-        display.summary(
-            trader.portfolio.strategy_summary(),
-            {"equity": account.equity, "cash": account.cash} if account else None,
+
+    def built(app: App) -> None:
+        display.broker_label = (
+            app.broker.display_name or app.broker.name if app.broker else "no broker"
         )
-        display.line(f"⏹  Run ended: {reason}; {trader.bars_seen} bars processed.")
-        trader.close(reason)
+
+    def started(app: App) -> None:
+        names = ", ".join(f"{s.strategy_id} ({s.allocation:.0%})" for s in specs)
+        display.line(
+            f"🚀 {names} on {', '.join(symbols)} · {config.data_source} {config.granularity} "
+            f"bars · {mode_label} via {display.broker_label} · ledger {config.db}"
+            + (f" · {config.duration:g} min" if config.duration else "")
+        )
+
+    with App(config, display) as app:
+        try:
+            app.execute(
+                lambda account, broker: _confirm_live(account, broker, bool(opts["yes"])),
+                on_built=built,
+                on_started=started,
+            )
+        finally:
+            if app.started:
+                summary = app.summary()
+                display.summary(summary.strategies, summary.account)
+                display.line(f"⏹  Run ended: {summary.reason}; {summary.bars} bars processed.")

@@ -42,6 +42,8 @@ class BaseDataSource(ABC):
     display_name: ClassVar[str] = ""
     granularities: ClassVar[tuple[str, ...]] = GRANULARITIES
     env_vars: ClassVar[tuple[str, ...]] = ()
+    #: True for a source of recorded bars (a file): a run over it is a replay.
+    historical: ClassVar[bool] = False
 
     def __init__(self, config: DataSourceConfig) -> None:
         if str(config.granularity) not in self.granularities:

@@ -62,6 +62,7 @@ def read_ohlcv(path: str | Path) -> Any:
 class CsvDataSource(BaseDataSource):
     name = "csv"
     display_name = "CSV files"
+    historical = True
 
     def __init__(self, config: DataSourceConfig) -> None:
         super().__init__(config)

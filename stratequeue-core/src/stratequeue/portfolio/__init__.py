@@ -1,0 +1,3 @@
+from .manager import Portfolio, Sleeve
+
+__all__ = ["Portfolio", "Sleeve"]

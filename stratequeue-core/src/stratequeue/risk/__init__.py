@@ -1,10 +1,19 @@
 """Risk rails: limits from ``stratequeue.toml``, the order guard with its kill switch, and
-stale-feed detection. Pure logic: the pipeline calls it and records what it says."""
+stale-feed detection (with the watcher thread of a run). The pipeline calls it and records
+what it says."""
 
 from __future__ import annotations
 
 from .guard import ACCOUNT, RiskGuard
 from .limits import RiskConfig, RiskLimits, load_risk_config
-from .stale import StaleFeed
+from .stale import FeedWatch, StaleFeed
 
-__all__ = ["ACCOUNT", "RiskConfig", "RiskGuard", "RiskLimits", "StaleFeed", "load_risk_config"]
+__all__ = [
+    "ACCOUNT",
+    "FeedWatch",
+    "RiskConfig",
+    "RiskGuard",
+    "RiskLimits",
+    "StaleFeed",
+    "load_risk_config",
+]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-__all__ = ["StaleFeed"]
+from ..granularity import Granularity
+
+__all__ = ["FeedWatch", "Pausable", "StaleFeed"]
+
+log = logging.getLogger(__name__)
 
 
 class StaleFeed:
@@ -33,3 +40,64 @@ class StaleFeed:
 
     def stale(self, now: datetime) -> set[str]:
         return {s for s, last in self._last.items() if now - last > self.window}
+
+
+class Pausable(Protocol):
+    """What the watcher pauses: the portfolio's symbols without new orders, and its alerts."""
+
+    paused: set[str]
+    alerts: list[str]
+
+
+class FeedWatch:
+    """The stale-feed watcher of a run: a thread that pauses new orders on a symbol after
+    ``periods`` granularity periods without a bar, and :meth:`on_bar` that resumes it.
+
+    ``notify`` tells the user of a pause (from the watcher thread); a resumption goes to the
+    portfolio's alerts, shown with the bar that brought it. ``label``: the granularity as the
+    user wrote it, for the messages.
+    """
+
+    def __init__(
+        self,
+        target: Pausable,
+        symbols: Sequence[str],
+        granularity: Granularity,
+        periods: int,
+        notify: Callable[[str], None],
+        *,
+        label: str = "",
+    ) -> None:
+        self.target = target
+        self.symbols = list(symbols)
+        self.granularity = granularity
+        self.periods = periods
+        self.notify = notify
+        self.label = label or str(granularity)
+        self.feed = StaleFeed(granularity.seconds, periods=max(periods, 1))
+
+    def on_bar(self, symbol: str, ts: datetime) -> None:
+        """A bar of ``symbol`` starting at ``ts``: if its feed had gone stale, trading resumes."""
+        self.feed.on_bar(symbol, ts + self.granularity.timedelta)
+        if symbol in self.target.paused:
+            self.target.paused.discard(symbol)
+            self.target.alerts.append(f"{symbol}: bars are back; trading resumed.")
+            log.warning("%s: bars are back; trading resumed", symbol)
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        """Watch on a daemon thread until ``stop`` is set."""
+        thread = threading.Thread(target=self._watch, args=(stop,), name="stale-feed", daemon=True)
+        thread.start()
+        return thread
+
+    def _watch(self, stop: threading.Event) -> None:
+        self.feed.expect(self.symbols, datetime.now(UTC))
+        while not stop.wait(1.0):
+            for symbol in self.feed.stale(datetime.now(UTC)) - self.target.paused:
+                self.target.paused.add(symbol)
+                message = (
+                    f"{symbol}: no bar for {self.periods} periods of "
+                    f"{self.label}; trading paused until bars come back."
+                )
+                log.warning(message)
+                self.notify(f"⏸  {message}")

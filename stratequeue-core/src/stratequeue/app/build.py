@@ -1,0 +1,229 @@
+"""Building a run: connect the data source and the broker, open the ledger, and warm up or
+rebuild every strategy's book. Reads the broker account and changes nothing in it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import plugins
+from ..brokers.base import BaseBroker, BookPricedBroker
+from ..brokers.choose import choose_broker, open_broker
+from ..data import create_data_source
+from ..data.base import BarFilter, BaseDataSource, bars_to_frame
+from ..ledger import Ledger
+from ..portfolio import Portfolio, Sleeve
+from ..portfolio.config import StrategySpec
+from ..portfolio.rebuild import go_live, rebalance, rebuild_sleeve, uncommitted, went_live
+from ..risk import FeedWatch
+from .config import RunConfig
+
+__all__ = ["RunParts", "build_run"]
+
+
+@dataclass
+class RunParts:
+    """A built run: its parts, and what :meth:`App.start` still has to do."""
+
+    source: BaseDataSource
+    broker: BaseBroker | None
+    broker_name: str
+    ledger: Ledger
+    run_id: int
+    portfolio: Portfolio
+    watch: FeedWatch
+    bar_filter: BarFilter
+    #: the warm-up's pending orders per sleeve, sent at start
+    pending: list[tuple[Sleeve, Any]] = field(default_factory=list)
+    #: a bar after the warm-up had been processed before this start (by an earlier run)
+    went_live: bool = False
+    #: a replay with a book-priced broker: the account adopts the warm-up's trades
+    adopt_warmup: bool = False
+    resumed: int = 0
+
+
+def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
+    """Build ``config``'s run; notes for the user go to ``say``."""
+    cfg = config
+    extractor = plugins.registry("signal_extractors").get("backtesting")()
+    loaded = [(spec, extractor.load(spec.file)) for spec in cfg.strategies]
+    source = create_data_source(cfg.data_source, cfg.granularity, cfg.env, **cfg.data_options)
+    broker: BaseBroker | None = None
+    broker_name = "none"
+    if cfg.mode != "signals":
+        broker_name, note = choose_broker(cfg.mode, cfg.broker, cfg.env)
+        if note:
+            say(note)
+        broker = open_broker(
+            broker_name,
+            mode=cfg.mode,
+            env=cfg.env,
+            cash=cfg.cash,
+            options=cfg.broker_options,
+            db=cfg.db,
+        )
+    fills = (
+        "external" if broker is not None and not isinstance(broker, BookPricedBroker) else "book"
+    )
+    account_equity = broker.get_account_info().equity if broker is not None else cfg.cash
+    ledger = Ledger(cfg.db)
+    run_id = ledger.start_run(
+        mode=cfg.mode,
+        broker=broker_name,
+        data_source=cfg.data_source,
+        granularity=cfg.granularity,
+        symbols=cfg.symbols,
+        account_equity=account_equity,
+    )
+    portfolio = Portfolio(ledger=ledger, broker=broker, run_id=run_id)
+    if cfg.risk is not None:
+        from ..risk import RiskGuard
+
+        portfolio.risk = RiskGuard(cfg.risk)
+        portfolio.restore_risk()
+    run = RunParts(
+        source=source,
+        broker=broker,
+        broker_name=broker_name,
+        ledger=ledger,
+        run_id=run_id,
+        portfolio=portfolio,
+        watch=FeedWatch(
+            portfolio,
+            cfg.symbols,
+            source.granularity,
+            cfg.stale_after,
+            say,
+            label=cfg.granularity,
+        ),
+        bar_filter=BarFilter(source.granularity),
+        went_live=went_live(ledger),
+        # A replay adopts its warm-up's trades into a book-priced account. A real broker's
+        # account cannot be given past fills: a replay against one starts flat, as a live run.
+        adopt_warmup=cfg.replay and fills == "book",
+    )
+    lookback = cfg.lookback if cfg.lookback is not None else _default_lookback(cfg, source, loaded)
+    previous = {row["strategy_id"]: row["allocation"] for row in ledger.strategies()}
+    for symbol in cfg.symbols:
+        _books(run, cfg, symbol, loaded, extractor, fills, lookback, account_equity, previous, say)
+    if run.resumed:
+        portfolio.resume_orders()
+        say(f"Resumed {run.resumed} strategy book(s) from the ledger {cfg.db}.")
+    return run
+
+
+def _books(
+    run: RunParts,
+    cfg: RunConfig,
+    symbol: str,
+    loaded: Sequence[tuple[StrategySpec, Any]],
+    extractor: Any,
+    fills: str,
+    lookback: int,
+    account_equity: float,
+    previous: dict[str, float],
+    say: Callable[[str], None],
+) -> None:
+    """Every strategy's book on ``symbol``: rebuilt from the ledger, or warmed up on history."""
+    from ..engine import BacktestOptions
+
+    ledger, portfolio = run.ledger, run.portfolio
+    recorded = ledger.bars(symbol)
+    fresh = [spec for spec, _ in loaded if ledger.sleeve(spec.strategy_id, symbol) is None]
+    history: list[Any] = []
+    if fresh:
+        history = list(
+            run.bar_filter.filter(run.source.history(symbol, lookback), check_future=not cfg.replay)
+        )
+        with ledger.transaction():
+            for bar in history:
+                ledger.record_bar(bar)
+    elif cfg.replay:
+        run.source.history(symbol, len(recorded))  # resume the file after what was processed
+    if recorded:  # fills applied before the next bar are recorded as after this one
+        portfolio.last_time[symbol] = recorded[-1].timestamp
+        portfolio.last_price[symbol] = recorded[-1].close
+        run.bar_filter.last[symbol] = max(
+            recorded[-1].timestamp, run.bar_filter.last.get(symbol, recorded[-1].timestamp)
+        )
+    for spec, strategy in loaded:
+        row = ledger.sleeve(spec.strategy_id, symbol)
+        if row is not None:
+            options = BacktestOptions(cash=row["capital"], **cfg.backtest_options)
+            runner = extractor.runner(
+                strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
+            )
+            sleeve = rebuild_sleeve(runner, spec, symbol, row, recorded, ledger, bars_to_frame)
+            portfolio.add(sleeve)
+            run.resumed += 1
+            if not run.went_live:  # a start cut off before it committed its warm-up orders
+                run.pending.append((sleeve, uncommitted(ledger, sleeve)))
+            old = previous.get(spec.strategy_id)
+            if old is not None and abs(old - spec.allocation) > 1e-12:
+                with ledger.transaction():
+                    after = recorded[-1].timestamp if recorded else None
+                    say(
+                        rebalance(
+                            ledger,
+                            sleeve,
+                            old,
+                            account_equity,
+                            cfg.symbols,
+                            after,
+                            close=cfg.rebalance == "close",
+                        )
+                    )
+            continue
+        capital = spec.allocation * account_equity / len(cfg.symbols)
+        options = BacktestOptions(cash=capital, **cfg.backtest_options)
+        runner = extractor.runner(
+            strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
+        )
+        if history:
+            runner.warm_start(bars_to_frame(history))
+        sleeve = Sleeve(spec, symbol, runner, capital)
+        portfolio.add(sleeve)
+        with ledger.transaction():
+            ledger.upsert_strategy(
+                spec.strategy_id,
+                str(spec.file),
+                spec.allocation,
+                spec.allocation * account_equity,
+                cfg.symbols,
+            )
+            ledger.add_sleeve(
+                spec.strategy_id,
+                symbol,
+                capital,
+                len(history),
+                history[-1].timestamp if history else None,
+                bool(history) and not run.adopt_warmup,
+            )
+        intents = list(runner.warm_start_intents)
+        if history:
+            intents, note = go_live(
+                portfolio,
+                sleeve,
+                list(runner.inherited_trades),
+                intents,
+                adopt=run.adopt_warmup,
+            )
+            if note:
+                say(note)
+        sleeve.closed_before = len(runner.closed_trades)
+        run.pending.append((sleeve, intents))
+
+
+def _default_lookback(
+    cfg: RunConfig, source: BaseDataSource, loaded: Sequence[tuple[StrategySpec, Any]]
+) -> int:
+    """The largest LOOKBACK of the strategies; for a file without one, the warm-up its
+    indicators need, measured on a sample of the first symbol's history (with a warning)."""
+    known = [ls.lookback for _, ls in loaded if ls.lookback is not None]
+    if len(known) == len(loaded):
+        return max(known)
+    from ..engine import default_lookback
+
+    sample = bars_to_frame(source.history(cfg.symbols[0], 500))
+    return max([*known, *(default_lookback(ls, sample) for _, ls in loaded if ls.lookback is None)])

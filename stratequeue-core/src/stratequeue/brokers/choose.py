@@ -1,0 +1,84 @@
+"""Which broker a run uses, and opening it: the paper broker, a plugin with paper credentials,
+or (``--live``) the one with live credentials, never paper."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import plugins
+from ..errors import BrokerError, UsageError
+from .base import BaseBroker, BrokerConfig
+
+__all__ = ["choose_broker", "open_broker", "paper_account_path"]
+
+
+def paper_account_path(db: Path | str) -> Path:
+    """The local paper broker's account file, kept next to the ledger."""
+    path = Path(db)
+    return path.with_name(path.stem + ".paper-account.sqlite")
+
+
+def choose_broker(
+    mode: str, requested: str | None, env: Mapping[str, str]
+) -> tuple[str, str | None]:
+    """Pick the broker for ``mode``; returns (name, a note to show the user or None).
+
+    Paper: the requested broker, else the first plugin broker with paper credentials, else the
+    built-in paper broker (said in one line). Live: the requested broker or the one with live
+    credentials; never the paper broker, never paper credentials.
+    """
+    registry = plugins.registry("brokers")
+    if requested:
+        cls = registry.get(requested)
+        status = cls.credential_status(env)
+        if mode == "live" and not status.live:
+            raise BrokerError(
+                f"--live needs live credentials for '{requested}'; none were found. "
+                f"See: stratequeue --broker-setup {requested}"
+            )
+        if mode == "live" and requested == "paper":
+            raise UsageError(
+                "The paper broker cannot trade live. Drop --live, or pick a real broker."
+            )
+        return requested, None
+    others = [n for n in registry.names() if n != "paper"]
+    if mode == "live":
+        live = [n for n in others if registry.get(n).credential_status(env).live]
+        if not live:
+            raise BrokerError(
+                "--live needs live broker credentials and none were found "
+                "(e.g. ALPACA_API_KEY, ALPACA_SECRET_KEY, ALPACA_BASE_URL). "
+                "See: stratequeue --broker-status"
+            )
+        return live[0], None
+    paper = [n for n in others if registry.get(n).credential_status(env).paper]
+    if paper:
+        return paper[0], None
+    return "paper", "No paper credentials of any broker plugin found: using the local paper broker."
+
+
+def open_broker(
+    name: str,
+    *,
+    mode: str,
+    env: Mapping[str, str],
+    cash: float,
+    options: Mapping[str, Any],
+    db: Path | str,
+) -> BaseBroker:
+    """Create broker ``name`` and connect it (reading only: nothing is sent). The paper broker
+    keeps its account next to a ledger file; with an in-memory ledger, in memory too."""
+    params: dict[str, Any] = {"cash": cash, **options}
+    if name == "paper" and str(db) != ":memory:":
+        params["path"] = paper_account_path(db)
+    cls: type[BaseBroker] = plugins.registry("brokers").get(name)
+    broker = cls(
+        BrokerConfig(
+            name, paper_trading=mode != "live", credentials=dict(env), additional_params=params
+        )
+    )
+    if not broker.connect():
+        raise BrokerError(f"Could not connect to broker '{name}'.")
+    return broker
