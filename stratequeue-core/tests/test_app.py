@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from stratequeue import hookimpl, plugins
 from stratequeue.app import App, LifecycleError, NotConfirmed, RunConfig, replays
+from stratequeue.brokers import choose_broker
 from stratequeue.brokers.base import CredentialStatus, OrderAck
 from stratequeue.brokers.paper import PaperBroker
 from stratequeue.cli import main
@@ -271,3 +272,26 @@ def test_an_app_off_the_main_thread_leaves_signals_alone(tmp_path):
     thread.join(60)
     assert result == ["feed ended"]
     assert signal.getsignal(signal.SIGTERM) is handler
+
+
+class OtherLivePaper(LivePaper):
+    name = "other-live-paper"
+
+
+def test_several_brokers_with_credentials_and_none_chosen_is_the_users_choice():
+    plugins.register_plugin(_Other(), name="test-app-other")
+    try:
+        with pytest.raises(UsageError, match=r"\(live-paper, other-live-paper\): pass --broker"):
+            choose_broker("paper", None, {})
+        with pytest.raises(UsageError, match=r"\(live-paper, other-live-paper\): pass --broker"):
+            choose_broker("live", None, {})
+        assert choose_broker("paper", "other-live-paper", {}) == ("other-live-paper", None)
+    finally:
+        plugins.unregister_plugin("test-app-other")
+    assert choose_broker("paper", None, {}) == ("live-paper", None)
+
+
+class _Other:
+    @hookimpl
+    def register_brokers(self, register: Any) -> None:
+        register("other-live-paper", OtherLivePaper)

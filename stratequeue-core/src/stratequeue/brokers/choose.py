@@ -25,9 +25,10 @@ def choose_broker(
 ) -> tuple[str, str | None]:
     """Pick the broker for ``mode``; returns (name, a note to show the user or None).
 
-    Paper: the requested broker, else the first plugin broker with paper credentials, else the
+    Paper: the requested broker, else the one plugin broker with paper credentials, else the
     built-in paper broker (said in one line). Live: the requested broker or the one with live
-    credentials; never the paper broker, never paper credentials.
+    credentials; never the paper broker, never paper credentials. Several brokers with
+    credentials and none requested: a usage error listing them.
     """
     registry = plugins.registry("brokers")
     if requested:
@@ -52,11 +53,21 @@ def choose_broker(
                 "(e.g. ALPACA_API_KEY, ALPACA_SECRET_KEY, ALPACA_BASE_URL). "
                 "See: stratequeue --broker-status"
             )
-        return live[0], None
+        return _only(live, "live"), None
     paper = [n for n in others if registry.get(n).credential_status(env).paper]
     if paper:
-        return paper[0], None
+        return _only(paper, "paper"), None
     return "paper", "No paper credentials of any broker plugin found: using the local paper broker."
+
+
+def _only(names: list[str], kind: str) -> str:
+    """The one broker with ``kind`` credentials; several is the user's choice, never ours."""
+    if len(names) > 1:
+        raise UsageError(
+            f"Several brokers have {kind} credentials ({', '.join(names)}): "
+            f"pass --broker NAME to pick one."
+        )
+    return names[0]
 
 
 def open_broker(
