@@ -161,6 +161,7 @@ def test_the_steps_refuse_to_come_out_of_order(tmp_path):
         ({"symbols": []}, "at least one symbol"),
         ({"cash": 0.0}, "cash 0: give a positive amount"),
         ({"stale_after": -1}, "stale_after -1"),
+        ({"replay": True, "mode": "live"}, "replays recorded bars: it cannot trade real money"),
     ],
 )
 def test_a_config_names_what_is_wrong(tmp_path, change, message):

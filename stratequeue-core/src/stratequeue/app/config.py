@@ -67,6 +67,11 @@ class RunConfig:
                 raise UsageError(
                     f"Unknown {name} '{getattr(self, name)}': use one of {', '.join(choices)}."
                 )
+        if self.replay and self.mode == "live":
+            raise UsageError(
+                f"'{self.data_source}' replays recorded bars: it cannot trade real money. "
+                "Drop --live (paper replays them), or use a live data source."
+            )
         if self.duration is not None and self.duration <= 0:
             raise UsageError(f"duration {self.duration:g} min: give a positive number or None.")
         if self.lookback is not None and self.lookback < 0:
