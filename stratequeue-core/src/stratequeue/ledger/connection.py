@@ -4,8 +4,9 @@ Write-ahead: a transaction that writes what a broker will be told or what was bo
 intent, an order, a fill, a trade, a sleeve event, a meta key) is committed when it ends,
 before the caller acts on it. The rows that only describe the run as it goes (each bar, each
 bar's equity and positions snapshot) are *deferred*: kept in memory and written with the next
-commit, which comes at the latest :data:`FLUSH_SECONDS` after the previous one (or when
-:data:`FLUSH_ROWS` rows wait, when the ledger is read, or when it is closed). What a crash
+commit: that of any transaction that writes something else, or of the first one to end
+:data:`FLUSH_SECONDS` or more after the previous commit (also: :data:`FLUSH_ROWS` rows
+waiting, a read of them, closing the ledger). What a crash
 can lose is therefore a tail of bars in which nothing was ordered or filled; the file always
 holds a prefix of the run that ends at or after its last order and fill, which a restart
 rebuilds from as it does after a crash one bar earlier. No write lock is held while rows wait.
@@ -45,7 +46,7 @@ TABLES = (
     "bars",
 )
 
-#: deferred rows are written at the latest this long after the previous commit ...
+#: deferred rows are written by the first transaction to end this long after the last commit
 FLUSH_SECONDS = 1.0
 #: ... or once this many wait
 FLUSH_ROWS = 5_000
