@@ -34,13 +34,13 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 
 from .. import hookimpl
 from ..errors import BrokerError
-from ..ledger.paper_account import PaperStore, order_from_dict, order_to_dict
+from ..ledger.paper_account import PaperStore, fill_to_dict, order_from_dict, order_to_dict
 from ..models import (
     AccountInfo,
     Bar,
@@ -183,10 +183,7 @@ class PaperBroker(BaseBroker):
                 }
                 for o in orders
             ],
-            executions=[
-                {**asdict(f), "side": f.side.value, "timestamp": f.timestamp.isoformat()}
-                for f in fills
-            ],
+            executions=[fill_to_dict(f) for f in fills],
             submissions=[(submitted[0], submitted[1].isoformat())] if submitted else (),
             transfers=[transfer] if transfer else (),
         )

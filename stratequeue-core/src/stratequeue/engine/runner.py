@@ -34,6 +34,7 @@ from ..models import Bar, OrderIntent, utc
 from .adopt import run_history
 from .book import FillEvent, LiveBroker, ref_of, set_ref
 from .data import COLUMNS, BarBuffer, LiveData
+from .events import executions, fill_bar
 from .frames import trades_frame
 from .intents import OrderTracker
 from .lookback import default_lookback
@@ -285,59 +286,7 @@ class StrategyRunner:
 
     def _executions(self, events: list[FillEvent], time: datetime | None = None) -> list[Execution]:
         assert self._buffer is not None
-        out = []
-        for ev in events:
-            trade = ev.trade
-            if ev.order is not None and ref_of(ev.order) is None:
-                set_ref(ev.order, self._new_ref())
-            order_ref = ref_of(ev.order) if ev.order is not None else "liquidation"
-            when = time or utc(self._buffer.time(ev.time_index).to_pydatetime())
-            if ev.kind == "open":
-                trade._sq_entry_time = when  # type: ignore[attr-defined]  # its bar may be next
-                out.append(
-                    Execution(
-                        "open",
-                        order_ref or "",
-                        ref_of(trade) or "",
-                        ev.size,
-                        ev.price,
-                        ev.time_index,
-                        when,
-                        ev.commission,
-                        tag=trade.tag,
-                    )
-                )
-            else:
-                out.append(
-                    Execution(
-                        "close",
-                        order_ref or "",
-                        ref_of(trade) or "",
-                        ev.size,
-                        ev.price,
-                        ev.time_index,
-                        when,
-                        ev.commission,
-                        entry_price=trade.entry_price,
-                        entry_bar=trade.entry_bar,
-                        entry_time=self._entry_time(trade),
-                        pnl=trade.pl,
-                        sl=trade.sl,
-                        tp=trade.tp,
-                        tag=trade.tag,
-                        trade_commission=trade._commissions,
-                        return_pct=trade.pl_pct,
-                    )
-                )
-        return out
-
-    def _entry_time(self, trade: Trade) -> datetime:
-        """A trade's entry time: its entry bar's, or (a real fill in the bar not yet seen) the
-        time of the fill that opened it."""
-        assert self._buffer is not None
-        if trade.entry_bar < self._buffer.n:
-            return utc(self._buffer.time(trade.entry_bar).to_pydatetime())
-        return cast(datetime, trade._sq_entry_time)  # type: ignore[attr-defined]
+        return executions(events, self._buffer, self._new_ref, time)
 
     # -- external fills ------------------------------------------------------------------
     def _find(self, order_ref: str) -> Order:
@@ -365,7 +314,7 @@ class StrategyRunner:
         order = self._find(order_ref)
         broker, buffer = self._broker, self._buffer
         assert broker is not None and buffer is not None
-        broker.fill_external(order, qty, price, self._fill_bar(time))
+        broker.fill_external(order, qty, price, fill_bar(buffer, time))
         executions = self._executions(broker.take_events(), utc(time) if time else None)
         self._tracker.forget_changes(order)
         intents, _ = self._tracker.diff(
@@ -376,19 +325,6 @@ class StrategyRunner:
             self._new_ref,
         )
         return FillResult(executions, intents)
-
-    def _fill_bar(self, time: datetime | None) -> int:
-        """The bar index a real fill at ``time`` belongs to. A fill stamped after the last bar
-        began happened in the NEXT bar, not yet in the buffer (an order sent at a bar's close
-        fills at the next open): that bar is its trade's entry or exit bar, as in Backtest.run.
-        A fill at the last bar's own time (crossed inside the account) or with no time belongs
-        to the last bar."""
-        buffer = self._buffer
-        assert buffer is not None
-        last = buffer.n - 1
-        if time is not None and buffer.n and utc(time) > utc(buffer.time(last).to_pydatetime()):
-            return buffer.n
-        return last
 
     def cancel_order(self, order_ref: str, reason: str = "") -> None:
         """Remove an order the broker rejected or canceled, so the strategy no longer sees it."""
