@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import threading
+from dataclasses import replace
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,30 @@ class Sigterm(BaseDataSource):
                 os.kill(os.getpid(), signal.SIGTERM)
 
 
+class Durable(BaseDataSource):
+    """Live bars; before each next bar, reads the ledger file as a restarted process would."""
+
+    name = "durable"
+    seen: list[tuple[int, int]] = []
+
+    def history(self, symbol: str, bars: int) -> list[Bar]:
+        return []
+
+    def stream(self, symbols: Sequence[str]) -> Iterator[Bar]:
+        start = pd.Timestamp.now(tz="UTC").floor("min").to_pydatetime() - pd.Timedelta(hours=1)
+        for k in range(4):
+            if k:
+                with sqlite3.connect(self.config.options["db"]) as db:
+                    Durable.seen.append(
+                        (
+                            db.execute("SELECT COUNT(*) FROM bars").fetchone()[0],
+                            db.execute("SELECT COUNT(*) FROM equity").fetchone()[0],
+                        )
+                    )
+            close = 100.0 + k
+            yield Bar(symbols[0], start + pd.Timedelta(minutes=k), close, close, close, close, 1e3)
+
+
 class _Plugin:
     @hookimpl
     def register_brokers(self, register: Any) -> None:
@@ -104,6 +129,7 @@ class _Plugin:
         register("csv-live", LiveCsv)
         register("tape", Tape)
         register("sigterm", Sigterm)
+        register("durable", Durable)
 
 
 @pytest.fixture(autouse=True)
@@ -296,3 +322,15 @@ class _Other:
     @hookimpl
     def register_brokers(self, register: Any) -> None:
         register("other-live-paper", OtherLivePaper)
+
+
+def test_a_live_bar_is_in_the_ledger_file_before_the_next_one_is_awaited(tmp_path):
+    db = tmp_path / "ledger.sqlite"
+    Durable.seen = []
+    cfg = config(
+        tmp_path / "unused.csv", data_source="durable", granularity="1m", lookback=0, db=db
+    )
+    cfg = replace(cfg, data_options={"db": str(db)})
+    with App(cfg) as app:
+        app.execute()
+    assert Durable.seen == [(1, 1), (2, 2), (3, 3)]

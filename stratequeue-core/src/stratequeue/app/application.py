@@ -223,6 +223,8 @@ class App:
                 if broker is not None:
                     broker.on_bar(bar)
                 events = portfolio.on_bar(bar)
+                if not cfg.replay:  # a live bar is durable before the next one is awaited
+                    parts.ledger.flush()
                 self.bars_seen += 1
                 self._show(events)
             if self.stop_event.is_set():
