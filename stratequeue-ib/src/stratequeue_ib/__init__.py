@@ -1,0 +1,7 @@
+"""Interactive Brokers (paper and live, through TWS or IB Gateway) for StrateQueue.
+
+Registers the broker ``ib`` through the ``stratequeue`` entry-point group. ib_async is
+imported only when a broker connects.
+"""
+
+from __future__ import annotations
