@@ -1,0 +1,227 @@
+"""The fake TWS server: asyncio on 127.0.0.1 in a background thread, and its handle.
+
+Tests call the handle from their own thread; every call hops onto the server's loop, where the
+:class:`~.exchange.Exchange` lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from . import encoders as enc
+from .exchange import Exchange, Refusal
+from .session import Session
+from .state import FakeExecution, FakeOrder
+
+__all__ = ["FakeTWS", "Received"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: what a fault does to the next request of its kind: ``pace`` answers error 100 (more than
+#: 50 messages a second) and places nothing; ``drop`` closes the connection before the request
+#: takes effect, ``drop-after`` right after it did
+FaultAction = Literal["pace", "drop", "drop-after"]
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message the fake received: from which client, its fields as sent."""
+
+    client_id: int | None
+    fields: tuple[str, ...]
+
+    @property
+    def msg_id(self) -> int:
+        return int(self.fields[0])
+
+
+class FakeTWS:
+    """``with FakeTWS() as tws:`` serves on ``tws.host:tws.port`` until the block ends.
+
+    ``accounts`` are the managed accounts it reports (the first one holds the positions).
+    """
+
+    def __init__(
+        self, accounts: tuple[str, ...] = ("DU123456",), port: int = 0, cash: float = 100_000.0
+    ) -> None:
+        self.host = "127.0.0.1"
+        self.port = port
+        self.exchange = Exchange(accounts, cash)
+        self.log: list[Received] = []
+        self.connections = 0  # handshakes seen, for tests of reconnects
+        self._sessions: list[Session] = []
+        self._faults: dict[str, list[FaultAction]] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-tws", daemon=True)
+        self._server: asyncio.Server | None = None
+        self._log_lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> FakeTWS:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._thread.start()
+        self.exchange.notify = self._notify
+        self.exchange.schedule = self._schedule
+        self._server = self._on_loop_async(self._serve())
+
+    async def _serve(self) -> asyncio.Server:
+        server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = server.sockets[0].getsockname()[1]
+        return server
+
+    def stop(self) -> None:
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+            for session in list(self._sessions):
+                session.close()
+
+        self._on_loop_async(close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = Session(self, reader, writer)
+        self._sessions.append(session)
+        self.connections += 1
+        await session.run()
+
+    def _on_loop_async(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
+
+    def _on_loop(self, fn: Callable[[], T]) -> T:
+        async def call() -> T:
+            return fn()
+
+        result: T = self._on_loop_async(call())
+        return result
+
+    # -- what sessions call ------------------------------------------------------------------
+    def received(self, session: Session, fields: list[str]) -> None:
+        with self._log_lock:
+            self.log.append(Received(session.client_id, tuple(fields)))
+
+    def gone(self, session: Session) -> None:
+        if session in self._sessions:
+            self._sessions.remove(session)
+
+    def client_in_use(self, client_id: int, asking: Session) -> bool:
+        return any(s.client_id == client_id and s is not asking for s in self._sessions)
+
+    def take_fault(self, kind: str) -> FaultAction | None:
+        queue = self._faults.get(kind)
+        return queue.pop(0) if queue else None
+
+    def drop(self) -> None:
+        """Close every client connection (as TWS does for its nightly reset)."""
+        for session in list(self._sessions):
+            session.close()
+            self.gone(session)
+
+    def _schedule(self, delay: float, fn: Callable[[], None]) -> None:
+        if delay <= 0:
+            fn()
+        else:
+            self._loop.call_later(delay, fn)
+
+    def _notify(self, kind: str, obj: object) -> None:
+        if kind == "order":
+            assert isinstance(obj, FakeOrder)
+            for s in self._sessions:
+                if s.client_id == obj.client_id:
+                    s.send(enc.open_order(obj))
+                    s.send(enc.order_status(obj))
+        elif kind == "execution":
+            assert isinstance(obj, FakeExecution)
+            for s in self._sessions:
+                if s.client_id == obj.order.client_id:
+                    s.send(enc.exec_details(-1, obj))
+                    s.send(enc.commission_report(obj))
+            self._push_account()
+
+    def _push_account(self) -> None:
+        ex = self.exchange
+        for s in self._sessions:
+            if s.positions:
+                for instrument, qty, cost in ex.positions.values():
+                    avg = cost / qty if qty else 0.0
+                    s.send(enc.position(ex.account, instrument, qty, avg))
+            if s.account_updates:
+                s.send_account_values()
+
+    # -- the test's handle ---------------------------------------------------------------------
+    def set_price(self, symbol: str, price: float) -> None:
+        self._on_loop(lambda: self.exchange.set_price(symbol, price))
+
+    def fill(self, order_ref: str, qty: float | None = None, price: float | None = None) -> None:
+        """Execute ``qty`` (default: the rest) of the working order ``order_ref`` at ``price``
+        (default: the last price), whatever its terms."""
+
+        def run() -> None:
+            order = self.exchange.order_by_ref(order_ref)
+            if order is None or not order.is_open:
+                raise KeyError(f"the fake TWS has no working order with orderRef {order_ref!r}")
+            at = price if price is not None else self.exchange.prices[order.instrument.symbol]
+            self.exchange.execute(order, order.remaining if qty is None else qty, at)
+
+        self._on_loop(run)
+
+    def reject_next(self, code: int = 201, message: str = "Order rejected - reason: test") -> None:
+        self._on_loop(lambda: self.exchange.refusals.append(Refusal(code, message)))
+
+    def fault(
+        self, kind: Literal["submit", "positions"], action: FaultAction, times: int = 1
+    ) -> None:
+        """Make the next ``times`` requests of ``kind`` misbehave (see :data:`FaultAction`)."""
+        self._on_loop(lambda: self._faults.setdefault(kind, []).extend([action] * times))
+
+    def configure(
+        self,
+        *,
+        hold: bool | None = None,
+        fill_delay: float | None = None,
+        partial_fills: int | None = None,
+    ) -> None:
+        """``hold``: market orders wait for the next price; ``fill_delay``: seconds before each
+        execution; ``partial_fills``: executions per fill."""
+
+        def run() -> None:
+            if hold is not None:
+                self.exchange.hold = hold
+            if fill_delay is not None:
+                self.exchange.fill_delay = fill_delay
+            if partial_fills is not None:
+                self.exchange.partial_fills = partial_fills
+
+        self._on_loop(run)
+
+    def drop_connections(self) -> None:
+        self._on_loop(self.drop)
+
+    def sessions(self) -> int:
+        return self._on_loop(lambda: len([s for s in self._sessions if s.client_id is not None]))
+
+    def places(self, order_ref: str) -> int:
+        """placeOrder messages carrying ``order_ref`` (index 26) that reached the fake."""
+        with self._log_lock:
+            return sum(1 for r in self.log if r.fields[0] == "3" and r.fields[26] == order_ref)
+
+    def received_ids(self) -> list[int]:
+        with self._log_lock:
+            return [r.msg_id for r in self.log]
