@@ -5,3 +5,15 @@ imported only when a broker connects.
 """
 
 from __future__ import annotations
+
+from stratequeue import hookimpl
+from stratequeue.hookspecs import Register
+
+from .broker import IBBroker
+
+__all__ = ["IBBroker"]
+
+
+@hookimpl
+def register_brokers(register: Register) -> None:
+    register("ib", IBBroker)
