@@ -113,6 +113,7 @@ class IBBroker(BaseBroker):
         self._delivered: set[str] = set()
         self._first_seen: dict[str, float] = {}  # exec id -> when seen without commission
         self._last_exec: datetime | None = None
+        self._next_order_id = 0  # above every order id this broker used (TWS may not know it)
         self.reconnects = 0
 
     # -- credentials and setup -------------------------------------------------------------
@@ -203,6 +204,7 @@ class IBBroker(BaseBroker):
             account=self.settings.account,
             fetchFields=fetch,
         )
+        self._ib.client.updateReqId(self._next_order_id)  # never reuse an id a drop ate
         if initial:
             self._delivered.update(self._ib.wrapper.fills)
             self._note_times(self._ib.wrapper.fills.values())
@@ -471,6 +473,7 @@ class IBBroker(BaseBroker):
         if not ib.isConnected():
             return "dropped"
         legs = build_orders(order, self.settings.account, ib.client.getReqId)
+        self._next_order_id = max(leg.orderId for leg in legs) + 1
         trades = [ib.placeOrder(contract, leg) for leg in legs]
         deadline = time.monotonic() + self._order_wait
         while time.monotonic() < deadline:

@@ -30,6 +30,7 @@ __all__ = [
     "open_order",
     "open_order_end",
     "order_status",
+    "portfolio_value",
     "position",
     "position_end",
 ]
@@ -84,6 +85,26 @@ def position_end() -> Fields:
 
 def account_value(key: str, value: float | str, currency: str, account: str) -> Fields:
     return [6, 2, key, value, currency, account]
+
+
+def portfolio_value(account: str, i: Instrument, qty: float, price: float, cost: float) -> Fields:
+    """updatePortfolio: a position with its market price (contract with primary exchange)."""
+    avg = cost / qty if qty else 0.0
+    contract = [i.con_id, i.symbol, i.sec_type, i.last_trade, "", "", i.multiplier, "", i.currency]
+    return [
+        7,
+        8,
+        *contract,
+        i.local_symbol or i.symbol,
+        "",  # trading class
+        qty,
+        price,
+        round(qty * price, 2),
+        avg,
+        round(qty * price - cost, 2),  # unrealized
+        0.0,  # realized
+        account,
+    ]
 
 
 def account_download_end(account: str) -> Fields:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -35,6 +36,7 @@ class Received:
 
     client_id: int | None
     fields: tuple[str, ...]
+    at: float  # time.monotonic() when it arrived
 
     @property
     def msg_id(self) -> int:
@@ -57,6 +59,8 @@ class FakeTWS:
         self.connections = 0  # handshakes seen, for tests of reconnects
         self._sessions: list[Session] = []
         self._faults: dict[str, list[FaultAction]] = {}
+        self.refusing = False  # close new connections at once (TWS down, or restarting)
+        self.link_down = False  # TWS lost IB's servers (error 1100): nothing is pushed
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-tws", daemon=True)
         self._server: asyncio.Server | None = None
@@ -97,6 +101,9 @@ class FakeTWS:
         return f"{self.host}:{self.port}"
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.close()
+            return
         session = Session(self, reader, writer)
         self._sessions.append(session)
         self.connections += 1
@@ -115,7 +122,7 @@ class FakeTWS:
     # -- what sessions call ------------------------------------------------------------------
     def received(self, session: Session, fields: list[str]) -> None:
         with self._log_lock:
-            self.log.append(Received(session.client_id, tuple(fields)))
+            self.log.append(Received(session.client_id, tuple(fields), time.monotonic()))
 
     def gone(self, session: Session) -> None:
         if session in self._sessions:
@@ -141,6 +148,8 @@ class FakeTWS:
             self._loop.call_later(delay, fn)
 
     def _notify(self, kind: str, obj: object) -> None:
+        if self.link_down:
+            return
         if kind == "order":
             assert isinstance(obj, FakeOrder)
             for s in self._sessions:
@@ -164,6 +173,7 @@ class FakeTWS:
                     s.send(enc.position(ex.account, instrument, qty, avg))
             if s.account_updates:
                 s.send_account_values()
+                s.send_portfolio()
 
     # -- the test's handle ---------------------------------------------------------------------
     def set_price(self, symbol: str, price: float) -> None:
@@ -211,8 +221,46 @@ class FakeTWS:
 
         self._on_loop(run)
 
-    def drop_connections(self) -> None:
-        self._on_loop(self.drop)
+    def drop_connections(self, *, refuse: bool = False) -> None:
+        """Close every connection; ``refuse``: and close new ones until :meth:`accept`."""
+
+        def run() -> None:
+            self.refusing = refuse
+            self.drop()
+
+        self._on_loop(run)
+
+    def lose_link(self) -> None:
+        """Error 1100 to every client: executions go on but are not pushed until
+        :meth:`restore_link` (which says 1102: the client must ask for what it missed)."""
+
+        def run() -> None:
+            self.link_down = True
+            for s in self._sessions:
+                s.send(
+                    enc.error(
+                        -1, 1100, "Connectivity between IB and Trader Workstation has been lost."
+                    )
+                )
+
+        self._on_loop(run)
+
+    def restore_link(self) -> None:
+        def run() -> None:
+            self.link_down = False
+            for s in self._sessions:
+                s.send(
+                    enc.error(
+                        -1,
+                        1102,
+                        "Connectivity between IB and Trader Workstation has been restored - data maintained.",
+                    )
+                )
+
+        self._on_loop(run)
+
+    def accept(self) -> None:
+        self._on_loop(lambda: setattr(self, "refusing", False))
 
     def sessions(self) -> int:
         return self._on_loop(lambda: len([s for s in self._sessions if s.client_id is not None]))

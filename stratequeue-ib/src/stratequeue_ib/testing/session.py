@@ -204,12 +204,19 @@ class Session:
         self.account_updates = f[2] == "1"
         if self.account_updates:
             self.send_account_values()
+            self.send_portfolio()
             self.send(enc.account_download_end(self.exchange.account))
 
     def send_account_values(self) -> None:
         account = self.exchange.account
         for key, value in self.exchange.account_values().items():
             self.send(enc.account_value(key, value, "USD", account))
+
+    def send_portfolio(self) -> None:
+        ex = self.exchange
+        for instrument, qty, cost in ex.positions.values():
+            price = ex.prices.get(instrument.symbol, cost / qty if qty else 0.0)
+            self.send(enc.portfolio_value(ex.account, instrument, qty, price, cost))
 
     def _account_updates_multi(self, f: list[str]) -> None:
         req_id = int(f[2])
