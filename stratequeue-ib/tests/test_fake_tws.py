@@ -14,7 +14,7 @@ from stratequeue_ib.testing import FakeTWS
 @pytest.fixture
 def ib(tws: FakeTWS) -> Iterator[IB]:
     client = IB()
-    client.connect(tws.host, tws.port, clientId=7, timeout=3)
+    client.connect(tws.host, tws.port, clientId=7, timeout=3, raiseSyncErrors=True)
     yield client
     client.disconnect()
 
@@ -22,7 +22,7 @@ def ib(tws: FakeTWS) -> Iterator[IB]:
 def _reconnect(ib: IB, tws: FakeTWS) -> IB:
     ib.disconnect()
     fresh = IB()
-    fresh.connect(tws.host, tws.port, clientId=7, timeout=3)
+    fresh.connect(tws.host, tws.port, clientId=7, timeout=3, raiseSyncErrors=True)
     return fresh
 
 

@@ -100,6 +100,9 @@ def test_a_sigkilled_run_restarted_resends_nothing_and_sees_its_fill(tws: FakeTW
             )
         )
         executions = [(f.client_order_id, f.qty, f.cum_qty) for f in broker.get_executions()]
+        # executions from before the restart come through get_executions (reconciliation),
+        # never again as new fills
+        late = broker.poll_fills()
         positions = [(p.symbol, p.qty) for p in broker.get_positions()]
         cash = broker.get_account_info().cash
     finally:
@@ -108,5 +111,6 @@ def test_a_sigkilled_run_restarted_resends_nothing_and_sees_its_fill(tws: FakeTW
     assert (filled.status, filled.filled_qty) == (OrderStatus.FILLED, 3)
     assert working.status is OrderStatus.ACCEPTED
     assert executions == [("kill-filled", 3, 3)]
+    assert late == []
     assert positions == [("AAPL", 3)]
     assert cash == round(tws.exchange.cash, 2)
