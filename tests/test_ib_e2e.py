@@ -122,6 +122,24 @@ def test_sigkill_with_orders_waiting_and_fills_unseen_then_restart(
 ) -> None:
     db, log = tmp_path / "killed.sqlite", tmp_path / "runs.log"
 
+    # 0. placed at TWS, its answer not back yet: the ledger cannot know it was placed
+    tws.configure(ack_delay=60.0)
+
+    def answer_lost() -> list[str]:
+        unsure = {
+            c
+            for (c,) in rows(
+                db, "SELECT client_order_id FROM orders WHERE status IN ('pending', 'unknown')"
+            )
+        }
+        return [
+            r.fields[26] for r in list(tws.log) if r.fields[0] == "3" and r.fields[26] in unsure
+        ]
+
+    unanswered = kill_when(launch(tws, db, "1", log), answer_lost, log)
+    tws.configure(ack_delay=0.0)
+    placed_once(tws, db)
+
     # 1. accepted at TWS, not filled: market orders wait for a price nobody sets
     tws.configure(hold=True)
 
@@ -146,6 +164,8 @@ def test_sigkill_with_orders_waiting_and_fills_unseen_then_restart(
     assert proc.wait(timeout=180) == 0, log.read_text()
     placed_once(tws, db)
     ledger_is_the_account(tws, db)
+    for cid in unanswered:  # type: ignore[attr-defined]
+        assert tws.places(cid) == 1, cid  # found at TWS by its orderRef, not sent again
     for cid in held:  # type: ignore[attr-defined]
         assert [q for (q,) in rows(db, f"SELECT qty FROM fills WHERE client_order_id='{cid}'")] == [
             1.0

@@ -61,6 +61,7 @@ class FakeTWS:
         self._faults: dict[str, list[FaultAction]] = {}
         self.refusing = False  # close new connections at once (TWS down, or restarting)
         self.link_down = False  # TWS lost IB's servers (error 1100): nothing is pushed
+        self.ack_delay = 0.0  # seconds before an order's openOrder/orderStatus go out
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-tws", daemon=True)
         self._server: asyncio.Server | None = None
@@ -152,10 +153,14 @@ class FakeTWS:
             return
         if kind == "order":
             assert isinstance(obj, FakeOrder)
-            for s in self._sessions:
-                if s.client_id == obj.client_id:
-                    s.send(enc.open_order(obj))
-                    s.send(enc.order_status(obj))
+            messages = [enc.open_order(obj), enc.order_status(obj)]
+
+            def answer() -> None:
+                for s in self._sessions:
+                    if s.client_id == obj.client_id:
+                        s.send_all(messages)
+
+            self._schedule(self.ack_delay, answer)
         elif kind == "execution":
             assert isinstance(obj, FakeExecution)
             for s in self._sessions:
@@ -207,11 +212,15 @@ class FakeTWS:
         hold: bool | None = None,
         fill_delay: float | None = None,
         partial_fills: int | None = None,
+        ack_delay: float | None = None,
     ) -> None:
         """``hold``: market orders wait for the next price; ``fill_delay``: seconds before each
-        execution; ``partial_fills``: executions per fill."""
+        execution; ``partial_fills``: executions per fill; ``ack_delay``: seconds before TWS
+        answers an order (it is placed at once)."""
 
         def run() -> None:
+            if ack_delay is not None:
+                self.ack_delay = ack_delay
             if hold is not None:
                 self.exchange.hold = hold
             if fill_delay is not None:
