@@ -228,8 +228,13 @@ class IBBroker(BaseBroker):
                 await asyncio.sleep(delay)
                 try:
                     await self._open(initial=False)
-                except (OSError, TimeoutError, ConnectionError) as exc:
-                    log.warning("IB: reconnecting to %s failed (%s)", self.settings.address, exc)
+                except Exception as exc:  # whatever broke this attempt, the next one may work
+                    log.warning(
+                        "IB: reconnecting to %s failed (%s: %s)",
+                        self.settings.address,
+                        type(exc).__name__,
+                        exc,
+                    )
                     if self._ib.isConnected():
                         self._ib.disconnect()
                     delay = min(delay * 2, self._max_backoff)

@@ -8,6 +8,7 @@ result with a timeout. So nothing needs a "current event loop" in the caller's t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -45,7 +46,17 @@ class IBLoop:
         return self.run(wrapped(), timeout)
 
     def stop(self) -> None:
+        """Cancel what still runs on the loop (a reconnect waiting out its backoff), stop it."""
+
+        async def finish() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
         if self.loop.is_running():
+            with contextlib.suppress(TimeoutError):
+                self.run(finish(), 5.0)
             self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
         if not self.loop.is_running():
