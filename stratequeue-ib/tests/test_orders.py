@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import make_broker
 from stratequeue.errors import BrokerError
@@ -147,3 +149,38 @@ def test_orders_stay_under_fifty_messages_a_second(tws: FakeTWS) -> None:
     times = [r.at for r in tws.log]
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert busiest <= 50, f"{busiest} messages within one second"
+
+
+def test_a_bracket_leg_is_replaced_in_place_and_fills_under_its_name(
+    tws: FakeTWS, broker: IBBroker
+) -> None:
+    order = BrokerOrder(
+        "brk2", "AAPL", Side.BUY, 2, take_profit=200.0, stop_loss=180.0, order_class="bracket"
+    )
+    broker.submit_order(order)
+    ack = broker.replace_order("brk2/sl", "unused", stop_price=185.0)
+    assert (ack.client_order_id, ack.status) == ("brk2/sl", OrderStatus.ACCEPTED)
+    sl = tws.exchange.order_by_ref("brk2/sl")
+    assert sl is not None and sl.aux == 185.0
+    assert tws.places("brk2/sl") == 2  # the same order id again: a modify, not a new order
+    tws.set_price("AAPL", 184.0)
+    fills = []
+    for _ in range(100):
+        fills += broker.poll_fills()
+        if any(f.client_order_id == "brk2/sl" for f in fills):
+            break
+        time.sleep(0.02)
+    assert [
+        (f.client_order_id, f.side, f.qty) for f in fills if f.client_order_id == "brk2/sl"
+    ] == [("brk2/sl", Side.SELL, 2)]
+    tp = broker.get_order("brk2/tp")
+    assert tp is not None and tp.status is OrderStatus.CANCELED
+
+
+def test_a_confirmed_cancel_is_not_logged_as_an_error(
+    tws: FakeTWS, broker: IBBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker.submit_order(BrokerOrder("cx", "AAPL", Side.BUY, 1, OrderType.LIMIT, limit_price=150.0))
+    with caplog.at_level("INFO"):
+        assert broker.cancel_order("cx").status is OrderStatus.CANCELED
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

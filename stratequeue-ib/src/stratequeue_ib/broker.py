@@ -54,6 +54,19 @@ _PACING = 100
 #: TWS lost (1100) and regained (1101 data lost, 1102 data kept) its link to IB's servers
 _LINK_LOST, _LINK_BACK = 1100, (1101, 1102)
 _PENDING = ("PendingSubmit", "ApiPending")
+#: TWS's confirmation of a cancel, which ib_async logs as an error
+_CANCELED = "Error 202,"
+
+
+class _QuietCancels(logging.Filter):
+    """Drop ib_async's ERROR line for each confirmed cancel (code 202): the cancel is shown by
+    StrateQueue itself, and an error line for every cancel hides the real ones."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_CANCELED)
+
+
+_quiet_cancels = _QuietCancels()
 
 
 class IBBroker(BaseBroker):
@@ -145,6 +158,7 @@ class IBBroker(BaseBroker):
         if problem:
             raise BrokerError(problem)
         self._closing = False
+        logging.getLogger("ib_async.wrapper").addFilter(_quiet_cancels)  # once: same object
         self._loop = IBLoop()
         try:
             managed = self._first_connect()
