@@ -10,8 +10,11 @@ import sys
 import textwrap
 
 from conftest import ib_env, make_broker, wait_for
+from stratequeue.brokers.base import BrokerConfig
 from stratequeue.models import BrokerOrder, OrderStatus, OrderType, Side
+from stratequeue_ib import IBBroker
 from stratequeue_ib.testing import FakeTWS
+from stratequeue_ib.testing.harness import fast_params
 
 _ORDERS = [
     BrokerOrder("rs-filled", "AAPL", Side.BUY, 2),
@@ -57,6 +60,7 @@ def test_a_restart_resending_its_orders_places_none_twice(tws: FakeTWS) -> None:
 
 _CHILD = """
 import sys, time
+from stratequeue.brokers.base import BrokerConfig
 from stratequeue.brokers.base import BrokerConfig
 from stratequeue.models import BrokerOrder, OrderType, Side
 from stratequeue_ib import IBBroker
@@ -114,3 +118,23 @@ def test_a_sigkilled_run_restarted_resends_nothing_and_sees_its_fill(tws: FakeTW
     assert late == []
     assert positions == [("AAPL", 3)]
     assert cash == round(tws.exchange.cash, 2)
+
+
+def test_a_restart_under_another_client_id_still_finds_its_open_order(tws: FakeTWS) -> None:
+    order = BrokerOrder(
+        "cl-open", "AAPL", Side.BUY, 1, OrderType.LIMIT, limit_price=150.0, time_in_force="gtc"
+    )
+    first = make_broker(tws)
+    assert first.connect()
+    placed = first.submit_order(order)
+    first.disconnect()
+    other = IBBroker(
+        BrokerConfig("ib", credentials=ib_env(tws, client_id=9), additional_params=fast_params())
+    )
+    assert other.connect()
+    try:
+        again = other.submit_order(order)
+    finally:
+        other.disconnect()
+    assert tws.places("cl-open") == 1
+    assert (again.broker_order_id, again.status) == (placed.broker_order_id, OrderStatus.ACCEPTED)

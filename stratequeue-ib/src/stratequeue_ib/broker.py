@@ -220,6 +220,9 @@ class IBBroker(BaseBroker):
         )
         self._ib.client.updateReqId(self._next_order_id)  # never reuse an id a drop ate
         if initial:
+            # the open orders of every client id too: a run restarted under another
+            # IB_CLIENT_ID must still find the orders it sent (reqOpenOrders shows its own)
+            await self._ib.reqAllOpenOrdersAsync()
             self._delivered.update(self._ib.wrapper.fills)
             self._note_times(self._ib.wrapper.fills.values())
         else:

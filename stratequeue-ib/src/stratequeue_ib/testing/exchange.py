@@ -366,6 +366,9 @@ class Exchange:
             o for o in self.orders.values() if o.client_id == client_id and (o.is_open or o.staged)
         ]
 
+    def all_open_orders(self) -> list[FakeOrder]:
+        return [o for o in self.orders.values() if o.is_open or o.staged]
+
     def completed_orders(self) -> list[FakeOrder]:
         return [o for o in self.orders.values() if o.completed_status]
 

@@ -82,6 +82,7 @@ class Session:
             "3": self._place_order,
             "4": self._cancel_order,
             "5": self._open_orders,
+            "16": self._all_open_orders,
             "6": self._account_updates,
             "7": self._executions,
             "8": self._ids,
@@ -167,6 +168,12 @@ class Session:
 
     def _open_orders(self, f: list[str]) -> None:
         for order in self.exchange.open_orders(self.client_id or 0):
+            self.send(enc.open_order(order))
+            self.send(enc.order_status(order))
+        self.send(enc.open_order_end())
+
+    def _all_open_orders(self, f: list[str]) -> None:
+        for order in self.exchange.all_open_orders():
             self.send(enc.open_order(order))
             self.send(enc.order_status(order))
         self.send(enc.open_order_end())
