@@ -40,9 +40,10 @@ from stratequeue.models import AccountInfo, BrokerOrder, Fill, OrderStatus, Posi
 
 from . import config
 from .contracts import contract_for, symbol_of
-from .fills import ack_of, best_trade, fill_of, filter_time, oco_ack
+from .fills import ack_of, fill_of, filter_time
+from .lookup import Lookup
 from .loop import IBLoop
-from .orders import OrderRefused, build_orders, leg_refs
+from .orders import OrderRefused, build_orders
 
 __all__ = ["IBBroker"]
 
@@ -119,6 +120,7 @@ class IBBroker(BaseBroker):
         self.settings = config.settings_from(env)
         self._loop: IBLoop | None = None
         self._ib: Any = None
+        self._lookup: Lookup
         self._up = threading.Event()
         self._closing = False
         self._reconnecting = False
@@ -206,6 +208,7 @@ class IBBroker(BaseBroker):
 
         if self._ib is None:
             self._ib = IB()
+            self._lookup = Lookup(self._ib, self.settings.account)
             self._ib.client.MaxRequests = self._rate
             self._ib.disconnectedEvent += self._on_disconnect
             self._ib.errorEvent += self._on_error
@@ -376,59 +379,14 @@ class IBBroker(BaseBroker):
             mode="paper" if self.config.paper_trading else "live",
         )
 
-    # -- looking orders up (on the loop) -------------------------------------------------------
-    def _executed(self, ref: str) -> float:
-        cums = [
-            float(f.execution.cumQty)
-            for f in self._ib.wrapper.fills.values()
-            if f.execution.orderRef == ref
-        ]
-        return max(cums, default=0.0)
-
-    def _trades(self, ref: str) -> list[Any]:
-        return [
-            t
-            for t in self._ib.wrapper.trades.values()
-            if t.order.orderRef == ref and t.order.account in ("", self.settings.account)
-        ]
-
-    def _state(self, name: str, *, legs: bool = True) -> OrderAck | None:
-        """What TWS shows for ``name`` (a client order id or a leg's; with ``legs``, an OCO
-        known by its legs only), or None."""
-        trade = best_trade(self._trades(name))
-        if trade is not None:
-            return ack_of(trade, name, self._executed(name))
-        executed = self._executed(name)
-        if executed:  # executions without the order (another client's): it exists
-            return OrderAck(name, OrderStatus.UNKNOWN, filled_qty=executed, message="executed")
-        if not legs:
-            return None
-        found = {}
-        for ref in leg_refs(name):
-            leg = self._state(ref, legs=False)
-            if leg is not None:
-                found[ref] = leg
-        return oco_ack(name, found)
-
+    # -- looking orders up -------------------------------------------------------------------
     def get_order(self, client_order_id: str) -> OrderAck | None:
         with self._lock:
-            return self._on_loop("order lookup", lambda: self._state(client_order_id))
+            return self._on_loop("order lookup", lambda: self._lookup.state(client_order_id))
 
     def get_open_orders(self) -> list[OrderAck]:
-        def collect() -> list[OrderAck]:
-            names: dict[str, None] = {}
-            for trade in self._ib.wrapper.trades.values():
-                ref = trade.order.orderRef
-                if not ref or trade.order.account not in ("", self.settings.account):
-                    continue
-                if ack_of(trade, ref).status.is_open:
-                    parent, _, leg = ref.rpartition("/")
-                    names[parent if leg in ("tp", "sl") and parent else ref] = None
-            acks = [self._state(name) for name in names]
-            return [a for a in acks if a is not None]
-
         with self._lock:
-            return self._on_loop("open orders", collect)
+            return self._on_loop("open orders", self._lookup.open_orders)
 
     # -- orders --------------------------------------------------------------------------------
     def submit_order(self, order: BrokerOrder) -> OrderAck:
@@ -440,7 +398,7 @@ class IBBroker(BaseBroker):
                 contract = contract_for(order.symbol)
             except BrokerError as exc:
                 return self._refused(order, str(exc))
-            existing = self._on_loop("order lookup", lambda: self._state(cid))
+            existing = self._on_loop("order lookup", lambda: self._lookup.state(cid))
             if existing is not None:
                 log.info(
                     "Order %s is already at IB (%s); not sending it again", cid, existing.status
@@ -466,7 +424,7 @@ class IBBroker(BaseBroker):
                 log.warning("Order %s: the connection dropped while sending; looking it up", cid)
                 if not self._up.wait(self._timeout):
                     return self._unknown(order, "the connection dropped and is not back")
-                found = self._on_loop("order lookup", lambda: self._state(cid))
+                found = self._on_loop("order lookup", lambda: self._lookup.state(cid))
                 if found is not None:
                     log.info("Order %s reached TWS before the drop; not sending it again", cid)
                     return found
@@ -478,7 +436,7 @@ class IBBroker(BaseBroker):
                 )
                 time.sleep(wait)
                 continue
-            ack = self._on_loop("order lookup", lambda: self._state(cid))
+            ack = self._on_loop("order lookup", lambda: self._lookup.state(cid))
             if ack is None:
                 return self._unknown(order, "TWS answered, but the order is not visible")
             if ack.status is OrderStatus.REJECTED:
@@ -526,19 +484,10 @@ class IBBroker(BaseBroker):
             order.client_order_id, OrderStatus.REJECTED, message=message, symbol=order.symbol
         )
 
-    def _working(self, name: str) -> list[Any]:
-        """The working IB orders ``name`` stands for (an OCO's: both legs)."""
-        trades = [t for t in self._trades(name) if ack_of(t, name).status.is_open]
-        if trades or self._trades(name):
-            return trades
-        return [
-            t for ref in leg_refs(name) for t in self._trades(ref) if ack_of(t, ref).status.is_open
-        ]
-
     def cancel_order(self, client_order_id: str) -> OrderAck:
         name = client_order_id
         with self._lock:
-            trades = self._on_loop("order lookup", lambda: self._working(name))
+            trades = self._on_loop("order lookup", lambda: self._lookup.working(name))
             if not trades:
                 state = self.get_order(name)
                 if state is None:
@@ -577,7 +526,7 @@ class IBBroker(BaseBroker):
         with self._lock:
             trades = self._on_loop(
                 "order lookup",
-                lambda: [t for t in self._trades(name) if ack_of(t, name).status.is_open],
+                lambda: [t for t in self._lookup.trades(name) if ack_of(t, name).status.is_open],
             )
             if len(trades) != 1:
                 state = self.get_order(name)
