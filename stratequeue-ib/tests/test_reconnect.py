@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import wait_for
+from conftest import make_broker, wait_for
 from stratequeue.models import BrokerOrder, Fill, OrderType, Side
 from stratequeue_ib import IBBroker
 from stratequeue_ib.testing import FakeTWS
@@ -92,3 +92,19 @@ def test_an_order_sent_as_the_connection_drops_is_placed_once(
     # order ids are never reused: the second send of drop-2 took a new one
     ids = [int(r.fields[1]) for r in tws.log if r.fields[0] == "3"]
     assert len(ids) == len(set(ids))
+
+
+def test_a_fill_whose_commission_report_never_comes_is_reported_once_after_the_wait(
+    tws: FakeTWS,
+) -> None:
+    tws.configure(commissions=False)
+    broker = make_broker(tws, commission_wait=0.5)
+    assert broker.connect()
+    try:
+        broker.submit_order(BrokerOrder("nocomm", "AAPL", Side.BUY, 2))
+        time.sleep(0.2)
+        assert broker.poll_fills() == []  # waiting for its commission
+        fills = _collect(broker, 2)
+    finally:
+        broker.disconnect()
+    assert [(f.client_order_id, f.qty, f.commission) for f in fills] == [("nocomm", 2, 0.0)]

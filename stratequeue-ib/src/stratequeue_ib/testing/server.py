@@ -62,6 +62,7 @@ class FakeTWS:
         self.refusing = False  # close new connections at once (TWS down, or restarting)
         self.link_down = False  # TWS lost IB's servers (error 1100): nothing is pushed
         self.ack_delay = 0.0  # seconds before an order's openOrder/orderStatus go out
+        self.commissions = True  # False: executions come without their commission report
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-tws", daemon=True)
         self._server: asyncio.Server | None = None
@@ -166,7 +167,8 @@ class FakeTWS:
             for s in self._sessions:
                 if s.client_id == obj.order.client_id:
                     s.send(enc.exec_details(-1, obj))
-                    s.send(enc.commission_report(obj))
+                    if self.commissions:
+                        s.send(enc.commission_report(obj))
             self._push_account()
 
     def _push_account(self) -> None:
@@ -213,12 +215,16 @@ class FakeTWS:
         fill_delay: float | None = None,
         partial_fills: int | None = None,
         ack_delay: float | None = None,
+        commissions: bool | None = None,
     ) -> None:
         """``hold``: market orders wait for the next price; ``fill_delay``: seconds before each
         execution; ``partial_fills``: executions per fill; ``ack_delay``: seconds before TWS
-        answers an order (it is placed at once)."""
+        answers an order (it is placed at once); ``commissions=False``: no commission report
+        follows a live execution."""
 
         def run() -> None:
+            if commissions is not None:
+                self.commissions = commissions
             if ack_delay is not None:
                 self.ack_delay = ack_delay
             if hold is not None:
