@@ -96,3 +96,17 @@ def test_repeated_and_older_bars_are_dropped():
     assert not f.accept(Bar("X", t, 1, 2, 1, 1.5))
     assert not f.accept(Bar("X", t - timedelta(minutes=1), 1, 2, 1, 1.5))
     assert f.accept(Bar("Y", t, 1, 2, 1, 1.5))
+
+
+def test_a_source_refuses_a_granularity_it_does_not_offer_and_names_the_ones_it_does():
+    from stratequeue.data.base import DataSourceConfig
+    from stratequeue.data.demo import DemoDataSource
+    from stratequeue.errors import UsageError
+
+    class Hourly(DemoDataSource):
+        name = "hourly"
+        display_name = "Hourly"
+        granularities = ("1h",)
+
+    with pytest.raises(UsageError, match="Hourly data source does not offer 1m bars.*1h"):
+        Hourly(DataSourceConfig(parse_granularity("1m")))

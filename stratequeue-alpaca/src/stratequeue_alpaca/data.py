@@ -2,8 +2,13 @@
 
 History comes from the bars endpoints (alpaca-py pages through ``next_page_token``); live bars
 from the msgpack market-data streams, which send each minute bar once it has closed. Longer
-granularities are folded from minute bars. Every bar passes a :class:`BarFilter`, shared by
-history and stream, so no strategy sees a bar twice, out of order, unfinished or broken.
+granularities, ``1d`` included, are folded from minute bars by the core toolkit's
+:class:`BarFolder`: a period closes when its last minute arrives or, as IEX data is sparse,
+when a minute of a later period does (a daily bar therefore arrives with the next day's first
+minute). Daily bars run midnight to midnight New York for stocks and Chicago for crypto, as
+Alpaca's own daily bars do. When a stream reconnects, the minutes missed meanwhile are
+fetched from history (:func:`backfill`). One :class:`BarFilter`, shared by history, stream and
+backfill, lets no strategy see a bar twice, out of order, unfinished or broken.
 
 Options (``DataSourceConfig.options``): ``feed`` (``iex``, or ``sip`` with a paid plan),
 ``timeout`` (seconds per HTTP request, 10), ``retry_attempts`` (4), ``retry_backoff`` (0.5 s).
@@ -13,19 +18,22 @@ Environment: ``PAPER_KEY``/``PAPER_SECRET`` or ``ALPACA_API_KEY``/``ALPACA_SECRE
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
-import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
-from stratequeue.data.base import BarFilter, BaseDataSource, DataSourceConfig
+from stratequeue.data.base import BaseDataSource, DataSourceConfig
+from stratequeue.data.live import BarFilter, BarFolder, BarGrid, TransientError, backfill, utcnow
 from stratequeue.errors import DataSourceError
+from stratequeue.granularity import Granularity
 from stratequeue.models import Bar
 
 from . import credentials
-from .aggregate import BarAggregator
 from .symbols import is_crypto, pair
 
 __all__ = ["AlpacaDataSource"]
@@ -33,12 +41,22 @@ __all__ = ["AlpacaDataSource"]
 log = logging.getLogger(__name__)
 
 STREAM_URL = "wss://stream.data.alpaca.markets"
+_MINUTE = Granularity(1, "m")
+#: Where Alpaca's daily bars start: midnight New York for stocks, midnight Chicago for crypto.
+_DAY_ZONES = {False: ZoneInfo("America/New_York"), True: ZoneInfo("America/Chicago")}
+
+
+@dataclass(frozen=True)
+class _Reconnected:
+    """Queued by a stream that subscribed again after a drop: backfill ``symbols``."""
+
+    symbols: list[str]
 
 
 class AlpacaDataSource(BaseDataSource):
     name: ClassVar[str] = "alpaca"
     display_name: ClassVar[str] = "Alpaca market data"
-    granularities: ClassVar[tuple[str, ...]] = ("1m", "5m", "15m", "30m", "1h")
+    granularities: ClassVar[tuple[str, ...]] = ("1m", "5m", "15m", "30m", "1h", "1d")
 
     def __init__(self, config: DataSourceConfig) -> None:
         super().__init__(config)
@@ -51,7 +69,7 @@ class AlpacaDataSource(BaseDataSource):
         self._backoff = float(config.options.get("retry_backoff", 0.5))  # type: ignore[arg-type]
         self._filter = BarFilter(config.granularity)
         self._clients: dict[str, Any] = {}
-        self._streams: list[tuple[Any, threading.Thread]] = []
+        self._streams: Any = None  # MarketStreams while stream() runs
 
     @classmethod
     def missing_env(cls, env: Mapping[str, str]) -> list[str]:
@@ -94,137 +112,135 @@ class AlpacaDataSource(BaseDataSource):
             self._clients[kind] = harden(client, self._timeout)
         return self._clients[kind]
 
-    def _timeframe(self) -> Any:
-        from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
-
-        g = self.granularity
-        if g.unit == "h":
-            return TimeFrame(g.multiplier, TimeFrameUnit.Hour)
-        return TimeFrame(g.seconds // 60, TimeFrameUnit.Minute)
+    def _grid(self, symbol: str, granularity: Granularity | None = None) -> BarGrid:
+        return BarGrid(granularity or self.granularity, _DAY_ZONES[is_crypto(symbol)])
 
     def history(self, symbol: str, bars: int) -> list[Bar]:
         """The last ``bars`` closed bars (fewer when Alpaca has fewer), oldest first."""
+        now = utcnow()
+        # Wide enough for nights, weekends and holidays; the limit keeps the answer small.
+        start = now - max(self.granularity.timedelta * bars * 4, timedelta(days=7))
+        try:
+            got = self._bars(symbol, self.granularity, start, now, newest=bars + 1)
+        except TransientError as exc:
+            raise DataSourceError(f"Alpaca bars for {symbol} failed: {exc}") from None
+        grid = self._grid(symbol)
+        closed = [b for b in got if grid.end(b.timestamp) <= now]
+        return list(self._filter.filter(closed[-bars:] if bars > 0 else []))
+
+    def _minutes(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
+        """Minute bars of ``symbol`` starting in ``[start, end]``: the backfill's history."""
+        return self._bars(symbol, _MINUTE, start, end)
+
+    def _bars(
+        self,
+        symbol: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        newest: int | None = None,
+    ) -> list[Bar]:
+        """Bars from the bars endpoint, oldest first; with ``newest``, only that many of the
+        latest. A failure that may pass is a :class:`TransientError`, any other a
+        :class:`DataSourceError` (transient ones are retried first)."""
         from alpaca.common.enums import Sort
         from alpaca.data.enums import DataFeed
         from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
 
-        from .http import Retrier, api_message
+        from .http import Retrier, api_message, is_transient
 
         crypto = is_crypto(symbol)
-        now = datetime.now(UTC)
-        # Wide enough for nights, weekends and holidays; the limit keeps the answer small.
-        start = now - max(self.granularity.timedelta * bars * 4, timedelta(days=7))
         fields: dict[str, Any] = {
             "symbol_or_symbols": pair(symbol),
-            "timeframe": self._timeframe(),
+            "timeframe": _timeframe(granularity),
             "start": start,
-            "end": now,
-            "limit": bars + 1,
-            "sort": Sort.DESC,
+            "end": end,
+            "limit": newest,
+            "sort": Sort.DESC if newest else Sort.ASC,
         }
         client = self._client(crypto)
         retrier = Retrier(self._attempts, self._backoff)
         try:
             if crypto:
-                result = retrier.call(
-                    "crypto bars", lambda: client.get_crypto_bars(CryptoBarsRequest(**fields))
-                )
+                request: Any = CryptoBarsRequest(**fields)
+                result = retrier.call("Alpaca crypto bars", lambda: client.get_crypto_bars(request))
             else:
                 request = StockBarsRequest(feed=DataFeed(self._feed), **fields)
-                result = retrier.call("stock bars", lambda: client.get_stock_bars(request))
+                result = retrier.call("Alpaca stock bars", lambda: client.get_stock_bars(request))
         except Exception as exc:
+            if is_transient(exc):
+                raise TransientError(api_message(exc)) from None
             raise DataSourceError(f"Alpaca bars for {symbol} failed: {api_message(exc)}") from None
         rows = sorted(result.data.get(pair(symbol), []), key=lambda b: b.timestamp)
-        out = [
+        return [
             Bar(
                 symbol, b.timestamp.astimezone(UTC), b.open, b.high, b.low, b.close, float(b.volume)
             )
             for b in rows
-            if b.timestamp + self.granularity.timedelta <= now  # closed bars only
         ]
-        return list(self._filter.filter(out[-bars:] if bars > 0 else []))
 
     # -- live bars ------------------------------------------------------------------------------
     def stream(self, symbols: Sequence[str]) -> Iterator[Bar]:
         """Closed bars of ``symbols`` as they complete, until :meth:`stop`."""
-        from alpaca.data.enums import CryptoFeed, DataFeed
-        from alpaca.data.live import CryptoDataStream, StockDataStream
-
+        from .market_stream import MarketStreams
         from .redact import hide_outgoing_frames
 
         hide_outgoing_frames()
         key, secret = self._require_keys("live data")
         spelling = {pair(s): s for s in symbols}
-        stocks = [pair(s) for s in symbols if not is_crypto(s)]
-        coins = [pair(s) for s in symbols if is_crypto(s)]
-        minutes: queue.Queue[Bar] = queue.Queue()
+        events: queue.Queue[Bar | _Reconnected] = queue.Queue()
 
         async def on_bar(bar: Any) -> None:
             ts = bar.timestamp.astimezone(UTC)
-            minutes.put(
-                Bar(
-                    spelling.get(bar.symbol, bar.symbol),
-                    ts,
-                    bar.open,
-                    bar.high,
-                    bar.low,
-                    bar.close,
-                    float(bar.volume),
-                )
-            )
+            user = spelling.get(bar.symbol, bar.symbol)
+            events.put(Bar(user, ts, bar.open, bar.high, bar.low, bar.close, float(bar.volume)))
 
-        if stocks:
-            stock_stream = StockDataStream(
-                key,
-                secret,
-                feed=DataFeed(self._feed),
-                url_override=f"{self._stream_base}/v2/{self._feed}",
+        self._streams = MarketStreams(key, secret, min(1.0, max(self._backoff, 0.05)))
+        for crypto in (False, True):
+            members = [s for s in symbols if is_crypto(s) == crypto]
+            if not members:
+                continue
+            path = "v1beta3/crypto/us" if crypto else f"v2/{self._feed}"
+            self._streams.start(
+                crypto,
+                f"{self._stream_base}/{path}",
+                [pair(s) for s in members],
+                on_bar,
+                functools.partial(events.put, _Reconnected(members)),
+                feed=self._feed,
             )
-            stock_stream.subscribe_bars(on_bar, *stocks)
-            self._run(stock_stream, "alpaca-stock-bars")
-        if coins:
-            crypto_stream = CryptoDataStream(
-                key,
-                secret,
-                feed=CryptoFeed.US,
-                url_override=f"{self._stream_base}/v1beta3/crypto/us",
-            )
-            crypto_stream.subscribe_bars(on_bar, *coins)
-            self._run(crypto_stream, "alpaca-crypto-bars")
-        aggregator = BarAggregator(self.granularity)
+        folder = BarFolder(
+            {s: self._grid(s) for s in symbols},
+            _MINUTE.timedelta,
+            self._filter,
+            sparse=True,
+            logger=log,
+        )
         try:
             while not self.stopped:
                 try:
-                    minute = minutes.get(timeout=0.2)
+                    event = events.get(timeout=0.2)
                 except queue.Empty:
                     continue
-                for bar in aggregator.add(minute):
-                    if self._filter.accept(bar):
-                        yield bar
+                if isinstance(event, _Reconnected):
+                    yield from backfill(folder, self._minutes, event.symbols, utcnow())
+                else:
+                    yield from folder.add(event)
         finally:
             self._stop_streams()
 
-    def _run(self, stream: Any, name: str) -> None:
-        stream._reconnect_min_backoff = min(1.0, max(self._backoff, 0.05))
-        thread = threading.Thread(target=stream.run, name=name, daemon=True)
-        thread.start()
-        self._streams.append((stream, thread))
-
     def _stop_streams(self) -> None:
-        streams, self._streams = self._streams, []
-        for stream, thread in streams:
-            loop = stream._loop
-            if loop is not None and loop.is_running():
-                try:
-                    import asyncio  # only when a live stream runs: keeps plugin loading light
-
-                    asyncio.run_coroutine_threadsafe(stream.stop_ws(), loop).result(5)
-                    # closing the socket ends the SDK's 5-s receive wait at once
-                    asyncio.run_coroutine_threadsafe(stream.close(), loop).result(5)
-                except Exception:
-                    log.debug("market-data stream already stopped", exc_info=True)
-            thread.join(5)
+        streams, self._streams = self._streams, None
+        if streams is not None:
+            streams.stop()
 
     def close(self) -> None:
         super().close()
         self._stop_streams()
+
+
+def _timeframe(granularity: Granularity) -> Any:
+    from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+
+    unit = {"m": TimeFrameUnit.Minute, "h": TimeFrameUnit.Hour, "d": TimeFrameUnit.Day}
+    return TimeFrame(granularity.multiplier, unit[granularity.unit])

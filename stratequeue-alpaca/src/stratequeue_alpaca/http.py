@@ -2,26 +2,24 @@
 
 alpaca-py 0.44.0 sends requests with no timeout (a silent server hangs it for ever) and retries
 429/504 itself, POST /v2/orders included, which can place an order twice. :func:`harden`
-gives every request a timeout and switches the SDK's retry off; :class:`Retrier` does the
-retrying instead, with backoff and a log line per attempt, and only where it is safe.
+gives every request a timeout and switches the SDK's retry off; :class:`Retrier` (the core
+toolkit's :class:`Retry` taught Alpaca's errors) does the retrying instead, with backoff,
+``Retry-After`` and a log line per attempt, and only where it is safe.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 from alpaca.common.exceptions import APIError
+from stratequeue.data.live import Retry, parse_retry_after
 
 __all__ = ["Retrier", "api_message", "harden", "is_transient", "status_of"]
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def harden(client: Any, timeout: float) -> Any:
@@ -70,34 +68,23 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (requests.Timeout, requests.ConnectionError))
 
 
+def asked_wait(exc: BaseException) -> float | None:
+    """The ``Retry-After`` of an Alpaca error answer, in seconds, if it sent one."""
+    if isinstance(exc, APIError) and exc.response is not None:
+        return parse_retry_after(exc.response.headers.get("Retry-After"))
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{status_of(exc) or type(exc).__name__}: {api_message(exc)}"
+
+
 @dataclass(frozen=True)
-class Retrier:
-    """Up to ``attempts`` tries of a call, sleeping ``backoff * 2**n`` (capped) between them."""
+class Retrier(Retry):
+    """Up to ``attempts`` tries of an Alpaca call, sleeping ``backoff * 2**n`` (capped), or
+    what ``Retry-After`` asks, between them."""
 
-    attempts: int = 4
-    backoff: float = 0.5
-    max_backoff: float = 8.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.backoff * 2**attempt, self.max_backoff)
-
-    def call(self, what: str, fn: Callable[[], T]) -> T:
-        """Run ``fn``; retry transient failures; raise the last error when attempts run out."""
-        for attempt in range(self.attempts):
-            try:
-                return fn()
-            except Exception as exc:
-                if not is_transient(exc) or attempt == self.attempts - 1:
-                    raise
-                wait = self.delay(attempt)
-                log.warning(
-                    "Alpaca %s failed (%s: %s); retry %d/%d in %.2fs",
-                    what,
-                    status_of(exc) or type(exc).__name__,
-                    api_message(exc),
-                    attempt + 1,
-                    self.attempts - 1,
-                    wait,
-                )
-                time.sleep(wait)
-        raise AssertionError("unreachable")
+    transient: Callable[[BaseException], bool] = is_transient
+    asked_wait: Callable[[BaseException], float | None] = asked_wait
+    describe: Callable[[BaseException], str] = _describe
+    logger: logging.Logger = field(default=logging.getLogger(__name__), compare=False)

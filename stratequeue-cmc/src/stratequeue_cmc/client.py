@@ -1,5 +1,7 @@
 """CoinMarketCap's REST API over httpx: every answer's ``status.error_code`` is checked,
-the 200s included; rate limits (HTTP 429, error 1008 / 1011) are waited out and retried.
+the 200s included; rate limits (HTTP 429, error 1008 / 1011) are waited out (``Retry-After``
+when sent, else ``rate_limit_wait``) and retried with the core toolkit's :class:`Retry`.
+Other transient failures (network, 5xx) are raised at once: the next poll is the retry.
 
 ``httpx`` is imported when a client is built, not when this module is: the plugin is loaded
 by every ``stratequeue`` command, ``--help`` included."""
@@ -10,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from stratequeue.data.live import Retry, TransientError, parse_retry_after
 from stratequeue.errors import DataSourceError
 
 from .settings import CmcSettings
@@ -17,7 +20,7 @@ from .settings import CmcSettings
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["CmcClient", "PlanNotAuthorized", "TransientError"]
+__all__ = ["CmcClient", "PlanNotAuthorized"]
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,6 @@ PLAN_CODES = {
 
 class PlanNotAuthorized(Exception):
     """Error 1006: the key's plan does not include this endpoint."""
-
-
-class TransientError(Exception):
-    """A failure that may pass: network, server error, or rate limits that did not lift."""
 
 
 class CmcClient:
@@ -57,64 +56,68 @@ class CmcClient:
             headers={"X-CMC_PRO_API_KEY": settings.api_key, "Accept": "application/json"},
         )
         self.rate_limit_wait = rate_limit_wait
-        self.max_retries = max_retries
         # wait(seconds) -> True when the run was stopped meanwhile
-        self._wait = wait or (lambda s: False)
+        self._retry = Retry(
+            attempts=max_retries + 1,
+            transient=_rate_limited,
+            wait=wait or (lambda seconds: False),
+            max_wait=max(rate_limit_wait, 300.0),
+            logger=log,
+        )
 
     def close(self) -> None:
         self._http.close()
 
     def get(self, path: str, params: Mapping[str, Any]) -> Any:
         """The ``data`` of a successful answer."""
+        return self._retry.call(f"CoinMarketCap {path}", lambda: self._get_once(path, params))
+
+    def _get_once(self, path: str, params: Mapping[str, Any]) -> Any:
         import httpx
 
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = self._http.get(path, params=dict(params))
-            except httpx.HTTPError as exc:
-                raise TransientError(f"CoinMarketCap request {path} failed: {exc}") from None
-            status = _status(response)
-            code = int(status.get("error_code") or 0)
-            message = str(status.get("error_message") or "").strip()
-            if response.status_code == 429 or code in RATE_CODES:
-                if attempt == self.max_retries:
-                    break
-                log.warning(
-                    "CoinMarketCap rate limit (HTTP %s, error %s: %s); retrying %s in %.0f s",
-                    response.status_code,
-                    code or "-",
-                    message or "too many requests",
-                    path,
-                    self.rate_limit_wait,
-                )
-                if self._wait(self.rate_limit_wait):
-                    raise TransientError("stopped while waiting out a rate limit")
-                continue
-            if code in KEY_CODES or response.status_code == 401:
-                what = KEY_CODES.get(code, "was refused")
-                raise DataSourceError(
-                    f"CoinMarketCap says the API key {what} (error {code}: {message}). "
-                    "Set CMC_API_KEY to a valid key from https://pro.coinmarketcap.com/account "
-                    "(help: stratequeue --data-setup coinmarketcap)"
-                )
-            if code == 1006:
-                raise PlanNotAuthorized(message or "the plan does not support this endpoint")
-            if code in PLAN_CODES:
-                raise DataSourceError(
-                    f"CoinMarketCap refused the request: {PLAN_CODES[code]} (error {code}: "
-                    f"{message}). See https://pro.coinmarketcap.com/account/plan"
-                )
-            if response.status_code >= 500:
-                raise TransientError(
-                    f"CoinMarketCap server error HTTP {response.status_code} on {path}"
-                )
-            if code != 0 or response.status_code != 200:
-                raise DataSourceError(
-                    f"CoinMarketCap refused {path} (HTTP {response.status_code}, error {code}: "
-                    f"{message or 'no message'})"
-                )
-            return response.json().get("data")
-        raise TransientError(f"CoinMarketCap kept rate-limiting {path}")
+        try:
+            response = self._http.get(path, params=dict(params))
+        except httpx.HTTPError as exc:
+            raise TransientError(f"CoinMarketCap request {path} failed: {exc}") from None
+        status = _status(response)
+        code = int(status.get("error_code") or 0)
+        message = str(status.get("error_message") or "").strip()
+        if response.status_code == 429 or code in RATE_CODES:
+            asked = parse_retry_after(response.headers.get("Retry-After"))
+            raise TransientError(
+                f"rate limit: HTTP {response.status_code}, error {code or '-'}: "
+                f"{message or 'too many requests'}",
+                retry_after=self.rate_limit_wait if asked is None else asked,
+            )
+        if code in KEY_CODES or response.status_code == 401:
+            what = KEY_CODES.get(code, "was refused")
+            raise DataSourceError(
+                f"CoinMarketCap says the API key {what} (error {code}: {message}). "
+                "Set CMC_API_KEY to a valid key from https://pro.coinmarketcap.com/account "
+                "(help: stratequeue --data-setup coinmarketcap)"
+            )
+        if code == 1006:
+            raise PlanNotAuthorized(message or "the plan does not support this endpoint")
+        if code in PLAN_CODES:
+            raise DataSourceError(
+                f"CoinMarketCap refused the request: {PLAN_CODES[code]} (error {code}: "
+                f"{message}). See https://pro.coinmarketcap.com/account/plan"
+            )
+        if response.status_code >= 500:
+            raise TransientError(
+                f"CoinMarketCap server error HTTP {response.status_code} on {path}"
+            )
+        if code != 0 or response.status_code != 200:
+            raise DataSourceError(
+                f"CoinMarketCap refused {path} (HTTP {response.status_code}, error {code}: "
+                f"{message or 'no message'})"
+            )
+        return response.json().get("data")
+
+
+def _rate_limited(exc: BaseException) -> bool:
+    """Only rate limits are retried here: they say how long to wait."""
+    return isinstance(exc, TransientError) and exc.retry_after is not None
 
 
 def _status(response: httpx.Response) -> dict[str, Any]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from stratequeue.data.live import num
 from stratequeue.errors import UsageError
 from stratequeue.models import Bar
 
@@ -59,13 +59,6 @@ def _first(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     return ranked[0] if ranked else None
 
 
-def _num(value: Any) -> float:
-    try:
-        return math.nan if value is None else float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def parse_quotes(data: Any, symbols: list[str]) -> list[Sample]:
     out = []
     for symbol in symbols:
@@ -77,7 +70,7 @@ def parse_quotes(data: Any, symbols: list[str]) -> list[Sample]:
         if not stamp:
             continue
         out.append(
-            Sample(symbol, parse_time(stamp), _num(usd.get("price")), _num(usd.get("volume_24h")))
+            Sample(symbol, parse_time(stamp), num(usd.get("price")), num(usd.get("volume_24h")))
         )
     return out
 
@@ -95,11 +88,11 @@ def parse_ohlcv(data: Any, symbol: str, user_symbol: str) -> list[Bar]:
             Bar(
                 symbol=user_symbol,
                 timestamp=parse_time(q["time_open"]),
-                open=_num(usd.get("open")),
-                high=_num(usd.get("high")),
-                low=_num(usd.get("low")),
-                close=_num(usd.get("close")),
-                volume=_num(usd.get("volume")),
+                open=num(usd.get("open")),
+                high=num(usd.get("high")),
+                low=num(usd.get("low")),
+                close=num(usd.get("close")),
+                volume=num(usd.get("volume")),
             )
         )
     return sorted(bars, key=lambda b: b.timestamp)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
+from stratequeue.data.live import env_key, env_url
 from stratequeue.errors import DataSourceError
 
 __all__ = ["DEFAULT_BASE_URL", "SETUP_TEXT", "CmcSettings"]
 
 DEFAULT_BASE_URL = "https://pro-api.coinmarketcap.com"
+SANDBOX = "https://sandbox-api.coinmarketcap.com"
+GET_KEY = "a free key at https://coinmarketcap.com/api/"
 
 SETUP_TEXT = """\
 CoinMarketCap market data needs an API key.
@@ -42,19 +44,8 @@ class CmcSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CmcSettings:
-        key = (env.get("CMC_API_KEY") or "").strip()
-        if not key:
-            raise DataSourceError(
-                "The coinmarketcap data source needs CMC_API_KEY. Get a free key at "
-                "https://coinmarketcap.com/api/, then: export CMC_API_KEY=your-key "
-                "(details: stratequeue --data-setup coinmarketcap)"
-            )
-        base = (env.get("CMC_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
-        if urlsplit(base).scheme not in ("http", "https"):
-            raise DataSourceError(
-                f"CMC_BASE_URL must start with http:// or https:// (got '{base}'), "
-                "e.g. https://sandbox-api.coinmarketcap.com"
-            )
+        key = env_key(env, "CMC_API_KEY", "coinmarketcap", GET_KEY)
+        base = env_url(env, "CMC_BASE_URL", DEFAULT_BASE_URL, ("http", "https"), SANDBOX)
         poll_text = (env.get("CMC_POLL_SECONDS") or "").strip()
         poll: float | None = None
         if poll_text:

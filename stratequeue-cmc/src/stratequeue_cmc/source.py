@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from stratequeue.data.base import BarFilter, BaseDataSource, DataSourceConfig
-from stratequeue.errors import UsageError
+from stratequeue.data.base import BaseDataSource, DataSourceConfig
+from stratequeue.data.live import BarFilter, BarFolder, BarGrid, TransientError
 from stratequeue.models import Bar
 
-from .builder import SampleBarBuilder
-from .client import CmcClient, PlanNotAuthorized, TransientError
+from .client import CmcClient, PlanNotAuthorized
 from .payloads import cmc_symbol, parse_ohlcv, parse_quotes
 from .settings import SETUP_TEXT, CmcSettings
+from .volume import estimated_volume, sample_bar
 
 __all__ = ["CoinMarketCapDataSource"]
 
@@ -23,10 +23,6 @@ log = logging.getLogger(__name__)
 QUOTES_PATH = "/v2/cryptocurrency/quotes/latest"
 OHLCV_PATH = "/v2/cryptocurrency/ohlcv/historical"
 KEY_INFO_PATH = "/v1/key/info"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _opt(options: Any, name: str, default: float) -> float:
@@ -44,21 +40,15 @@ class CoinMarketCapDataSource(BaseDataSource):
     ``clock`` (a callable returning aware UTC time, for tests).
     """
 
-    name: ClassVar[str] = "coinmarketcap"
-    display_name: ClassVar[str] = "CoinMarketCap"
-    granularities: ClassVar[tuple[str, ...]] = ("1m", "5m", "15m", "30m", "1h", "1d")
-    env_vars: ClassVar[tuple[str, ...]] = ("CMC_API_KEY",)
+    name = "coinmarketcap"
+    display_name = "CoinMarketCap"
+    granularities = ("1m", "5m", "15m", "30m", "1h", "1d")
+    env_vars = ("CMC_API_KEY",)
 
     def __init__(self, config: DataSourceConfig) -> None:
         super().__init__(config)
-        if str(config.granularity) not in self.granularities:
-            raise UsageError(
-                f"CoinMarketCap bars cannot be {config.granularity}. "
-                f"Use one of: {', '.join(self.granularities)}"
-            )
         self.settings = CmcSettings.from_env(config.env)
         opts = config.options
-        self._clock: Callable[[], datetime] = opts.get("clock") or _utcnow  # type: ignore[assignment]
         self.client = CmcClient(
             self.settings,
             timeout=_opt(opts, "http_timeout_seconds", 10),
@@ -68,7 +58,6 @@ class CoinMarketCapDataSource(BaseDataSource):
         self._rpm_option = opts.get("requests_per_minute")
         self._poll_option = opts.get("poll_seconds") or self.settings.poll_seconds
         self.filter = BarFilter(self.granularity, clock=self._clock)
-        self._history_last: dict[str, datetime] = {}
         self._said_warmup = False
 
     @classmethod
@@ -113,8 +102,7 @@ class CoinMarketCapDataSource(BaseDataSource):
         closed = [b for b in parse_ohlcv(data, coin, symbol) if b.timestamp + gran.timedelta <= now]
         good = list(BarFilter(gran, clock=self._clock).filter(closed))[-bars:]
         if good:
-            self._history_last[coin] = good[-1].timestamp
-            self.filter.last[symbol] = good[-1].timestamp
+            self.filter.mark(symbol, good[-1].timestamp)
         return good
 
     def _warm_up_notice(self, bars: int, why: str) -> None:
@@ -139,12 +127,18 @@ class CoinMarketCapDataSource(BaseDataSource):
     def stream(self, symbols: Sequence[str]) -> Iterator[Bar]:
         users = {cmc_symbol(s): s for s in symbols}
         coins = sorted(users)
-        builder = SampleBarBuilder(self.granularity, users)
+        folder = BarFolder(
+            {user: BarGrid(self.granularity) for user in users.values()},
+            timedelta(0),  # a quote is an instant: periods close by the clock
+            self.filter,
+            volume=estimated_volume,
+            logger=log,
+        )
         now = self._clock()
-        first_period = self.granularity.floor(now)
-        for coin in coins:
+        for user in users.values():
             # the period under way when the run starts would be partial: it is never emitted
-            builder.start_after(coin, max(first_period, self._history_last.get(coin, first_period)))
+            self.filter.mark(user, self.granularity.floor(now))
+        seen: dict[str, datetime] = {}
         interval = self._poll_interval(len(coins))
         log.info(
             "CoinMarketCap: polling quotes/latest every %.0f s for %s (one request per poll)",
@@ -163,14 +157,15 @@ class CoinMarketCapDataSource(BaseDataSource):
                 except TransientError as exc:
                     log.warning("CoinMarketCap poll skipped: %s", exc)
                     data = None
-                if data is not None:
-                    for sample in parse_quotes(data, coins):
-                        builder.add(sample)
-                for bar in builder.close_through(self._clock()):
+                for sample in parse_quotes(data, coins) if data is not None else []:
+                    last = seen.get(sample.symbol)
+                    if last is None or sample.time > last:  # else the quote was not updated
+                        seen[sample.symbol] = sample.time
+                        folder.add(sample_bar(sample, users[sample.symbol]))
+                for bar in folder.close_through(self._clock()):
                     if self.stopped:
                         return
-                    if self.filter.accept(bar):
-                        yield bar
+                    yield bar
             self._stop.wait(0.05)
 
     def _poll_interval(self, count: int) -> timedelta:

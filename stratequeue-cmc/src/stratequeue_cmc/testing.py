@@ -17,17 +17,14 @@ e.g. ``(200, 1011)``). With ``live=True`` (the command line default) prices rand
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import random
-import threading
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from stratequeue.testing import LoopbackFake
+from stratequeue.testing import LoopbackFake, fake_arg_parser, serve_by_hand
 
 __all__ = ["FakeCoinMarketCap", "main"]
 
@@ -69,18 +66,13 @@ class FakeCoinMarketCap(LoopbackFake):
         update_seconds: float = 15.0,
         seed: int = 11,
     ) -> None:
-        self.api_key = api_key
+        self._vendor(api_key, live=live, rate_limit_per_minute=rate_limit_per_minute, seed=seed)
         self.ohlcv_allowed = ohlcv_allowed
-        self.rate_limit_per_minute = rate_limit_per_minute
         self.plan_rate_limit = plan_rate_limit
-        self.live = live
         self.update_seconds = update_seconds
         self.fail_next: deque[tuple[int, int]] = deque()
         self.quotes: dict[str, dict[str, Any]] = {}
         self.ohlcv: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.requests: list[str] = []
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
         app = web.Application()
         for version in ("v1", "v2"):
             app.router.add_get(f"/{version}/cryptocurrency/quotes/latest", self._quotes)
@@ -273,15 +265,11 @@ def _fail(code: int, http: int | None = None, message: str | None = None) -> web
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run a fake CoinMarketCap Pro API.")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--key", default="test-key", help="the API key it accepts")
+    parser = fake_arg_parser("CoinMarketCap Pro API", 8081)
     parser.add_argument("--symbols", default="BTC,ETH,SOL")
     parser.add_argument("--free-plan", action="store_true", help="answer OHLCV with error 1006")
     parser.add_argument("--update-seconds", type=float, default=15.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     fake = FakeCoinMarketCap(
         args.key,
         host=args.host,
@@ -291,16 +279,11 @@ def main(argv: list[str] | None = None) -> None:
         update_seconds=args.update_seconds,
     )
     fake.seed([s.strip().upper() for s in args.symbols.split(",") if s.strip()])
-    fake.start()
-    log.info(
-        "Fake CoinMarketCap on %s: set CMC_BASE_URL to it and CMC_API_KEY to --key", fake.base_url
+    serve_by_hand(
+        fake,
+        "Fake CoinMarketCap on %s: set CMC_BASE_URL to it and CMC_API_KEY to --key",
+        fake.base_url,
     )
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
 
 
 if __name__ == "__main__":

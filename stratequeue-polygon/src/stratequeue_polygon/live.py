@@ -21,24 +21,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import queue
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from stratequeue.data.live import Backoff
 from stratequeue.models import Bar
 
-from .events import Backoff, Connected, NoWebsocket
+from .events import Connected, NoWebsocket
+from .rest import agg_bar
 from .settings import PolygonSettings
 from .symbols import PolygonSymbol
 
 if TYPE_CHECKING:
     from massive import WebSocketClient
 
-__all__ = ["Backoff", "Connected", "NoWebsocket", "WebsocketFeed", "topics_for"]
+__all__ = ["Connected", "NoWebsocket", "WebsocketFeed", "topics_for"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,8 @@ class WebsocketFeed:
         self.topics = topics_for(symbols, per_second)
         self._users = {s.stream_name: s.user for s in symbols}
         self.events = events
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(first=1.0, cap=60.0)
+        self._failures = 0  # drops since the last good subscribe: the backoff's attempt
         self.connect_timeout = connect_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -121,7 +122,8 @@ class WebsocketFeed:
             first = False
             if self._stop.is_set():
                 break
-            delay = self.backoff.next()
+            delay = self.backoff.delay(self._failures)
+            self._failures += 1
             log.warning(
                 "Polygon %s websocket disconnected; reconnecting in %.1f s", self.market, delay
             )
@@ -142,7 +144,7 @@ class WebsocketFeed:
             while not subscribed and not task.done() and not self._stop.is_set():
                 if client.subs:
                     subscribed = True
-                    self.backoff.reset()
+                    self._failures = 0
                     log.info(
                         "Polygon %s websocket subscribed: %s", self.market, ", ".join(self.topics)
                     )
@@ -199,15 +201,7 @@ class WebsocketFeed:
         user = self._users.get(name or "")
         if user is None or msg.start_timestamp is None:
             return None
-        return Bar(
-            symbol=user,
-            timestamp=datetime.fromtimestamp(msg.start_timestamp / 1000, tz=UTC),
-            open=_num(msg.open),
-            high=_num(msg.high),
-            low=_num(msg.low),
-            close=_num(msg.close),
-            volume=_num(msg.volume),
-        )
+        return agg_bar(user, msg.start_timestamp, msg)
 
 
 @cache
@@ -226,7 +220,3 @@ def _client_class() -> Any:
 
 _FRAMES = logging.getLogger("stratequeue_polygon.websocket_frames")
 _FRAMES.setLevel(logging.INFO)
-
-
-def _num(value: float | None) -> float:
-    return math.nan if value is None else float(value)

@@ -1,4 +1,4 @@
-"""Bar boundaries as Polygon draws them.
+"""Bar boundaries as Polygon draws them, on the toolkit's :class:`BarGrid`.
 
 Intraday bars (seconds, minutes, hours) start on multiples of their length since the Unix
 epoch, in UTC. Daily bars start at midnight America/New_York for stocks (Polygon's daily
@@ -7,41 +7,20 @@ stock aggregates carry that timestamp) and at midnight UTC for crypto.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
+from stratequeue.data.live import BarGrid
 from stratequeue.granularity import Granularity
 
-__all__ = ["NEW_YORK", "Periods", "rest_span", "sub_granularity"]
+__all__ = ["NEW_YORK", "grid_for", "rest_span", "sub_granularity"]
 
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-@dataclass(frozen=True, slots=True)
-class Periods:
-    """The bar grid of one granularity in one market."""
-
-    granularity: Granularity
-    market: str
-
-    @property
-    def _daily_tz(self):
-        return NEW_YORK if self.market == "stocks" else UTC
-
-    def start(self, ts: datetime) -> datetime:
-        """Start of the bar containing ``ts``."""
-        if self.granularity.unit == "d":
-            local = ts.astimezone(self._daily_tz)
-            return datetime.combine(local.date(), time(), self._daily_tz).astimezone(UTC)
-        return self.granularity.floor(ts.astimezone(UTC))
-
-    def end(self, start: datetime) -> datetime:
-        """End (exclusive) of the bar starting at ``start``; 23 or 25 hours on DST days."""
-        if self.granularity.unit == "d":
-            local = start.astimezone(self._daily_tz).date() + timedelta(days=1)
-            return datetime.combine(local, time(), self._daily_tz).astimezone(UTC)
-        return start + self.granularity.timedelta
+def grid_for(granularity: Granularity, market: str) -> BarGrid:
+    """The bar grid of ``granularity`` in ``market`` (``stocks`` or ``crypto``)."""
+    return BarGrid(granularity, NEW_YORK if market == "stocks" else UTC)
 
 
 def rest_span(granularity: Granularity) -> tuple[int, str]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from stratequeue.data.live import TransientError, num
 from stratequeue.errors import DataSourceError
 from stratequeue.granularity import Granularity
 from stratequeue.models import Bar
@@ -22,13 +22,9 @@ from .symbols import PolygonSymbol
 if TYPE_CHECKING:
     from massive.exceptions import BadResponse
 
-__all__ = ["RestAggregates", "TransientError"]
+__all__ = ["RestAggregates", "agg_bar"]
 
 log = logging.getLogger(__name__)
-
-
-class TransientError(Exception):
-    """A REST call that may work if retried later (timeout, 429 after retries, 5xx)."""
 
 
 class RestAggregates:
@@ -75,7 +71,7 @@ class RestAggregates:
             for agg in aggs:
                 if agg.timestamp is None:
                     continue
-                bars.append(_to_bar(symbol.user, agg))
+                bars.append(agg_bar(symbol.user, agg.timestamp, agg))
                 if max_bars is not None and len(bars) >= max_bars:
                     break
         except BadResponse as exc:
@@ -91,19 +87,16 @@ def _ms(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
 
-def _num(value: float | None) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _to_bar(user_symbol: str, agg) -> Bar:
+def agg_bar(user_symbol: str, start_ms: int, agg: Any) -> Bar:
+    """A Polygon aggregate (REST ``Agg`` or websocket ``EquityAgg``) as a bar of ``user_symbol``."""
     return Bar(
         symbol=user_symbol,
-        timestamp=datetime.fromtimestamp(agg.timestamp / 1000, tz=UTC),
-        open=_num(agg.open),
-        high=_num(agg.high),
-        low=_num(agg.low),
-        close=_num(agg.close),
-        volume=_num(agg.volume),
+        timestamp=datetime.fromtimestamp(start_ms / 1000, tz=UTC),
+        open=num(agg.open),
+        high=num(agg.high),
+        low=num(agg.low),
+        close=num(agg.close),
+        volume=num(agg.volume),
     )
 
 

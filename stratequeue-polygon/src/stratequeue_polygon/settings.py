@@ -6,12 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from stratequeue.errors import DataSourceError
+from stratequeue.data.live import env_key, env_url
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_WS_URL", "SETUP_TEXT", "PolygonSettings"]
 
 DEFAULT_BASE_URL = "https://api.polygon.io"
 DEFAULT_WS_URL = "wss://socket.polygon.io"
+GET_KEY = "a key at https://polygon.io/dashboard/keys"
+WS_EXAMPLE = "wss://socket.polygon.io or ws://127.0.0.1:8080"
+REST_EXAMPLE = "https://api.polygon.io or http://127.0.0.1:8080"
 
 SETUP_TEXT = """\
 Polygon.io (now Massive) market data needs an API key.
@@ -40,25 +43,9 @@ class PolygonSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PolygonSettings:
-        key = (env.get("POLYGON_API_KEY") or "").strip()
-        if not key:
-            raise DataSourceError(
-                "The polygon data source needs POLYGON_API_KEY. Get a key at "
-                "https://polygon.io/dashboard/keys, then: export POLYGON_API_KEY=your-key "
-                "(details: stratequeue --data-setup polygon)"
-            )
-        base = (env.get("POLYGON_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
-        ws = (env.get("POLYGON_WS_URL") or DEFAULT_WS_URL).strip().rstrip("/")
-        if urlsplit(ws).scheme not in ("ws", "wss"):
-            raise DataSourceError(
-                f"POLYGON_WS_URL must start with ws:// or wss:// (got '{ws}'), "
-                "e.g. wss://socket.polygon.io or ws://127.0.0.1:8080"
-            )
-        if urlsplit(base).scheme not in ("http", "https"):
-            raise DataSourceError(
-                f"POLYGON_BASE_URL must start with http:// or https:// (got '{base}'), "
-                "e.g. https://api.polygon.io or http://127.0.0.1:8080"
-            )
+        key = env_key(env, "POLYGON_API_KEY", "polygon", GET_KEY)
+        ws = env_url(env, "POLYGON_WS_URL", DEFAULT_WS_URL, ("ws", "wss"), WS_EXAMPLE)
+        base = env_url(env, "POLYGON_BASE_URL", DEFAULT_BASE_URL, ("http", "https"), REST_EXAMPLE)
         return cls(api_key=key, base_url=base, ws_url=ws)
 
     @property

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
-from stratequeue.data.base import BarFilter, BaseDataSource, DataSourceConfig
-from stratequeue.errors import DataSourceError, UsageError
+from stratequeue.data.base import BaseDataSource, DataSourceConfig
+from stratequeue.data.live import Backoff, BarFilter, BarFolder, TransientError, backfill
+from stratequeue.errors import DataSourceError
 from stratequeue.models import Bar
 
-from .aggregator import BarAggregator
-from .events import Backoff, Connected, NoWebsocket
-from .periods import Periods, sub_granularity
-from .rest import RestAggregates, TransientError
+from .events import Connected, NoWebsocket
+from .periods import grid_for, sub_granularity
+from .rest import RestAggregates
 from .settings import SETUP_TEXT, PolygonSettings
 from .symbols import PolygonSymbol, to_polygon
 
@@ -25,12 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["PolygonDataSource"]
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class PolygonDataSource(BaseDataSource):
@@ -52,14 +46,8 @@ class PolygonDataSource(BaseDataSource):
 
     def __init__(self, config: DataSourceConfig) -> None:
         super().__init__(config)
-        if str(config.granularity) not in self.granularities:
-            raise UsageError(
-                f"Polygon does not offer {config.granularity} bars. "
-                f"Use one of: {', '.join(self.granularities)}"
-            )
         self.settings = PolygonSettings.from_env(config.env)
         opts = config.options
-        self._clock: Clock = opts.get("clock") or _utcnow  # type: ignore[assignment]
         self._rpm = max(1, int(opts.get("rest_requests_per_minute", 5)))  # type: ignore[call-overload]
         self._grace = timedelta(seconds=float(opts.get("close_grace_seconds", 5)))  # type: ignore[arg-type]
         self._poll_delay = timedelta(seconds=float(opts.get("poll_delay_seconds", 2)))  # type: ignore[arg-type]
@@ -73,7 +61,6 @@ class PolygonDataSource(BaseDataSource):
         )
         self.sub = sub_granularity(self.granularity)
         self.filter = BarFilter(self.granularity, clock=self._clock)
-        self._history_last: dict[str, datetime] = {}
         self._feeds: list[WebsocketFeed] = []
         self._said_polling = False
 
@@ -85,9 +72,8 @@ class PolygonDataSource(BaseDataSource):
 
     def history(self, symbol: str, bars: int) -> list[Bar]:
         sym = to_polygon(symbol)
-        periods = Periods(self.granularity, sym.market)
         now = self._clock()
-        current = periods.start(now)
+        current = grid_for(self.granularity, sym.market).start(now)
         try:
             got = self.rest.fetch(
                 sym,
@@ -102,9 +88,7 @@ class PolygonDataSource(BaseDataSource):
         closed = sorted((b for b in got if b.timestamp < current), key=lambda b: b.timestamp)
         good = list(BarFilter(self.granularity, clock=self._clock).filter(closed))[-bars:]
         if good:
-            last = good[-1].timestamp
-            self._history_last[sym.user] = max(last, self._history_last.get(sym.user, last))
-            self.filter.last[sym.user] = self._history_last[sym.user]
+            self.filter.mark(sym.user, good[-1].timestamp)
         return good
 
     def _lookback(self, bars: int) -> timedelta:
@@ -117,13 +101,14 @@ class PolygonDataSource(BaseDataSource):
 
     def stream(self, symbols: Sequence[str]) -> Iterator[Bar]:
         syms = [to_polygon(s) for s in symbols]
-        agg = BarAggregator(
-            {s.user: Periods(self.granularity, s.market) for s in syms}, self.sub.timedelta
+        agg = BarFolder(
+            {s.user: grid_for(self.granularity, s.market) for s in syms},
+            self.sub.timedelta,
+            self.filter,
+            logger=log,
         )
         start_time = self._clock()
         for s in syms:
-            if s.user in self._history_last:
-                agg.mark_emitted(s.user, self._history_last[s.user])
             agg.begin(s.user, start_time)
         events: queue.Queue = queue.Queue()
         markets = sorted({s.market for s in syms})
@@ -168,9 +153,6 @@ class PolygonDataSource(BaseDataSource):
         finally:
             self._stop_feeds()
 
-    def stop(self) -> None:
-        super().stop()
-
     def close(self) -> None:
         super().close()
         self._stop_feeds()
@@ -179,8 +161,7 @@ class PolygonDataSource(BaseDataSource):
         for bar in sorted(bars, key=lambda b: (b.timestamp, b.symbol)):
             if self.stopped:
                 return
-            if self.filter.accept(bar):
-                yield bar
+            yield bar
 
     def _start_feed(self, market: str, members: list[PolygonSymbol], events: queue.Queue) -> None:
         from .live import WebsocketFeed  # imports asyncio; massive/websockets when it runs
@@ -234,27 +215,18 @@ class PolygonDataSource(BaseDataSource):
             )
 
     def _next_poll(self, members: list[PolygonSymbol], now: datetime) -> datetime:
-        periods = Periods(self.granularity, members[0].market)
-        boundary = periods.end(periods.start(now)) + self._poll_delay
+        grid = grid_for(self.granularity, members[0].market)
+        boundary = grid.end(grid.start(now)) + self._poll_delay
         budget = now + timedelta(seconds=60.0 * len(members) / self._rpm)
         return max(boundary, budget)
 
     def _backfill(
-        self, agg: BarAggregator, members: list[PolygonSymbol], now: datetime, *, close_at: datetime
+        self, agg: BarFolder, members: list[PolygonSymbol], now: datetime, *, close_at: datetime
     ) -> list[Bar]:
-        """Fetch every closed sub-bar each symbol is missing, then close what is complete."""
-        out: list[Bar] = []
-        fetched: list[str] = []
-        for sym in members:
-            since = agg.resume_point(sym.user, now)
-            try:
-                subs = self.rest.fetch(sym, self.sub, since, now)
-            except TransientError as exc:
-                log.warning("Polygon backfill for %s postponed: %s", sym.user, exc)
-                continue
-            fetched.append(sym.user)
-            for sub in subs:
-                if sub.timestamp >= since and sub.timestamp + self.sub.timedelta <= now:
-                    out.extend(agg.add(sub))
-        out.extend(agg.close_through(close_at, fetched))
-        return out
+        """Every closed bar the members are missing, from REST sub-bars (the toolkit's backfill)."""
+        by_user = {s.user: s for s in members}
+
+        def history(user: str, start: datetime, end: datetime) -> list[Bar]:
+            return self.rest.fetch(by_user[user], self.sub, start, end)
+
+        return backfill(agg, history, list(by_user), now, close_at=close_at)

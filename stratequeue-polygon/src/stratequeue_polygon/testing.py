@@ -22,12 +22,9 @@ bars, so runs at every granularity have history to warm up on.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
-import random
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -37,7 +34,7 @@ from datetime import time as dtime
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from stratequeue.testing import LoopbackFake
+from stratequeue.testing import LoopbackFake, fake_arg_parser, serve_by_hand
 
 from .periods import NEW_YORK
 
@@ -97,22 +94,17 @@ class FakePolygon(LoopbackFake):
         history_seconds: int = 0,
         seed: int = 7,
     ) -> None:
-        self.api_key = api_key
+        self._vendor(api_key, live=live, rate_limit_per_minute=rate_limit_per_minute, seed=seed)
         self.page_size = page_size
         self.websocket = websocket
         self.ws_http_status = ws_http_status
         self.rest_status = rest_status
-        self.rate_limit_per_minute = rate_limit_per_minute
-        self.live = live
         self.history_seconds = history_seconds
         self.bars: dict[tuple[str, int], dict[int, dict[str, Any]]] = defaultdict(dict)
-        self.requests: list[str] = []
         self.rate_limited = 0
         self.ws_auth_attempts = 0
         self.ws_connections_total = 0
         self._conns: list[_Conn] = []
-        self._lock = threading.Lock()
-        self._rng = random.Random(seed)
         app = web.Application()
         app.router.add_get(
             "/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from_}/{to}", self._aggs
@@ -427,10 +419,7 @@ def _group(t_ms: int, multiplier: int, timespan: str, *, daily_ny: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run a fake Polygon server (REST + websocket).")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--key", default="test-key", help="the API key it accepts")
+    parser = fake_arg_parser("Polygon server (REST + websocket)", 8080)
     parser.add_argument("--no-websocket", action="store_true", help="act as a free plan")
     parser.add_argument("--tickers", default="AAPL,MSFT,X:BTCUSD,X:ETHUSD")
     parser.add_argument(
@@ -440,7 +429,6 @@ def main(argv: list[str] | None = None) -> None:
         help="per-second bars of history to invent per ticker (for --granularity 1s runs)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     fake = FakePolygon(
         args.key,
         host=args.host,
@@ -451,20 +439,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     for ticker in args.tickers.split(","):
         fake.seed_history(ticker.strip())
-    fake.start()
-    log.info(
+    serve_by_hand(
+        fake,
         "Fake Polygon on %s. Set POLYGON_BASE_URL=%s POLYGON_WS_URL=%s and POLYGON_API_KEY "
         "to the --key value",
         fake.base_url,
         fake.base_url,
         fake.ws_url,
     )
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ submissions per client order id at the wire.
 
 Faults: :meth:`FakeAlpaca.fail` (answer an HTTP status with Alpaca's error body, before or
 after doing the work), :meth:`FakeAlpaca.slow` (answer late), :meth:`FakeAlpaca.drop_streams`
-(close every websocket), :meth:`FakeAlpaca.hold_stream` / ``release_stream`` (fills happen,
+(close every websocket), :meth:`FakeAlpaca.drop_data_streams` (close the market-data ones),
+:meth:`FakeAlpaca.hold_stream` / ``release_stream`` (fills happen,
 their trade_updates come later, to whoever listens then), ``streams_blocked`` (refuse new websocket connections). Needs aiohttp:
 ``pip install "stratequeue-alpaca[test]"``.
 """
@@ -54,6 +55,7 @@ class Fault:
     delay: float = 0.0
     after: bool = False  # do the work first (the order is placed), then misbehave
     times: int = 1
+    retry_after: str | None = None  # a Retry-After header: seconds or an HTTP date
 
     async def answer(self) -> Any:
         from aiohttp import web
@@ -65,7 +67,8 @@ class Fault:
         body = self.body or _BODIES.get(
             self.status, {"code": self.status * 100000, "message": "error"}
         )
-        return web.json_response(body, status=self.status)
+        headers = {"Retry-After": self.retry_after} if self.retry_after is not None else None
+        return web.json_response(body, status=self.status, headers=headers)
 
 
 @dataclass
@@ -95,7 +98,13 @@ class FakeAlpaca:
         self.exchange = Exchange(
             cash=cash, fill_mode=fill_mode, partial_fills=partial_fills, fill_delay=fill_delay
         )
+        #: bars history served for every timeframe that has no rows of its own
         self.bars: dict[str, list[dict[str, Any]]] = {}
+        #: bars history of one timeframe (``1Min``, ``1Day``, ...), as the SDK spells it
+        self.timeframe_bars: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        #: pushed bars join the ``1Min`` history too, as Alpaca's history holds every bar it
+        #: streamed (what a reconnecting client backfills from)
+        self.record_pushed_bars = False
         self.page_size = 10_000
         self.streams_blocked = False
         self.requests: list[_Request] = []
@@ -226,10 +235,13 @@ class FakeAlpaca:
         *,
         times: int = 1,
         after: bool = False,
+        retry_after: str | None = None,
     ) -> None:
-        """Answer the next ``times`` requests with ``status`` (after doing the work if ``after``)."""
+        """Answer the next ``times`` requests with ``status`` (after doing the work if ``after``),
+        with a ``Retry-After`` header when given."""
+        fault = Fault(method, path, status, body, after=after, times=times, retry_after=retry_after)
         with self._lock:
-            self._faults.append(Fault(method, path, status, body, after=after, times=times))
+            self._faults.append(fault)
 
     def slow(
         self, method: str, path: str, seconds: float, *, times: int = 1, after: bool = True
@@ -334,6 +346,9 @@ class FakeAlpaca:
             "vw": c,
         }
 
+        if self.record_pushed_bars:
+            self.add_bars(symbol, [(t, o, h, low, c, v)], timeframe="1Min")
+
         async def send() -> None:
             frame = msgpack.packb([message])
             for ws, (_crypto, symbols) in list(self._data_sockets.items()):
@@ -344,11 +359,33 @@ class FakeAlpaca:
         self._run(send())
 
     def add_bars(
-        self, symbol: str, bars: Iterable[tuple[datetime, float, float, float, float, float]]
+        self,
+        symbol: str,
+        bars: Iterable[tuple[datetime, float, float, float, float, float]],
+        timeframe: str | None = None,
     ) -> None:
-        """History for the bars endpoints: ``(t, o, h, l, c, v)`` rows."""
+        """History for the bars endpoints: ``(t, o, h, l, c, v)`` rows, served for
+        ``timeframe`` (``1Min``, ``1Day``, ...) or, without one, for any timeframe."""
         rows = [{"t": t, "o": o, "h": h, "l": l, "c": c, "v": v} for t, o, h, l, c, v in bars]  # noqa: E741
-        self.bars.setdefault(symbol, []).extend(rows)
+        table = self.bars if timeframe is None else self.timeframe_bars.setdefault(timeframe, {})
+        with self._lock:
+            table.setdefault(symbol, []).extend(rows)
+
+    def history_rows(self, symbol: str, timeframe: str) -> list[dict[str, Any]]:
+        """The rows the bars endpoints serve for ``symbol`` at ``timeframe``."""
+        with self._lock:
+            rows = self.timeframe_bars.get(timeframe, {}).get(symbol)
+            return list(self.bars.get(symbol, []) if rows is None else rows)
+
+    def drop_data_streams(self) -> None:
+        """Close the market-data websockets from the server side; trade_updates stay up.
+        With ``streams_blocked`` set first, the clients stay out until it is cleared."""
+
+        async def close_all() -> None:
+            for ws in list(self._data_sockets):
+                await ws.close()
+
+        self._run(close_all())
 
     def drop_streams(self) -> None:
         """Close every websocket from the server side (the clients see a dropped connection)."""

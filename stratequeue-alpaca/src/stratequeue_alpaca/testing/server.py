@@ -142,7 +142,7 @@ def build_app(fake: FakeAlpaca) -> web.Application:
         for symbol in q.get("symbols", "").split(","):
             rows = [
                 b
-                for b in fake.bars.get(symbol, [])
+                for b in fake.history_rows(symbol, q.get("timeframe", ""))
                 if (start is None or b["t"] >= start) and (end is None or b["t"] <= end)
             ]
             rows.sort(key=lambda b: b["t"], reverse=desc)

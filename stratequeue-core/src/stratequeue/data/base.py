@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
 
+from ..errors import UsageError
 from ..granularity import GRANULARITIES, Granularity
 from ..models import Bar
+from .live.filter import BarFilter  # re-exported: plugins and the trader import it here
+from .live.values import utcnow
 
 __all__ = ["BaseDataSource", "BarFilter", "DataSourceConfig", "bars_to_frame"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ class BaseDataSource(ABC):
     """A market-data provider.
 
     Subclasses set ``name`` and ``granularities``; they deliver ``history()`` for warm-up and
-    ``stream()`` for live bars. ``stream`` is a blocking iterator that yields each CLOSED bar of
+    ``stream()`` for live bars; ``self._clock()`` is the time now (``options["clock"]``
+    replaces it in tests). ``stream`` is a blocking iterator that yields each CLOSED bar of
     the subscribed symbols once, in time order, and returns once :meth:`stop` is called
     (from any thread). Sources needing a key list it in ``env_vars`` and explain how to get it
     in :meth:`setup_instructions`.
@@ -43,7 +44,15 @@ class BaseDataSource(ABC):
     env_vars: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: DataSourceConfig) -> None:
+        if str(config.granularity) not in self.granularities:
+            raise UsageError(
+                f"The {self.display_name or self.name} data source does not offer "
+                f"{config.granularity} bars. Use one of: {', '.join(self.granularities)}"
+            )
         self.config = config
+        clock = config.options.get("clock")
+        #: the time now, aware UTC; ``options["clock"]`` replaces it (tests drive time by hand)
+        self._clock: Callable[[], datetime] = clock if callable(clock) else utcnow
         self.granularity = config.granularity
         self._stop = threading.Event()
 
@@ -75,41 +84,6 @@ class BaseDataSource(ABC):
     @classmethod
     def missing_env(cls, env: Mapping[str, str]) -> list[str]:
         return [var for var in cls.env_vars if not env.get(var)]
-
-
-class BarFilter:
-    """Keeps bad data from strategies: drops (and logs, with the reason) bars that have NaN or
-    non-positive prices, high below low, a timestamp in the future, or that repeat or precede a
-    bar already delivered for their symbol."""
-
-    def __init__(self, granularity: Granularity, *, clock=lambda: datetime.now(UTC)) -> None:
-        self.granularity = granularity
-        self.clock = clock
-        self.last: dict[str, datetime] = {}
-        self.dropped = 0
-
-    def accept(self, bar: Bar, *, check_future: bool = True) -> bool:
-        reason = bar.problem()
-        if reason is None and check_future and bar.timestamp > self.clock():
-            reason = f"its time {bar.timestamp.isoformat()} is in the future"
-        last = self.last.get(bar.symbol)
-        if reason is None and last is not None and bar.timestamp <= last:
-            reason = (
-                "it repeats an already delivered bar"
-                if bar.timestamp == last
-                else f"it is older than the last delivered bar ({last.isoformat()})"
-            )
-        if reason is not None:
-            self.dropped += 1
-            log.warning("Dropped bar %s %s: %s", bar.symbol, bar.timestamp.isoformat(), reason)
-            return False
-        self.last[bar.symbol] = bar.timestamp
-        return True
-
-    def filter(self, bars: Iterable[Bar], *, check_future: bool = True) -> Iterator[Bar]:
-        for bar in bars:
-            if self.accept(bar, check_future=check_future):
-                yield bar
 
 
 def bars_to_frame(bars: Sequence[Bar]):  # -> pandas.DataFrame (pandas imported lazily)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 from .. import hookimpl
 from ..models import Bar
@@ -87,10 +87,6 @@ class DemoDataSource(BaseDataSource):
         super().__init__(config)
         self._walks: dict[str, _Walk] = {}
         self._next_start: dict[str, datetime] = {}
-        clock = config.options.get("clock")
-        self._clock: Callable[[], datetime] = (
-            clock if callable(clock) else (lambda: datetime.now(UTC))
-        )
 
     def _walk(self, symbol: str) -> _Walk:
         if symbol not in self._walks:

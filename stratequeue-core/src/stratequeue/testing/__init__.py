@@ -7,12 +7,16 @@ aiohttp is imported only when a server starts: it is a test dependency of the pl
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import logging
 import queue
+import random
 import threading
 import time
 from collections import deque
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from ..models import Bar
@@ -20,7 +24,15 @@ from ..models import Bar
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["LoopbackFake", "ServerThread", "StreamRunner"]
+__all__ = [
+    "LoopbackFake",
+    "ManualClock",
+    "ServerThread",
+    "SourceFactory",
+    "StreamRunner",
+    "fake_arg_parser",
+    "serve_by_hand",
+]
 
 
 class ServerThread:
@@ -142,6 +154,17 @@ class LoopbackFake:
     live: bool = False
     rate_limit_per_minute: int | None = None
 
+    def _vendor(
+        self, api_key: str, *, live: bool, rate_limit_per_minute: int | None, seed: int
+    ) -> None:
+        """What every keyed vendor fake keeps: its key, the requests it saw, a seeded walk."""
+        self.api_key = api_key
+        self.live = live
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self.requests: list[str] = []
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
     def _serve(self, app: web.Application, host: str, port: int) -> None:
         self.server = ServerThread(app, host, port)
         self._live_task: Any = None
@@ -190,3 +213,72 @@ class LoopbackFake:
             return True
         self._recent.append(now)
         return False
+
+
+class ManualClock:
+    """A settable clock, shared by a data source (``options["clock"]``) and its test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self.now
+
+    def set(self, now: datetime) -> None:
+        with self._lock:
+            self.now = now
+
+
+def fake_arg_parser(vendor: str, port: int) -> argparse.ArgumentParser:
+    """The options every ``python -m <plugin>.testing`` shares: where to listen, which key."""
+    parser = argparse.ArgumentParser(description=f"Run a fake {vendor} on this machine.")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--key", default="test-key", help="the API key it accepts")
+    return parser
+
+
+def serve_by_hand(fake: LoopbackFake, message: str, *args: object) -> None:
+    """``python -m <plugin>.testing``: start ``fake``, log how to point the plugin at it, and
+    serve until Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    fake.start()
+    logging.getLogger(type(fake).__module__).info(message, *args)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+class SourceFactory:
+    """Build data sources of one class against a fake, with test-friendly option defaults,
+    and close every one built (a pytest fixture yields it and calls :meth:`close_all`)."""
+
+    def __init__(self, cls: Any, env: dict[str, str], defaults: dict[str, Any]) -> None:
+        self.cls = cls
+        self.env = env
+        self.defaults = defaults
+        self.made: list[Any] = []
+
+    def __call__(
+        self, granularity: str = "1m", env: dict[str, str] | None = None, **options: Any
+    ) -> Any:
+        from ..data.base import DataSourceConfig
+        from ..granularity import parse_granularity
+
+        config = DataSourceConfig(
+            granularity=parse_granularity(granularity, self.cls.granularities),
+            env=self.env if env is None else env,
+            options={**self.defaults, **options},
+        )
+        source = self.cls(config)
+        self.made.append(source)
+        return source
+
+    def close_all(self) -> None:
+        for source in self.made:
+            source.close()
