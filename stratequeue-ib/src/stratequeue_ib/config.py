@@ -14,6 +14,7 @@ __all__ = [
     "IBSettings",
     "account_problem",
     "credential_status",
+    "data_settings_from",
     "mode_problem",
     "settings_from",
     "setup_instructions",
@@ -53,6 +54,19 @@ def settings_from(env: Mapping[str, str]) -> IBSettings:
         client_id=_int(env, "IB_CLIENT_ID", 1),
         account=env.get("IB_ACCOUNT", "").strip(),
     )
+
+
+def data_settings_from(env: Mapping[str, str]) -> tuple[IBSettings, bool]:
+    """Where the ``ib`` data source connects, and whether it asks for regular trading hours
+    only. Its client id is ``IB_DATA_CLIENT_ID``, else ``IB_CLIENT_ID + 1`` (TWS allows one
+    connection per client id, and the broker holds ``IB_CLIENT_ID``); ``IB_USE_RTH=0`` asks
+    for extended hours too (default 1: 09:30-16:00 New York for US stocks)."""
+    broker = settings_from(env)
+    client_id = _int(env, "IB_DATA_CLIENT_ID", broker.client_id + 1)
+    rth = env.get("IB_USE_RTH", "").strip().lower()
+    if rth not in ("", "0", "1", "true", "false"):
+        raise BrokerError(f"IB_USE_RTH={rth!r} must be 1 (regular hours only) or 0 (all hours).")
+    return IBSettings(broker.host, broker.port, client_id, ""), rth not in ("0", "false")
 
 
 def is_paper_account(account: str) -> bool:

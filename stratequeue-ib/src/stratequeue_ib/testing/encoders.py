@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .state import FakeExecution, FakeOrder, Instrument
+from .tape import TapeBar
 
 __all__ = [
     "SERVER_VERSION",
@@ -24,6 +25,7 @@ __all__ = [
     "error",
     "exec_details",
     "exec_details_end",
+    "historical_data",
     "ib_time",
     "managed_accounts",
     "next_valid_id",
@@ -33,6 +35,7 @@ __all__ = [
     "portfolio_value",
     "position",
     "position_end",
+    "realtime_bar",
 ]
 
 #: the last text-protocol version before protobuf (201+); ib_async 2.x takes 157..178
@@ -304,3 +307,35 @@ def exec_details_end(req_id: int) -> Fields:
 
 def commission_report(e: FakeExecution) -> Fields:
     return [59, 1, e.exec_id, e.commission, "USD", "", "", ""]
+
+
+def _volume(bar: TapeBar, midpoint: bool) -> float:
+    return -1.0 if midpoint else bar.volume
+
+
+def historical_data(
+    req_id: int, start: str, end: str, bars: list[tuple[str, TapeBar]], midpoint: bool
+) -> Fields:
+    """historicalData (17): the query's start and end, then date, OHLC, volume, WAP and count
+    per bar (no version field at server version >= 124)."""
+    fields: Fields = [17, req_id, start, end, len(bars)]
+    for date, b in bars:
+        fields += [date, b.open, b.high, b.low, b.close, _volume(b, midpoint), b.wap, b.count]
+    return fields
+
+
+def realtime_bar(req_id: int, b: TapeBar, midpoint: bool) -> Fields:
+    """realtimeBar (50, version 3): the 5-second bar's start (epoch seconds) and its values."""
+    return [
+        50,
+        3,
+        req_id,
+        b.time,
+        b.open,
+        b.high,
+        b.low,
+        b.close,
+        _volume(b, midpoint),
+        b.wap,
+        b.count,
+    ]

@@ -12,12 +12,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from . import encoders as enc
 from .exchange import Exchange, Refusal
 from .session import Session
 from .state import FakeExecution, FakeOrder
+from .tape import TapeBar, walk
 
 __all__ = ["FakeTWS", "Received"]
 
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: what a fault does to the next request of its kind: ``pace`` answers error 100 (more than
-#: 50 messages a second) and places nothing; ``drop`` closes the connection before the request
+#: 50 messages a second) and places nothing (a history request: error 162, pacing violation); ``drop`` closes the connection before the request
 #: takes effect, ``drop-after`` right after it did
 FaultAction = Literal["pace", "drop", "drop-after"]
 
@@ -67,6 +69,11 @@ class FakeTWS:
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-tws", daemon=True)
         self._server: asyncio.Server | None = None
         self._log_lock = threading.Lock()
+        #: 5-second bars per tape key (``AAPL``, ``EURUSD``); see :mod:`.tape`
+        self.tape: dict[str, list[TapeBar]] = {}
+        #: TWS's clock: the end of a history request with no endDateTime
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._live: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> FakeTWS:
@@ -89,6 +96,8 @@ class FakeTWS:
 
     def stop(self) -> None:
         async def close() -> None:
+            if self._live is not None:
+                self._live.cancel()
             if self._server is not None:
                 self._server.close()
             for session in list(self._sessions):
@@ -203,7 +212,7 @@ class FakeTWS:
         self._on_loop(lambda: self.exchange.refusals.append(Refusal(code, message)))
 
     def fault(
-        self, kind: Literal["submit", "positions"], action: FaultAction, times: int = 1
+        self, kind: Literal["submit", "positions", "history"], action: FaultAction, times: int = 1
     ) -> None:
         """Make the next ``times`` requests of ``kind`` misbehave (see :data:`FaultAction`)."""
         self._on_loop(lambda: self._faults.setdefault(kind, []).extend([action] * times))
@@ -288,3 +297,73 @@ class FakeTWS:
     def received_ids(self) -> list[int]:
         with self._log_lock:
             return [r.msg_id for r in self.log]
+
+    # -- market data -------------------------------------------------------------------------
+    def seed_bars(self, key: str, bars: list[TapeBar]) -> None:
+        """Put 5-second bars on ``key``'s tape (history sees them; nothing is pushed)."""
+        self._on_loop(lambda: self.tape.setdefault(key, []).extend(bars))
+
+    def seed_walk(
+        self, key: str, start: datetime, count: int, price: float, seed: int = 7
+    ) -> list[TapeBar]:
+        """``count`` 5-second bars of a random walk from ``start`` on ``key``'s tape."""
+        bars = walk(start, count, price, seed)
+        self.seed_bars(key, bars)
+        return bars
+
+    def push_bars(self, key: str, bars: list[TapeBar]) -> None:
+        """Bars that happen now: on the tape, sent to every real-time subscription of ``key``
+        (none while the connection is down: history has them), and the last price for orders."""
+        self._on_loop(lambda: self._push(key, bars))
+
+    def push_walk(self, key: str, count: int, seed: int = 11) -> list[TapeBar]:
+        """The next ``count`` 5-second bars of ``key``, continuing its tape."""
+
+        def run() -> list[TapeBar]:
+            last = self.tape[key][-1]
+            bars = walk(datetime.fromtimestamp(last.time + 5, UTC), count, last.close, seed)
+            self._push(key, bars)
+            return bars
+
+        return self._on_loop(run)
+
+    def _push(self, key: str, bars: list[TapeBar]) -> None:
+        self.tape.setdefault(key, []).extend(bars)
+        for bar in bars:
+            for s in self._sessions:
+                s.push_bar(key, bar)
+        if bars and key in self.exchange.prices:
+            self.exchange.set_price(key, bars[-1].close)
+
+    def live(self, keys: list[str], interval: float = 5.0, burst: int = 1) -> None:
+        """Push the next walk bar of each of ``keys`` every ``interval`` s, ``burst`` at a time
+        (faster than real time from a tape that lies in the past: a burst of 12 is a minute,
+        so history in between never sees a minute half pushed), never a bar that has not ended
+        by :attr:`now`."""
+
+        async def run() -> None:
+            seed = 1000
+            while True:
+                for key in keys:
+                    last = self.tape[key][-1]
+                    room = int((self.now().timestamp() - (last.time + 5)) // 5)
+                    count = min(burst, room)
+                    if count > 0:
+                        seed += 1
+                        start = datetime.fromtimestamp(last.time + 5, UTC)
+                        self._push(key, walk(start, count, last.close, seed))
+                await asyncio.sleep(interval)
+
+        def start() -> None:
+            self._live = self._loop.create_task(run())
+
+        self._on_loop(start)
+
+    def history_requests(self) -> list[Received]:
+        """reqHistoricalData messages received (``fields[16]`` bar size, ``[17]`` duration,
+        ``[18]`` useRTH, ``[19]`` whatToShow)."""
+        with self._log_lock:
+            return [r for r in self.log if r.fields[0] == "20"]
+
+    def realtime_subscriptions(self) -> int:
+        return self._on_loop(lambda: sum(len(s.realtime) for s in self._sessions))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from . import encoders as enc
 from .exchange import Exchange, OrderRequest
+from .tape import BAR_SECONDS, TapeBar, fold, parse_duration, parse_end
 from .wire import GREETING, frame, read_frame
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Session:
         self.client_id: int | None = None
         self.positions = False  # subscribed to position updates
         self.account_updates = False
+        self.realtime: dict[int, tuple[str, bool]] = {}  # req id -> (tape key, midpoint)
 
     def send(self, fields: list[object]) -> None:
         if not self.writer.is_closing():
@@ -91,6 +93,10 @@ class Session:
             "62": self._account_summary,
             "76": self._account_updates_multi,
             "99": self._completed_orders,
+            "20": self._historical_data,
+            "25": self._cancel_historical_data,
+            "50": self._realtime_bars,
+            "51": self._cancel_realtime_bars,
         }
 
     @property
@@ -240,3 +246,54 @@ class Session:
                 if tag in wanted:
                     self.send(enc.account_summary(req_id, account, tag, values[tag], "USD"))
         self.send(enc.account_summary_end(req_id))
+
+    # -- market data -----------------------------------------------------------------------
+    def _historical_data(self, f: list[str]) -> None:
+        """reqHistoricalData (20): reqId, 12 contract fields, includeExpired, endDateTime,
+        barSize, duration, useRTH, whatToShow, formatDate, keepUpToDate, chartOptions."""
+        req_id = int(f[1])
+        if self.server.take_fault("history") == "pace":
+            self.send(
+                enc.error(
+                    req_id,
+                    162,
+                    "Historical Market Data Service error message:Historical data request pacing violation",
+                )
+            )
+            return
+        key = tape_key(f[3], f[4], f[11])
+        size, what = f[16], f[19]
+        if size not in BAR_SECONDS:
+            self.send(enc.error(req_id, 321, f"Error validating request:-'bar size' {size!r}"))
+            return
+        end = parse_end(f[15], self.server.now())
+        start = end - parse_duration(f[17])
+        bars = fold(
+            self.server.tape.get(key, []), start, end, size, rth=f[18] == "1" and f[4] == "STK"
+        )
+        stamp = "%Y%m%d %H:%M:%S"
+        self.send(
+            enc.historical_data(
+                req_id, start.strftime(stamp), end.strftime(stamp), bars, what == "MIDPOINT"
+            )
+        )
+
+    def _cancel_historical_data(self, f: list[str]) -> None:
+        """cancelHistoricalData (25): every answer here is sent at once; nothing to stop."""
+
+    def _realtime_bars(self, f: list[str]) -> None:
+        """reqRealTimeBars (50, v3): reqId, 12 contract fields, barSize, whatToShow, useRTH."""
+        self.realtime[int(f[2])] = (tape_key(f[4], f[5], f[12]), f[16] == "MIDPOINT")
+
+    def _cancel_realtime_bars(self, f: list[str]) -> None:
+        self.realtime.pop(int(f[2]), None)
+
+    def push_bar(self, key: str, bar: TapeBar) -> None:
+        for req_id, (wanted, midpoint) in list(self.realtime.items()):
+            if wanted == key:
+                self.send(enc.realtime_bar(req_id, bar, midpoint))
+
+
+def tape_key(symbol: str, sec_type: str, currency: str) -> str:
+    """Which tape a contract reads: the symbol (``EURUSD`` for the pair EUR.USD)."""
+    return f"{symbol}{currency}" if sec_type == "CASH" else symbol
