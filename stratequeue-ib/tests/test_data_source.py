@@ -152,7 +152,7 @@ def test_a_pacing_violation_is_retried(tws, make) -> None:
     bars = make("1m", pacer=pacer).history("AAPL", 5)
     assert bars == folded("AAPL", tape, 60)
     first, second = tws.history_requests()  # refused with 162, then answered
-    assert first.fields[2:] == second.fields[2:] and second.at - first.at >= 0.2
+    assert first.fields[2:] == second.fields[2:] and second.at - first.at >= 0.15
 
 
 def test_the_pacer_keeps_to_ibs_limits() -> None:
