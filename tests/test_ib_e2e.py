@@ -170,3 +170,29 @@ def test_sigkill_with_orders_waiting_and_fills_unseen_then_restart(
         assert [q for (q,) in rows(db, f"SELECT qty FROM fills WHERE client_order_id='{cid}'")] == [
             1.0
         ]
+
+
+def test_ib_data_source_and_broker_end_to_end(tws: FakeTWS, tmp_path: Path) -> None:
+    """--data-source ib: history from reqHistoricalData, then 5-second bars folded into 1m.
+    The fake's tape lies hours in the past and is pushed a minute every 0.1 s, so a 15 s run
+    sees tens of live minutes; the bars are stamped in the past, which the source accepts."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    tws.seed_walk("AAPL", now - timedelta(minutes=400), 12 * 35, tws.exchange.prices["AAPL"])
+    tws.live(["AAPL"], interval=0.1, burst=12)
+    db = tmp_path / "ib-data.sqlite"
+    out = stratequeue(
+        "--strategy", SMA, "--symbols", "AAPL", "--data-source", "ib", "--granularity", "1m",
+        "--broker", "ib", "--paper", "--duration", "0.25", "--db", str(db),
+        env={**env_for(tws), "IB_USE_RTH": "0"}, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    processed = int(out.stdout.split(" bars processed")[0].rsplit(" ", 1)[-1])
+    assert processed >= 10, out.stdout + out.stderr
+    history = [r for r in tws.history_requests() if r.fields[16] == "1 min"]
+    assert history and {r.client_id for r in tws.log if r.fields[0] == "50"} == {2}
+    assert rows(db, "SELECT COUNT(*) FROM orders")[0][0] >= 1
+    placed_once(tws, db)
+    ledger_is_the_account(tws, db)
