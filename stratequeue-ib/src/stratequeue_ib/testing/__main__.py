@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 
 from . import FakeTWS
 
@@ -18,6 +19,12 @@ def main() -> None:
     parser.add_argument("--price", action="append", default=[], metavar="SYMBOL=PRICE")
     parser.add_argument("--fill-delay", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--partial-fills", type=int, default=1)
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="market data: two hours of 5-second history per --price symbol, then a new "
+        "5-second bar every 5 s (for --data-source ib)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     fake = FakeTWS(accounts=tuple(args.account or ["DU123456"]), port=args.port)
@@ -26,6 +33,11 @@ def main() -> None:
         for item in args.price or ["AAPL=190"]:
             symbol, _, price = item.partition("=")
             fake.set_price(symbol, float(price))
+            if args.live:
+                now = datetime.now(UTC).replace(second=0, microsecond=0)
+                fake.seed_walk(symbol, now - timedelta(hours=2), 12 * 120, float(price))
+        if args.live:
+            fake.live([item.partition("=")[0] for item in args.price or ["AAPL=190"]])
         sys.stdout.write(f"{fake.address}\n")
         sys.stdout.flush()
         done = threading.Event()
