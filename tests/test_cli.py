@@ -15,7 +15,7 @@ SMA = str(EXAMPLES / "strategies" / "sma.py")
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--strategy", SMA, "--symbols", "AAPL", "--broker", "ib"], "Unknown broker 'ib'"),
+        (["--strategy", SMA, "--symbols", "AAPL", "--broker", "etrade"], "Unknown broker 'etrade'"),
         (
             ["--strategy", SMA, "--symbols", "AAPL", "--data-source", "bloomberg"],
             "Unknown data source 'bloomberg'",
