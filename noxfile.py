@@ -19,6 +19,7 @@ nox.options.sessions = [
     "alpaca",
     "polygon",
     "cmc",
+    "ib",
     "integration",
 ]
 
@@ -27,6 +28,7 @@ PLUGINS = {
     "alpaca": "./stratequeue-alpaca",
     "polygon": "./stratequeue-polygon",
     "cmc": "./stratequeue-cmc",
+    "ib": "./stratequeue-ib",
 }
 ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
 # Two workers (this project's machines have 2 cores); a file's tests stay on one worker so
@@ -116,6 +118,12 @@ def polygon(session: nox.Session) -> None:
 @nox.session
 def cmc(session: nox.Session) -> None:
     _plugin(session, "cmc")
+
+
+@nox.session
+def ib(session: nox.Session) -> None:
+    """stratequeue-ib against the fake TWS: what `pip install "stratequeue[ib]"` installs."""
+    _plugin(session, "ib")
 
 
 @nox.session
