@@ -8,8 +8,8 @@ import os
 import signal
 import sqlite3
 import threading
-from dataclasses import replace
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
