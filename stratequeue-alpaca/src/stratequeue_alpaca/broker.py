@@ -434,24 +434,6 @@ class AlpacaBroker(BaseBroker):
             return self._ack(placed, order.symbol)
         return self._unknown(order, f"unconfirmed after {self._retrier.attempts} attempts ({last})")
 
-    def _unknown(self, order: BrokerOrder, message: str) -> OrderAck:
-        """Sent, and Alpaca may hold it: kept open as UNKNOWN, looked up again later."""
-        log.error("Order %s: %s; it is kept as sent, state unknown", order.client_order_id, message)
-        return OrderAck(
-            order.client_order_id,
-            OrderStatus.UNKNOWN,
-            message=f"state unknown: {message}",
-            symbol=order.symbol,
-        )
-
-    def _refused(self, order: BrokerOrder, message: str) -> OrderAck:
-        log.warning(
-            "Order %s %s %s rejected: %s", order.client_order_id, order.side, order.symbol, message
-        )
-        return OrderAck(
-            order.client_order_id, OrderStatus.REJECTED, message=message, symbol=order.symbol
-        )
-
     def _ack(
         self, alpaca_order: Any, symbol: str | None = None, *, record: bool = True
     ) -> OrderAck:

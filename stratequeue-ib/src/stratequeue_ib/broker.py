@@ -467,23 +467,6 @@ class IBBroker(BaseBroker):
             await asyncio.sleep(0.01)
         return "timeout"
 
-    def _unknown(self, order: BrokerOrder, message: str) -> OrderAck:
-        log.error("Order %s: %s; it is kept as sent, state unknown", order.client_order_id, message)
-        return OrderAck(
-            order.client_order_id,
-            OrderStatus.UNKNOWN,
-            message=f"state unknown: {message}",
-            symbol=order.symbol,
-        )
-
-    def _refused(self, order: BrokerOrder, message: str) -> OrderAck:
-        log.warning(
-            "Order %s %s %s rejected: %s", order.client_order_id, order.side, order.symbol, message
-        )
-        return OrderAck(
-            order.client_order_id, OrderStatus.REJECTED, message=message, symbol=order.symbol
-        )
-
     def cancel_order(self, client_order_id: str) -> OrderAck:
         name = client_order_id
         with self._lock:

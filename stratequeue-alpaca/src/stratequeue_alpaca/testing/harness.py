@@ -11,7 +11,7 @@ from typing import Any
 
 from stratequeue.brokers.base import BrokerConfig
 from stratequeue.models import BrokerOrder, Side
-from stratequeue.testing.harness import FaultKind
+from stratequeue.testing.harness import FaultKind, Reconnecting
 
 from ..broker import AlpacaBroker
 from . import FakeAlpaca
@@ -26,7 +26,7 @@ _FAULT_ROUTES: dict[str, tuple[str, str]] = {
 _PARAMS = {"timeout": 2.0, "retry_backoff": 0.01, "stream_wait": 5.0, "reconcile_interval": 0.0}
 
 
-class AlpacaHarness:
+class AlpacaHarness(Reconnecting[AlpacaBroker]):
     def __init__(
         self, fake: FakeAlpaca, symbol: str = "AAPL", price: float = 190.0, **params: Any
     ) -> None:
@@ -45,14 +45,6 @@ class AlpacaHarness:
                 f"the Alpaca broker could not connect to the fake at {self.fake.url}"
             )
         return broker
-
-    def connect_new(self) -> AlpacaBroker:
-        self.broker.disconnect()
-        self.broker = self._connect()
-        return self.broker
-
-    def close(self) -> None:
-        self.broker.disconnect()
 
     def set_price(self, symbol: str, price: float) -> None:
         self.fake.exchange.set_price(symbol, price)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -114,6 +115,28 @@ class BaseBroker(ABC):
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
+
+    # -- answers about an order sent ---------------------------------------------------------
+    def _unknown(self, order: BrokerOrder, message: str) -> OrderAck:
+        """Sent, and the broker may hold it: kept open as UNKNOWN, looked up again later."""
+        logging.getLogger(type(self).__module__).error(
+            "Order %s: %s; it is kept as sent, state unknown", order.client_order_id, message
+        )
+        return OrderAck(
+            order.client_order_id,
+            OrderStatus.UNKNOWN,
+            message=f"state unknown: {message}",
+            symbol=order.symbol,
+        )
+
+    def _refused(self, order: BrokerOrder, message: str) -> OrderAck:
+        """The broker said no: REJECTED, with its reason."""
+        logging.getLogger(type(self).__module__).warning(
+            "Order %s %s %s rejected: %s", order.client_order_id, order.side, order.symbol, message
+        )
+        return OrderAck(
+            order.client_order_id, OrderStatus.REJECTED, message=message, symbol=order.symbol
+        )
 
     # -- credentials and setup -------------------------------------------------------------
     @classmethod

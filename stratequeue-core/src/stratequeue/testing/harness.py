@@ -6,12 +6,12 @@ venue behind it (the plugin's fake). One small protocol; the paper broker's is
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Generic, Literal, Protocol, TypeVar
 
 from ..brokers.base import BaseBroker
 from ..models import BrokerOrder
 
-__all__ = ["BrokerHarness", "FaultKind"]
+__all__ = ["BrokerHarness", "FaultKind", "Reconnecting"]
 
 #: the requests :meth:`BrokerHarness.fail_next` can make fail: placing an order, looking one
 #: up by client order id, listing positions
@@ -70,3 +70,24 @@ class BrokerHarness(Protocol):
     def refused_order(self, client_order_id: str) -> tuple[BrokerOrder, str]:
         """An order the venue refuses, and words its refusal message contains."""
         ...
+
+
+B = TypeVar("B", bound=BaseBroker)
+
+
+class Reconnecting(Generic[B]):
+    """``connect_new`` and ``close`` for a harness whose ``_connect`` opens a broker on the
+    venue."""
+
+    broker: B
+
+    def _connect(self) -> B:
+        raise NotImplementedError
+
+    def connect_new(self) -> B:
+        self.broker.disconnect()
+        self.broker = self._connect()
+        return self.broker
+
+    def close(self) -> None:
+        self.broker.disconnect()

@@ -22,12 +22,12 @@ from pathlib import Path
 from ..brokers.base import BrokerConfig
 from ..brokers.paper import PaperBroker
 from ..models import Bar, BrokerOrder, Side
-from .harness import FaultKind
+from .harness import FaultKind, Reconnecting
 
 __all__ = ["PaperHarness"]
 
 
-class PaperHarness:
+class PaperHarness(Reconnecting[PaperBroker]):
     def __init__(self, path: str | Path, symbol: str = "SPY", price: float = 100.0) -> None:
         self.path = str(path)
         self.symbol = symbol
@@ -43,14 +43,6 @@ class PaperHarness:
         broker.connect()
         self._instances.append(broker)
         return broker
-
-    def connect_new(self) -> PaperBroker:
-        self.broker.disconnect()
-        self.broker = self._connect()
-        return self.broker
-
-    def close(self) -> None:
-        self.broker.disconnect()
 
     def _tick(self) -> datetime:
         self._clock += timedelta(minutes=1)

@@ -11,7 +11,7 @@ from typing import Any
 
 from stratequeue.brokers.base import BrokerConfig
 from stratequeue.models import BrokerOrder, Side
-from stratequeue.testing.harness import FaultKind
+from stratequeue.testing.harness import FaultKind, Reconnecting
 
 from ..broker import IBBroker
 from .server import FakeTWS
@@ -31,7 +31,7 @@ def fast_params(**params: Any) -> dict[str, Any]:
     }
 
 
-class IBHarness:
+class IBHarness(Reconnecting[IBBroker]):
     def __init__(
         self,
         fake: FakeTWS,
@@ -60,14 +60,6 @@ class IBHarness:
                 f"the IB broker could not connect to the fake TWS at {self.fake.address}"
             )
         return broker
-
-    def connect_new(self) -> IBBroker:
-        self.broker.disconnect()
-        self.broker = self._connect()
-        return self.broker
-
-    def close(self) -> None:
-        self.broker.disconnect()
 
     def set_price(self, symbol: str, price: float) -> None:
         self.fake.set_price(symbol, price)
