@@ -32,7 +32,7 @@ from .engine.flatten import (
 from .errors import BrokerError, UsageError
 from .ledger import Ledger
 from .portfolio.config import StrategySpec
-from .portfolio.manager import Portfolio, Sleeve
+from .portfolio import Portfolio, Sleeve
 
 __all__ = ["RunConfig", "Trader", "choose_broker"]
 
