@@ -31,8 +31,8 @@ from .engine.flatten import (
 )
 from .errors import BrokerError, UsageError
 from .ledger import Ledger
-from .portfolio.config import StrategySpec
 from .portfolio import Portfolio, Sleeve
+from .portfolio.config import StrategySpec
 
 __all__ = ["RunConfig", "Trader", "choose_broker"]
 

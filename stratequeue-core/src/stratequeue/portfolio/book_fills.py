@@ -62,9 +62,15 @@ class BookFills:
                 continue
             if any(ref in pending_refs(s.runner) for s, ref in open_order.legs):
                 continue
-            filled = p.ledger.db.execute(
-                "SELECT COUNT(*) FROM fills WHERE client_order_id=?", (cid,)
-            ).fetchone()[0] > 0 or any(f.fill.client_order_id == cid for f in actions.fills)
+            # the ledger is asked only when this bar booked no fill of it (the fills table is
+            # not indexed by order: its scan grows with the ledger's history)
+            filled = (
+                any(f.fill.client_order_id == cid for f in actions.fills)
+                or p.ledger.db.execute(
+                    "SELECT COUNT(*) FROM fills WHERE client_order_id=?", (cid,)
+                ).fetchone()[0]
+                > 0
+            )
             status = OrderStatus.FILLED if filled else OrderStatus.CANCELED
             p.ledger.update_order(cid, status, event=status.value)
             actions.finished.append((cid, filled))

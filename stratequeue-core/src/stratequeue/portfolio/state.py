@@ -21,6 +21,7 @@ __all__ = [
     "ADOPTED",
     "Actions",
     "BookFill",
+    "ClosedTally",
     "ExitStep",
     "OpenOrder",
     "Sleeve",
@@ -39,6 +40,15 @@ ADOPTED = "-adopted"
 
 
 @dataclass
+class ClosedTally:
+    """A book's closed trades since its warm-up: how many were read, how many won."""
+
+    start: int = -1  # the ``closed_before`` they were counted from
+    seen: int = 0  # closed trades read (from ``start``)
+    wins: int = 0
+
+
+@dataclass
 class Sleeve:
     """One strategy on one symbol: its runner (book) and its orders at the broker."""
 
@@ -48,6 +58,8 @@ class Sleeve:
     capital: float
     cids: dict[str, str] = field(default_factory=dict)  # order ref -> client order id
     closed_before: int = 0  # trades the book closed during its warm-up (not real)
+    #: the book's closed trades counted so far, for the summary (summary.py)
+    tally: ClosedTally = field(default_factory=lambda: ClosedTally(), repr=False)
 
     @property
     def strategy_id(self) -> str:

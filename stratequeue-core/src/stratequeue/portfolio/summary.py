@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .state import Sleeve, avg_price
+from .state import ClosedTally, Sleeve, avg_price
 
 if TYPE_CHECKING:
     from .pipeline import Portfolio
@@ -39,8 +39,11 @@ def strategy_summary(p: Portfolio) -> list[dict[str, Any]]:
         own = p.by_strategy[strategy_id]
         capital = sum(s.capital for s in own)
         equity = sum(float(s.runner.equity) for s in own)
-        closed = [t for s in own for t in list(s.runner.closed_trades)[s.closed_before :]]
-        wins = sum(1 for t in closed if t.pl > 0)
+        trades = wins = 0
+        for s in own:
+            tally = _count_closed(s)
+            trades += tally.seen
+            wins += tally.wins
         out.append(
             {
                 "strategy_id": strategy_id,
@@ -48,9 +51,22 @@ def strategy_summary(p: Portfolio) -> list[dict[str, Any]]:
                 "capital": capital,
                 "equity": equity,
                 "pnl": equity - capital,
-                "trades": len(closed),
-                "win_rate": wins / len(closed) if closed else None,
+                "trades": trades,
+                "win_rate": wins / trades if trades else None,
                 "positions": {s.symbol: float(s.runner.position_size) for s in own},
             }
         )
     return out
+
+
+def _count_closed(sleeve: Sleeve) -> ClosedTally:
+    """The sleeve's closed trades since its warm-up, counted once each: the display asks for
+    the summary at every bar, and a book's closed trades only grow."""
+    closed = sleeve.runner.closed_trades
+    tally = sleeve.tally
+    if tally.start != sleeve.closed_before or len(closed) < tally.start + tally.seen:
+        tally = sleeve.tally = ClosedTally(sleeve.closed_before)
+    fresh = closed[tally.start + tally.seen :]
+    tally.seen += len(fresh)
+    tally.wins += sum(1 for t in fresh if t.pl > 0)
+    return tally
