@@ -201,5 +201,5 @@ def test_every_bar_is_logged_with_verbose_only(tmp_path: Path, verbose: bool):
     text = (tmp_path / "stratequeue.log").read_text()
     bar_lines = [line for line in text.splitlines() if ": bar GOOG " in line]
     assert len(bar_lines) == (120 if verbose else 0), text[-2000:]
-    assert "stratequeue.portfolio.manager: order sq-" in text
-    assert "stratequeue.portfolio.manager: book fill sq-" in text
+    assert "stratequeue.portfolio.routing: order sq-" in text
+    assert "stratequeue.portfolio.book_fills: book fill sq-" in text

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 
 from ..brokers.base import Capability
 from ..models import BrokerOrder, OrderIntent, OrderStatus, OrderType, Side
-from .external import is_crypto
+from .sizing import is_crypto
+from .state import Actions, OpenOrder, Sleeve, book_intent
 
 if TYPE_CHECKING:
-    from .manager import Portfolio, Sleeve, _Actions
+    from .pipeline import Portfolio
 
 __all__ = ["LEG", "bracket_class", "free_sibling", "map_leg", "replace_leg"]
 
@@ -40,7 +41,7 @@ def bracket_class(portfolio: Portfolio, sleeve: Sleeve, intent: OrderIntent) -> 
     other side, whose entry fill would close a trade before opening one)."""
     broker = portfolio.broker
     if (
-        not portfolio.external
+        not portfolio.fills.real
         or broker is None
         or Capability.BRACKET not in broker.capabilities
         or intent.parent_ref is not None
@@ -56,8 +57,6 @@ def bracket_class(portfolio: Portfolio, sleeve: Sleeve, intent: OrderIntent) -> 
 def map_leg(portfolio: Portfolio, sleeve: Sleeve, intent: OrderIntent) -> bool:
     """A trade's new SL/TP order whose entry went out as a bracket: record it as that leg
     (nothing is sent). False when the entry was not a bracket."""
-    from .manager import _OpenOrder
-
     ledger = portfolio.ledger
     entry = sleeve.cids.get(intent.parent_ref or "")
     suffix = _SUFFIX.get(intent.order_type)
@@ -84,7 +83,7 @@ def map_leg(portfolio: Portfolio, sleeve: Sleeve, intent: OrderIntent) -> bool:
     ):
         ledger.update_order(cid, OrderStatus.ACCEPTED, event=f"leg of bracket {entry}")
     sleeve.cids[intent.ref] = cid
-    open_order = portfolio.open_orders.setdefault(cid, _OpenOrder(cid, sleeve.symbol, []))
+    open_order = portfolio.open_orders.setdefault(cid, OpenOrder(cid, sleeve.symbol, []))
     open_order.legs.append((sleeve, intent.ref))  # a second partial fill adds its trade's order
     return True
 
@@ -100,7 +99,7 @@ def free_sibling(portfolio: Portfolio, cid: str) -> None:
 
 
 def replace_leg(
-    portfolio: Portfolio, sleeve: Sleeve, ref: str, actions: _Actions
+    portfolio: Portfolio, sleeve: Sleeve, ref: str, actions: Actions
 ) -> list[str] | None:
     """New SL/TP prices for a bracket's leg. With Capability.REPLACE the leg is replaced at the
     broker (same name) and [] is returned; without it, the open legs to cancel and send again
@@ -111,7 +110,7 @@ def replace_leg(
         return None
     broker = portfolio.broker
     if broker is not None and Capability.REPLACE in broker.capabilities:
-        intent = portfolio._book_intent(sleeve, ref)
+        intent = book_intent(sleeve, ref)
         if intent is not None:
             actions.replaces.append((cid, intent.limit, intent.stop))
         return []

@@ -15,6 +15,9 @@ Run once per start, after a live run is confirmed and before the first new order
    recorded, and never cancelled or traded against.
 5. **Positions**: each rebuilt book must hold what its fills say; what no strategy explains is
    EXTERNAL.
+
+Before it, the rebuilt books get their orders back (:func:`resume_orders`); a replay's warm-up
+trades are recorded as of their entry (:func:`adopt`) for step 3 to book at the paper account.
 """
 
 from __future__ import annotations
@@ -22,17 +25,21 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..brokers.base import BookPricedBroker, Capability, OrderAck
 from ..errors import StrateQueueError
-from ..models import Fill, OrderStatus, Side
+from ..ledger import Allocation
+from ..models import BrokerOrder, Fill, OrderStatus, Side
+from .ids import client_order_id
+from .state import ADOPTED, OpenOrder, Sleeve, oco_leg, order_from_row, to_utc
 
 if TYPE_CHECKING:
-    from .manager import Portfolio
+    from .pipeline import Portfolio
 
-__all__ = ["EXTERNAL", "ReconciliationError", "reconcile"]
+__all__ = ["EXTERNAL", "ReconciliationError", "adopt", "reconcile", "resume_orders"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +59,7 @@ def reconcile(portfolio: Portfolio) -> list[str]:
     notes: list[str] = []
     if portfolio.broker is None:
         return notes
-    if portfolio.external:
+    if portfolio.fills.real:
         _executions(portfolio, notes)
     _ledger_orders(portfolio, notes)
     if isinstance(portfolio.broker, BookPricedBroker):
@@ -77,7 +84,7 @@ def _executions(p: Portfolio, notes: list[str]) -> None:
         base = fill.client_order_id.partition("/")[0]
         if p.ledger.order(base) is None or p.ledger.has_execution(fill.execution_id):
             continue
-        if p._real_fill(fill, p.after_last_bar(fill.symbol)):
+        if real_fill(p, fill):
             notes.append(
                 f"Booked {fill.side.value} {fill.qty:g} {fill.symbol} @ {fill.price:g} "
                 f"(execution {fill.execution_id} of order {fill.client_order_id}), filled while "
@@ -86,8 +93,6 @@ def _executions(p: Portfolio, notes: list[str]) -> None:
 
 
 def _ledger_orders(p: Portfolio, notes: list[str]) -> None:
-    from .manager import _ledger_status, _oco_leg, _order_from_row
-
     broker = p.broker
     assert broker is not None
     has_executions = Capability.EXECUTIONS in broker.capabilities
@@ -95,10 +100,10 @@ def _ledger_orders(p: Portfolio, notes: list[str]) -> None:
         cid = row["client_order_id"]
         ack = broker.get_order(cid)
         if ack is None:
-            ack = broker.submit_order(_order_from_row(row))
+            ack = broker.submit_order(order_from_row(row))
             p.ledger.update_order(
                 cid,
-                _ledger_status(ack.status, p.external),
+                p.fills.ledger_status(ack.status),
                 event="sent after restart",
                 message=ack.message,
                 broker_order_id=ack.broker_order_id or None,
@@ -110,12 +115,12 @@ def _ledger_orders(p: Portfolio, notes: list[str]) -> None:
             )
             continue
         booked = float(row["filled_qty"] or 0)
-        if p.external and not has_executions and ack.filled_qty > booked + 1e-9:
+        if p.fills.real and not has_executions and ack.filled_qty > booked + 1e-9:
             # A broker that cannot list executions: the missed part, from its cumulative
             # quantity (cum_qty makes a later report of the same execution a no-op).
             price = ack.filled_avg_price or p.last_price.get(row["symbol"], 0.0)
             fill = Fill(
-                cid + _oco_leg(row, price),
+                cid + oco_leg(row, price),
                 row["symbol"],
                 Side(row["side"]),
                 ack.filled_qty - booked,
@@ -125,14 +130,14 @@ def _ledger_orders(p: Portfolio, notes: list[str]) -> None:
                 f"{ack.broker_order_id or cid}:{ack.filled_qty:g}",
                 cum_qty=ack.filled_qty,
             )
-            p._real_fill(fill, p.after_last_bar(fill.symbol))
+            real_fill(p, fill)
             notes.append(
                 f"Applied {fill.qty:g} {row['symbol']} filled on order {cid} while StrateQueue was down."
             )
-        elif _ledger_status(ack.status, p.external) is not OrderStatus(row["status"]):
+        elif p.fills.ledger_status(ack.status) is not OrderStatus(row["status"]):
             p.ledger.update_order(
                 cid,
-                _ledger_status(ack.status, p.external),
+                p.fills.ledger_status(ack.status),
                 event="status after restart",
                 message=ack.message,
                 broker_order_id=ack.broker_order_id or None,
@@ -144,7 +149,7 @@ def _broker_orders(p: Portfolio, notes: list[str]) -> None:
     broker = p.broker
     assert broker is not None
     ours = f"sq-{p.ledger_id}-"
-    external: list[dict[str, object]] = []
+    foreign: list[dict[str, object]] = []
     for ack in broker.get_open_orders():
         cid = ack.client_order_id
         if not ack.status.is_open:
@@ -154,7 +159,7 @@ def _broker_orders(p: Portfolio, notes: list[str]) -> None:
             continue  # tracked: the books and the ledger wait for it
         what = _describe(ack)
         if row is None and not cid.startswith(ours):
-            external.append(
+            foreign.append(
                 {
                     "client_order_id": cid,
                     "broker_order_id": ack.broker_order_id,
@@ -186,7 +191,7 @@ def _broker_orders(p: Portfolio, notes: list[str]) -> None:
             f"(broker: {result.status.value}{', ' + result.message if result.message else ''})."
         )
         log.warning("Cancelled order %s (%s) at start: %s", cid, what, seen)
-    p.ledger.set_meta("external_orders", json.dumps(external, sort_keys=True))
+    p.ledger.set_meta("external_orders", json.dumps(foreign, sort_keys=True))
 
 
 def _describe(ack: OrderAck) -> str:
@@ -197,8 +202,6 @@ def _describe(ack: OrderAck) -> str:
 
 def _book_fills(p: Portfolio, notes: list[str]) -> None:
     """Fills the ledger has but a book-priced broker has not booked."""
-    from .manager import _ADOPTED, _order_from_row
-
     broker = p.broker
     assert isinstance(broker, BookPricedBroker)
     for row in p.ledger.fills():
@@ -217,7 +220,7 @@ def _book_fills(p: Portfolio, notes: list[str]) -> None:
                     "which neither the ledger nor the broker knows. Check the broker account "
                     "before restarting."
                 )
-            ack = p.broker.submit_order(_order_from_row(order))  # type: ignore[union-attr]
+            ack = p.broker.submit_order(order_from_row(order))  # type: ignore[union-attr]
             p.ledger.update_order(
                 order["client_order_id"],
                 OrderStatus(order["status"]),
@@ -234,7 +237,7 @@ def _book_fills(p: Portfolio, notes: list[str]) -> None:
             execution_id=row["execution_id"],
             cash_flow=flow,
         )
-        if not row["execution_id"].endswith(_ADOPTED):  # the warm-up's, booked at start
+        if not row["execution_id"].endswith(ADOPTED):  # the warm-up's, booked at start
             notes.append(
                 f"Booked fill {row['execution_id']} at the broker (recorded before the last stop)."
             )
@@ -268,4 +271,75 @@ def _positions(p: Portfolio, notes: list[str]) -> None:
             notes.append(
                 f"{EXTERNAL}: {extra:+g} {position.symbol} at the broker belongs to no strategy; "
                 "it is tracked and never traded."
+            )
+
+
+def real_fill(p: Portfolio, fill: Fill) -> bool:
+    """Book a broker's fill found at start, as just after its symbol's last bar."""
+    from .broker_fills import BrokerFills
+
+    assert isinstance(p.fills, BrokerFills), "only a broker that reports fills has executions"
+    return bool(p.fills.real_fill(fill, p.after_last_bar(fill.symbol)))
+
+
+def resume_orders(p: Portfolio) -> None:
+    """After the books were rebuilt from the ledger: which order each ref is, which are open."""
+    for sleeve in p.all_sleeves():
+        sleeve.cids.update(p.ledger.intent_orders(sleeve.strategy_id, sleeve.symbol))
+    by_key = {(s.strategy_id, s.symbol): s for s in p.all_sleeves()}
+    for row in p.ledger.orders(open_only=True):
+        legs = [
+            (by_key[(leg["strategy_id"], row["symbol"])], leg["ref"])
+            for leg in p.ledger.legs(row["client_order_id"])
+            if (leg["strategy_id"], row["symbol"]) in by_key
+        ]
+        if legs:
+            p.open_orders[row["client_order_id"]] = OpenOrder(
+                row["client_order_id"], row["symbol"], legs
+            )
+
+
+def adopt(p: Portfolio, sleeve: Sleeve, trades: Sequence[Any]) -> None:
+    """Record trades a warm-started strategy holds from its history, as of their entry, so a
+    replay's account matches the strategy's book. Only the ledger is written: like any
+    committed order and fill, :func:`reconcile` takes them to the (paper) account, in ledger
+    order, also after a crash in between. Live runs never do this: no order is placed for
+    the past."""
+    from ..engine.book import ref_of
+
+    with p.ledger.transaction():
+        for trade in trades:
+            trade_ref = ref_of(trade) or f"bar{trade.entry_bar}"
+            ref = f"adopted-{trade_ref}"
+            cid = client_order_id(p.ledger_id, sleeve.strategy_id, sleeve.symbol, ref)
+            side = Side.BUY if trade.size > 0 else Side.SELL
+            order = BrokerOrder(cid, sleeve.symbol, side, None)
+            p.ledger.record_order(p.run_id, order, [(sleeve.strategy_id, ref, trade.size)])
+            entry_time = to_utc(trade.entry_time)
+            fill = Fill(
+                cid,
+                sleeve.symbol,
+                side,
+                abs(trade.size),
+                trade.entry_price,
+                entry_time,
+                0.0,
+                cid + ADOPTED,
+            )
+            allocation = Allocation(
+                sleeve.strategy_id, sleeve.symbol, ref, trade.size, trade.entry_price
+            )
+            p.ledger.record_fill(fill, [allocation])
+            p.ledger.update_order(cid, OrderStatus.FILLED, event="adopted from warm-up")
+            p.ledger.open_trade(
+                sleeve.strategy_id,
+                sleeve.symbol,
+                trade_ref,
+                trade.size,
+                trade.entry_bar,
+                trade.entry_price,
+                entry_time,
+                trade.sl,
+                trade.tp,
+                trade.tag,
             )

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..models import OrderIntent
 
-__all__ = ["external_qty", "is_crypto"]
+__all__ = ["broker_qty", "is_crypto"]
 
 _CRYPTO_BASES = {
     "BTC",
@@ -40,7 +40,7 @@ def is_crypto(symbol: str) -> bool:
     return "/" in symbol or base in _CRYPTO_BASES
 
 
-def external_qty(sleeve: Any, intent: OrderIntent, last_price: float | None) -> float:
+def broker_qty(sleeve: Any, intent: OrderIntent, last_price: float | None) -> float:
     """The signed quantity to send for ``intent`` (0 when the book cannot afford one unit)."""
     sign = 1.0 if intent.size > 0 else -1.0
     if not intent.is_fraction:
