@@ -106,8 +106,6 @@ class BaseBroker(ABC):
     name: ClassVar[str] = ""
     display_name: ClassVar[str] = ""
     fills_at_book_prices: ClassVar[bool] = False
-    #: May one account hold a long and a short of the same symbol at once?
-    supports_hedging: ClassVar[bool] = False
     #: Asset classes and order types, for ``--list-brokers``.
     features: ClassVar[Mapping[str, str]] = {}
     #: What this broker can do (see :class:`Capability`).

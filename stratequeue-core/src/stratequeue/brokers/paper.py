@@ -87,7 +87,6 @@ class PaperBroker(BaseBroker):
     name = "paper"
     display_name = "Paper (local simulation)"
     fills_at_book_prices = True
-    supports_hedging = False
     features = {
         "assets": "any symbol the data source has",
         "orders": "market, limit, stop, stop-limit",
