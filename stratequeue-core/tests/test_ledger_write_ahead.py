@@ -15,7 +15,7 @@ from stratequeue.brokers.paper import PaperBroker
 from stratequeue.ledger import Ledger
 from stratequeue.models import Bar, BrokerOrder, Side
 from stratequeue.portfolio.config import StrategySpec
-from stratequeue.trader import RunConfig, Trader
+from stratequeue.app import App, RunConfig
 from test_replay_parity import FILES, synthetic
 
 T = datetime(2024, 6, 3, 13, 30, tzinfo=UTC)
@@ -119,15 +119,16 @@ def test_orders_and_fills_are_in_the_ledger_file_before_the_broker_acts_on_them(
         data_options={"path": str(csv)},
         replay=True,
     )
-    trader = Trader(config, None, show_events=False)
-    trader.build()
-    assert isinstance(trader.broker, PaperBroker)
-    trader.broker.__class__ = _Watched
-    watched = trader.broker
+    app = App(config, None, show_events=False)
+    app.build()
+    assert isinstance(app.broker, PaperBroker)
+    app.broker.__class__ = _Watched
+    watched = app.broker
     assert isinstance(watched, _Watched)
     watched.ledger_path, watched.seen = config.db, []
-    trader.start()
-    trader.run()
-    trader.close("feed ended")
+    app.confirm()
+    app.start()
+    app.run()
+    app.close("feed ended")
     assert sum(s.startswith("order") for s in watched.seen) > 5
     assert sum(s.startswith("fill") for s in watched.seen) > 5

@@ -8,13 +8,13 @@ import pytest
 from backtesting import backtesting
 from backtesting.test import GOOG
 from stratequeue.portfolio.config import StrategySpec
-from stratequeue.trader import RunConfig, Trader
+from stratequeue.app import App, RunConfig
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 FILLS_BY_ORDER = "FROM fills WHERE client_order_id"
 
 
-def replay(tmp_path: Path, watch_sql: list[str] | None = None) -> Trader:
+def replay(tmp_path: Path, watch_sql: list[str] | None = None) -> App:
     """A finished paper replay of the SMA crossover over 400 GOOG bars."""
     csv = tmp_path / "GOOG.csv"
     GOOG.iloc[:400].to_csv(csv)
@@ -29,16 +29,16 @@ def replay(tmp_path: Path, watch_sql: list[str] | None = None) -> Trader:
         data_options={"path": str(csv)},
         replay=True,
     )
-    trader = Trader(config, None, show_events=False)
-    trader.build()
-    assert trader.ledger is not None
+    app = App(config, None, show_events=False)
+    app.build()
     if watch_sql is not None:
-        trader.ledger.db.set_trace_callback(watch_sql.append)
-    trader.start()
-    trader.run()
-    trader.ledger.db.set_trace_callback(None)
-    trader.close("feed ended")
-    return trader
+        app.ledger.db.set_trace_callback(watch_sql.append)
+    app.confirm()
+    app.start()
+    app.run()
+    app.ledger.db.set_trace_callback(None)
+    app.close("feed ended")
+    return app
 
 
 def test_a_filled_book_order_ends_without_scanning_the_fills_table(tmp_path: Path) -> None:
@@ -57,9 +57,8 @@ def test_the_summary_reads_each_closed_trade_once(
 ) -> None:
     """The display asks for the strategy summary after every bar: its trade count and win rate
     read the trades closed since the last ask, not every trade the run ever closed."""
-    trader = replay(tmp_path)
-    assert trader.portfolio is not None
-    first = trader.portfolio.strategy_summary()
+    app = replay(tmp_path)
+    first = app.portfolio.strategy_summary()
     assert first[0]["trades"] > 5, "the run must close trades for this test to mean anything"
     reads = 0
     pl = backtesting.Trade.pl
@@ -70,5 +69,5 @@ def test_the_summary_reads_each_closed_trade_once(
         return float(pl.fget(trade))  # type: ignore[attr-defined]
 
     monkeypatch.setattr(backtesting.Trade, "pl", property(counted))
-    assert trader.portfolio.strategy_summary() == first
+    assert app.portfolio.strategy_summary() == first
     assert reads == 0
