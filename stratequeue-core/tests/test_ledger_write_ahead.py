@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from stratequeue.app import App, RunConfig
 from stratequeue.brokers.paper import PaperBroker
 from stratequeue.ledger import Ledger
 from stratequeue.models import Bar, BrokerOrder, Side
 from stratequeue.portfolio.config import StrategySpec
-from stratequeue.app import App, RunConfig
 from test_replay_parity import FILES, synthetic
 
 T = datetime(2024, 6, 3, 13, 30, tzinfo=UTC)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from backtesting import backtesting
 from backtesting.test import GOOG
-from stratequeue.portfolio.config import StrategySpec
 from stratequeue.app import App, RunConfig
+from stratequeue.portfolio.config import StrategySpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 FILLS_BY_ORDER = "FROM fills WHERE client_order_id"
