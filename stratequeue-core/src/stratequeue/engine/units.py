@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import overload
-
-import pandas as pd
+from typing import TYPE_CHECKING, overload
 
 from ..errors import UsageError
 from ..models import Bar, OrderIntent
 from .types import Execution
+
+if TYPE_CHECKING:  # strategies.txt is read before pandas is needed
+    import pandas as pd
 
 __all__ = ["Units", "check_unit"]
 
