@@ -130,9 +130,9 @@ def test_the_strategy_sees_what_it_sees_in_fractional_backtest():
     frame, unit = DATA["BTC60K"], 1e-5
     seen: dict[str, list[float]] = {"close": [], "position": []}
 
-    from backtesting.test import SMA as sma
     from backtesting import Strategy
     from backtesting.lib import crossover
+    from backtesting.test import SMA as sma
 
     class Spy(Strategy):
         def init(self):
