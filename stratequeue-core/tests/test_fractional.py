@@ -210,3 +210,27 @@ def test_bad_unit_in_the_file_and_on_the_command_line(tmp_path):
             + ["--fractional-unit", "nope"]
         )
     assert exit_.value.code != 0
+
+
+def test_the_paper_ledger_holds_real_quantities_and_prices(tmp_path):
+    """Fills, orders and trades in the ledger are BTC and dollars, not units and unit prices."""
+    import sqlite3
+
+    frame, unit = DATA["BTC60K"], 1e-5
+    db = tmp_path / "ledger.sqlite"
+    ref = fractional(frame, SMA, 1_000.0, unit)
+    replayed(
+        tmp_path, frame, 1_000.0, "--strategy", str(SMA), "--fractional-unit", "1e-5",
+        "--db", str(db),
+    )  # fmt: skip
+    con = sqlite3.connect(db)
+    try:
+        fills = con.execute("SELECT qty, price FROM fills ORDER BY rowid").fetchall()
+        sizes = [s for (s,) in con.execute("SELECT size FROM trades ORDER BY rowid")]
+    finally:
+        con.close()
+    entries = ref["EntryPrice"].tolist()
+    assert fills and all(0 < qty < 1 for qty, _ in fills), fills[:3]
+    assert all(40_000 < price < 90_000 for _, price in fills), fills[:3]
+    assert sizes[: len(ref)] == ref["Size"].tolist()
+    assert fills[0][1] == entries[0]
