@@ -6,6 +6,7 @@ equal ``FractionalBacktest``'s exactly."""
 from __future__ import annotations
 
 import warnings
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,35 @@ def test_a_1000_dollar_sleeve_trades_fractional_btc_at_alpaca(tmp_path: Path) ->
         ref[COLUMNS].reset_index(drop=True).astype(float),
         check_exact=True,
     )
+
+
+def test_fraction_orders_are_sized_in_whole_units_and_exits_sell_what_is_held(
+    tmp_path: Path,
+) -> None:
+    """``buy(size=0.9)`` with a fractional unit: sent as whole units of it (0.9 of the margin
+    at the last close, floored to 1e-5 BTC), and each close sells exactly the bought quantity."""
+    path = tmp_path / "sma_fraction.py"
+    path.write_text(STRATEGY.replace("self.buy(size=self.lots)", "self.buy(size=0.9)"))
+    csv = tmp_path / "bars.csv"
+    btc_like().to_csv(csv)
+    with FakeAlpaca(fill_mode="on_bar", cash=1_000) as fake, fake_replay_source():
+        config = replay_config(
+            fake, csv, [StrategySpec(path, "frac", 1.0)], symbol="BTCUSD", db=tmp_path / "l.db"
+        )
+        with App(config) as app:
+            app.execute()
+            runner = app.portfolio.all_sleeves()[0].runner
+        with fake.exchange.lock:
+            position = fake.exchange.positions.get("BTCUSD")
+            held = float(position.qty) if position else 0.0
+            sent = [
+                (o["side"], float(o["qty"]), o["status"])
+                for o in sorted(fake.exchange.orders.values(), key=lambda o: o["created_at"])
+            ]
+    buys = [q for s, q, _ in sent if s == "buy"]
+    sells = [q for s, q, _ in sent if s == "sell"]
+    assert len(buys) >= 3 and all(status == "filled" for *_, status in sent), sent
+    # whole multiples of the unit as written on the wire (decimal, no float noise)
+    assert all(0 < q < 1 and Decimal(repr(q)) % Decimal(repr(UNIT)) == 0 for q in buys), buys
+    assert sells == buys[: len(sells)], (buys, sells)
+    assert held == runner.position_size
