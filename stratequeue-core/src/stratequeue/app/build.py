@@ -150,7 +150,11 @@ def _books(
     for spec, strategy in loaded:
         row = ledger.sleeve(spec.strategy_id, symbol)
         if row is not None:
-            options = BacktestOptions(cash=row["capital"], **cfg.backtest_options)
+            options = BacktestOptions(
+                cash=row["capital"],
+                fractional_unit=fractional_unit(cfg, spec, strategy),
+                **cfg.backtest_options,
+            )
             runner = extractor.runner(
                 strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
             )
@@ -176,7 +180,11 @@ def _books(
                     )
             continue
         capital = spec.allocation * account_equity / len(cfg.symbols)
-        options = BacktestOptions(cash=capital, **cfg.backtest_options)
+        options = BacktestOptions(
+            cash=capital,
+            fractional_unit=fractional_unit(cfg, spec, strategy),
+            **cfg.backtest_options,
+        )
         runner = extractor.runner(
             strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
         )
@@ -213,6 +221,15 @@ def _books(
                 say(note)
         sleeve.closed_before = len(runner.closed_trades)
         run.pending.append((sleeve, intents))
+
+
+def fractional_unit(cfg: RunConfig, spec: StrategySpec, strategy: Any) -> float | None:
+    """A strategy's fractional unit: its strategies.txt column, else ``--fractional-unit``,
+    else its file's ``FRACTIONAL_UNIT``; None: whole units."""
+    for unit in (spec.fractional_unit, cfg.fractional_unit):
+        if unit is not None:
+            return unit
+    return getattr(strategy, "fractional_unit", None)
 
 
 def _default_lookback(

@@ -31,7 +31,9 @@ class RunConfig:
     ``data_options`` and ``backtest_options`` go to the broker plugin, the data source and
     backtesting.py (commission, spread, ...); ``stale_after``: granularity periods without a
     bar before a symbol's trading pauses (0: never); ``risk``: a
-    :class:`stratequeue.risk.RiskConfig` or None."""
+    :class:`stratequeue.risk.RiskConfig` or None. ``fractional_unit``: every strategy trades
+    whole multiples of it (``FractionalBacktest``) unless its strategies.txt line names its
+    own; None: each strategy file's ``FRACTIONAL_UNIT``, else whole units."""
 
     strategies: Sequence[StrategySpec]
     symbols: Sequence[str]
@@ -45,6 +47,7 @@ class RunConfig:
     db: Path | str = ":memory:"
     cash: float = 100_000.0
     backtest_options: Mapping[str, Any] = field(default_factory=dict)
+    fractional_unit: float | None = None
     data_options: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     replay: bool = False

@@ -10,7 +10,12 @@ import click
 
 from ..errors import UsageError
 from .main import cli, resolve_db
-from .shared_options import rebalance_option, risk_config, risk_options
+from .shared_options import (
+    fractional_unit_option,
+    rebalance_option,
+    risk_config,
+    risk_options,
+)
 
 
 def _commission(text: str) -> float | tuple[float, float]:
@@ -96,6 +101,7 @@ def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
     help="Keep the ledger in this file [default: in memory].",
 )
 @rebalance_option
+@fractional_unit_option
 @risk_options
 def replay(**opts: Any) -> None:
     """Run the LIVE code path over a CSV file as fast as it goes.
@@ -134,6 +140,7 @@ def replay(**opts: Any) -> None:
             "exclusive_orders": opts["exclusive_orders"],
         },
         data_options={"path": opts["data_path"]},
+        fractional_unit=opts["fractional_unit"],
         replay=True,
         rebalance=opts["rebalance"],
         risk=risk_config(opts),

@@ -10,7 +10,7 @@ import click
 
 from .. import __version__
 from ..errors import UsageError
-from .shared_options import rebalance_option, risk_options
+from .shared_options import fractional_unit_option, rebalance_option, risk_options
 
 __all__ = ["cli"]
 
@@ -103,6 +103,7 @@ class _Group(click.Group):
     help="Ledger file [default: ~/.stratequeue/ledger.sqlite].",
 )
 @rebalance_option
+@fractional_unit_option
 @click.option(
     "--on-exit",
     type=click.Choice(["keep", "cancel", "flatten"]),

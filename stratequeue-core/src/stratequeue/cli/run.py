@@ -80,6 +80,7 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         cash=opts["cash"],
         env=dict(os.environ),
         data_options=data_options,
+        fractional_unit=opts["fractional_unit"],
         replay=replays(opts["data_source"]),
         rebalance=opts["rebalance"],
         risk=risk_config(opts),

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-__all__ = ["rebalance_option", "risk_config", "risk_options"]
+__all__ = ["fractional_unit_option", "rebalance_option", "risk_config", "risk_options"]
 
 DEFAULT_CONFIG = "stratequeue.toml"
 
@@ -49,6 +49,21 @@ rebalance_option = click.option(
     default="keep",
     show_default=True,
     help="Allocations changed since the last run on --db: keep positions, or close them.",
+)
+
+
+def _fractional_unit(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from ..engine.units import check_unit
+
+    return check_unit(value, "--fractional-unit")
+
+
+fractional_unit_option = click.option(
+    "--fractional-unit",
+    callback=_fractional_unit,
+    metavar="UNIT",
+    help="Trade whole multiples of UNIT (1e-8: satoshis of BTC), as backtesting.py's "
+    "FractionalBacktest does [default: the strategy file's FRACTIONAL_UNIT].",
 )
 
 

@@ -68,8 +68,8 @@ def drop_order(runner: Any, ref: str) -> bool:
 
 
 def close_now(runner: Any, price: float, ref: str) -> list[Any]:
-    """Close every open trade of the book at ``price`` now (``--on-exit flatten`` when no bar
-    will follow): the executions, each caused by order ``ref``."""
+    """Close every open trade of the book at (real) ``price`` now (``--on-exit flatten`` when
+    no bar will follow): the executions, each caused by order ``ref``."""
     from dataclasses import replace
 
     broker = runner._broker
@@ -77,14 +77,18 @@ def close_now(runner: Any, price: float, ref: str) -> list[Any]:
         return []
     index = len(runner._data) - 1
     for trade in list(broker.trades):
-        broker._close_trade(trade, price, index)
+        broker._close_trade(trade, runner.units.book_price(price), index)
     return [replace(e, order_ref=ref) for e in runner._executions(broker.take_events())]
 
 
-def set_units(runner: Any, ref: str, units: float) -> bool:
-    """A fraction-sized order was sent to a real broker as ``units``: the book holds it as
-    that many units from now on, so that partial fills reduce it as backtesting.py reduces a
-    unit order (a fraction order would be complete after its first fill)."""
+def set_units(runner: Any, ref: str, qty: float) -> bool:
+    """A fraction-sized order was sent to a real broker as the quantity ``qty``: the book
+    holds it as that many units (of its fractional unit, if any) from now on, so that partial
+    fills reduce it as backtesting.py reduces a unit order (a fraction order would be complete
+    after its first fill). False when that is less than one unit (it stays a fraction)."""
+    units = runner.units.to_units(qty)
+    if abs(units) < 1:
+        return False
     for order in runner._broker.orders:
         if ref_of(order) == ref:
             order._replace(size=units)

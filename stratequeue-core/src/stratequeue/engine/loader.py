@@ -25,12 +25,14 @@ _counter = itertools.count(1)
 
 @dataclass(frozen=True)
 class LoadedStrategy:
-    """A strategy class found in a file, with the file's ``LOOKBACK`` (None if absent)."""
+    """A strategy class found in a file, with the file's ``LOOKBACK`` and ``FRACTIONAL_UNIT``
+    (None if absent)."""
 
     cls: type[Strategy]
     path: Path
     lookback: int | None
     name: str
+    fractional_unit: float | None = None
 
 
 def _module_name(path: Path) -> str:
@@ -127,6 +129,16 @@ def _lookback(module: ModuleType, path: Path) -> int | None:
     return value
 
 
+def _fractional_unit(module: ModuleType, path: Path) -> float | None:
+    from ..errors import UsageError
+    from .units import check_unit
+
+    try:
+        return check_unit(getattr(module, "FRACTIONAL_UNIT", None), f"{path} FRACTIONAL_UNIT")
+    except UsageError as exc:
+        raise StrategyLoadError(str(exc)) from None
+
+
 def load_strategy(path: str | Path) -> LoadedStrategy:
     """Import ``path`` under a unique module name and return its Strategy class."""
     file = Path(path).expanduser()
@@ -137,4 +149,10 @@ def load_strategy(path: str | Path) -> LoadedStrategy:
     file = file.resolve()
     module = _exec_module(file)
     cls = _choose(module, file)
-    return LoadedStrategy(cls=cls, path=file, lookback=_lookback(module, file), name=cls.__name__)
+    return LoadedStrategy(
+        cls=cls,
+        path=file,
+        lookback=_lookback(module, file),
+        name=cls.__name__,
+        fractional_unit=_fractional_unit(module, file),
+    )

@@ -14,6 +14,12 @@ backtesting's own ``_Broker`` (:class:`~.book.LiveBroker`). Each closed bar:
 ``fills="book"`` lets the book fill orders with backtest semantics (paper trading, replay:
 bit-exact). ``fills="external"`` leaves filling to a real broker: :meth:`apply_fill` and
 :meth:`cancel_order` report what really happened so the strategy sees what it holds.
+
+With ``BacktestOptions.fractional_unit`` the strategy runs as under ``FractionalBacktest``:
+the book holds prices per unit and whole units (:mod:`.units`); everything the runner gives
+out (executions, order prices, positions, the trades frame) and takes in (bars, real fills)
+is in real quantities and prices. Intent sizes stay in the book's terms (units or a
+fraction of the margin): :meth:`Units.intent_qty` gives the real quantity.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from .intents import OrderTracker
 from .lookback import default_lookback
 from .shadow import LookaheadCheck, _data_arrays, build_shadow, transfer, warmup_start
 from .types import BacktestOptions, BarStep, Execution, FillResult
+from .units import Units, check_unit
 
 __all__ = [
     "BacktestOptions",
@@ -80,6 +87,7 @@ class StrategyRunner:
         self.strategy_id = strategy_id
         self.symbol = symbol
         self.options = options
+        self.units = Units(check_unit(options.fractional_unit, f"Strategy {strategy_id}"))
         self.params = dict(params or {})
         self.fills = fills
         self.inherited_trades: tuple[Trade, ...] = ()
@@ -134,7 +142,7 @@ class StrategyRunner:
         """
         if self._buffer is not None:
             raise UsageError("warm_start() must come before the first on_bar() and only once.")
-        frame = self._schema_from(history)
+        frame = self.units.frame(self._schema_from(history))
         full = BarBuffer.from_frame(frame)
         n = full.n
         if replay:
@@ -177,7 +185,7 @@ class StrategyRunner:
             set_ref(trade, f"{index[trade.entry_bar]:%Y%m%dT%H%M%S}-t{k + 1}")
         self._tracker.adopt(list(broker.orders), self._new_ref)
         self.inherited_trades = tuple(broker.trades)
-        self.warm_start_intents = self._tracker.pending(last_time, self._last_close())
+        self.warm_start_intents = self._real(self._tracker.pending(last_time, self._last_close()))
 
     # -- the bar loop --------------------------------------------------------------------
     def on_bar(self, bar: Bar) -> BarStep:
@@ -189,7 +197,7 @@ class StrategyRunner:
                 )
             )
         assert self._buffer is not None
-        self._buffer.append(bar)
+        self._buffer.append(self.units.bar(bar))
         return self._step(utc(bar.timestamp), emit=True)
 
     def _step(self, time: datetime, *, emit: bool) -> BarStep:
@@ -234,7 +242,7 @@ class StrategyRunner:
         intents, _ = self._tracker.diff(
             broker.orders, filled, time, self._last_close(), self._new_ref
         )
-        return BarStep(i, time, executions, intents, True, reasons)
+        return BarStep(i, time, executions, self._real(intents), True, reasons)
 
     def _broker_next(self) -> None:
         assert self._broker is not None
@@ -285,8 +293,13 @@ class StrategyRunner:
         return reasons
 
     def _executions(self, events: list[FillEvent], time: datetime | None = None) -> list[Execution]:
+        """The book's fills in real quantities and prices."""
         assert self._buffer is not None
-        return executions(events, self._buffer, self._new_ref, time)
+        found = executions(events, self._buffer, self._new_ref, time)
+        return found if self.units.unit is None else [self.units.execution(e) for e in found]
+
+    def _real(self, intents: list[OrderIntent]) -> list[OrderIntent]:
+        return intents if self.units.unit is None else [self.units.intent(i) for i in intents]
 
     # -- external fills ------------------------------------------------------------------
     def _find(self, order_ref: str) -> Order:
@@ -305,7 +318,8 @@ class StrategyRunner:
     def apply_fill(
         self, order_ref: str, qty: float, price: float, time: datetime | None = None
     ) -> FillResult:
-        """Apply a real fill of ``qty`` units (unsigned) of pending order ``order_ref``.
+        """Apply a real fill of ``qty`` (unsigned, real quantity) at real ``price`` to pending
+        order ``order_ref`` (with a fractional unit: ``qty / unit`` units at ``price * unit``).
 
         The book nets it FIFO (unless hedging), opens a trade with the order's SL/TP as new
         contingent orders (returned as NEW intents), or reduces the trade of an SL/TP/close
@@ -314,7 +328,9 @@ class StrategyRunner:
         order = self._find(order_ref)
         broker, buffer = self._broker, self._buffer
         assert broker is not None and buffer is not None
-        broker.fill_external(order, qty, price, fill_bar(buffer, time))
+        broker.fill_external(
+            order, self.units.to_units(qty), self.units.book_price(price), fill_bar(buffer, time)
+        )
         executions = self._executions(broker.take_events(), utc(time) if time else None)
         self._tracker.forget_changes(order)
         intents, _ = self._tracker.diff(
@@ -324,7 +340,7 @@ class StrategyRunner:
             self._last_close(),
             self._new_ref,
         )
-        return FillResult(executions, intents)
+        return FillResult(executions, self._real(intents))
 
     def cancel_order(self, order_ref: str, reason: str = "") -> None:
         """Remove an order the broker rejected or canceled, so the strategy no longer sees it."""
@@ -362,7 +378,8 @@ class StrategyRunner:
 
     @property
     def position_size(self) -> float:
-        return self._broker.position.size if self._broker else 0
+        """The real quantity held (units times the fractional unit)."""
+        return self.units.qty(self._broker.position.size) if self._broker else 0
 
     @property
     def open_trades(self) -> tuple[Trade, ...]:
@@ -393,5 +410,6 @@ class StrategyRunner:
         return self._broker._equity[: self._buffer.n].copy()
 
     def trades_frame(self) -> pd.DataFrame:
-        """Closed trades exactly as ``Backtest(..., finalize_trades=False).run()._trades``."""
-        return trades_frame(self.closed_trades, self._live)
+        """Closed trades exactly as ``Backtest(..., finalize_trades=False).run()._trades``
+        (with a fractional unit: as ``FractionalBacktest``'s)."""
+        return self.units.trades(trades_frame(self.closed_trades, self._live))

@@ -13,7 +13,12 @@ __all__ = ["BacktestOptions", "BarStep", "Execution", "FillResult"]
 
 @dataclass(frozen=True)
 class BacktestOptions:
-    """``Backtest(...)`` keyword arguments that shape the book (see backtesting's docs)."""
+    """``Backtest(...)`` keyword arguments that shape the book (see backtesting's docs).
+
+    ``fractional_unit`` (e.g. ``1e-8`` for BTC): the strategy runs as under
+    ``backtesting.lib.FractionalBacktest(..., fractional_unit=...)``: its book trades whole
+    multiples of that unit at prices per unit (see :mod:`.units`). None: whole units.
+    """
 
     cash: float = 10_000.0
     commission: float | tuple[float, float] = 0.0
@@ -22,9 +27,11 @@ class BacktestOptions:
     trade_on_close: bool = False
     hedging: bool = False
     exclusive_orders: bool = False
+    fractional_unit: float | None = None
 
     def kwargs(self) -> dict[str, Any]:
-        """As keyword arguments for ``Backtest`` and ``_Broker``."""
+        """As keyword arguments for ``Backtest`` and ``_Broker`` (the fractional unit is the
+        runner's: it scales the data, not the broker)."""
         return {
             "cash": self.cash,
             "commission": self.commission,

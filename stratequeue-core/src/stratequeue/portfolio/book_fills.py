@@ -94,9 +94,10 @@ class BookFills:
         """New SL/TP prices live in the book, which fills at them."""
 
     def size(self, group: Sequence[tuple[Sleeve, OrderIntent]]) -> tuple[None, Side, list[float]]:
-        """No quantity is sent: the legs keep the books' sizes (units or fractions)."""
-        units = sum(i.size for _, i in group)
-        return None, Side.BUY if units > 0 else Side.SELL, [i.size for _, i in group]
+        """No quantity is sent: the legs keep the books' sizes (real quantities, or
+        fractions of the margin)."""
+        sizes = [s.runner.units.intent_qty(i) for s, i in group]
+        return None, Side.BUY if sum(sizes) > 0 else Side.SELL, sizes
 
     def send(self, order: BrokerOrder, when: datetime) -> list[Event]:
         reject, _ = routing.submit(self.p, order, when)

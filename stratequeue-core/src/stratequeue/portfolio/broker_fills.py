@@ -122,7 +122,7 @@ class BrokerFills:
         from ..engine.flatten import set_units
 
         for (sleeve, intent), qty in zip(group, signed, strict=True):
-            if intent.is_fraction and abs(qty) >= 1 and set_units(sleeve.runner, intent.ref, qty):
+            if intent.is_fraction and set_units(sleeve.runner, intent.ref, qty):
                 self.p.ledger.add_sleeve_event(
                     sleeve.strategy_id,
                     sleeve.symbol,

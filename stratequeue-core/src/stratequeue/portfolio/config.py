@@ -1,4 +1,6 @@
-"""Reading ``strategies.txt``: ``filename,strategy_id,allocation`` lines, ``#`` comments.
+"""Reading ``strategies.txt``: ``filename,strategy_id,allocation[,fractional_unit]`` lines,
+``#`` comments. The optional fourth column (e.g. ``1e-8``) runs that strategy in whole
+multiples of that unit, as ``backtesting.lib.FractionalBacktest`` does.
 
 Relative file names are resolved against the folder of ``strategies.txt`` first, then the
 current directory. Every problem is reported with its line number and the fix.
@@ -11,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engine.units import check_unit
 from ..errors import UsageError
 
 __all__ = ["StrategySpec", "parse_strategies_file", "single_strategy"]
@@ -23,6 +26,7 @@ class StrategySpec:
     file: Path
     strategy_id: str
     allocation: float
+    fractional_unit: float | None = None  # None: the command line's, else the file's
 
 
 def single_strategy(path: str | Path) -> StrategySpec:
@@ -47,11 +51,13 @@ def parse_strategies_file(path: str | Path) -> list[StrategySpec]:
         if not line:
             continue
         parts = [p.strip() for p in line.split(",")]
-        if len(parts) != 3 or not all(parts):
+        if len(parts) not in (3, 4) or not all(parts):
             raise UsageError(
-                f"{where} line {number}: expected 'filename,strategy_id,allocation', got '{line}'."
+                f"{where} line {number}: expected 'filename,strategy_id,allocation' and "
+                f"optionally ',fractional_unit', got '{line}'."
             )
-        name, strategy_id, text = parts
+        name, strategy_id, text = parts[:3]
+        unit = check_unit(parts[3], f"{where} line {number}") if len(parts) == 4 else None
         try:
             allocation = float(text)
         except ValueError:
@@ -82,7 +88,7 @@ def parse_strategies_file(path: str | Path) -> list[StrategySpec]:
         if file is None:
             raise UsageError(f"{where} line {number}: strategy file '{name}' not found.")
         seen[strategy_id] = number
-        specs.append(StrategySpec(file, strategy_id, allocation))
+        specs.append(StrategySpec(file, strategy_id, allocation, unit))
     if not specs:
         raise UsageError(f"{where} lists no strategies. Add lines like 'sma.py,sma_short,0.4'.")
     total = sum(s.allocation for s in specs)

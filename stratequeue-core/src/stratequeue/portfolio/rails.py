@@ -41,7 +41,7 @@ def refused_by(p: Portfolio, sleeve: Sleeve, intent: OrderIntent) -> str | None:
         qty = None
         value = abs(intent.size) * float(sleeve.runner.equity)
     else:
-        qty = abs(intent.size)
+        qty = abs(sleeve.runner.units.intent_qty(intent))
         value = qty * price
     rule: str | None = p.risk.check_order(
         sleeve.strategy_id, sleeve.symbol, intent.side.value, qty, value, intent.bar_time

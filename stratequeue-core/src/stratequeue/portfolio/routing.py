@@ -114,7 +114,7 @@ def order(p: Portfolio, cid: str, group: Sequence[tuple[Sleeve, OrderIntent]]) -
         limit = next(i.limit for _, i in group if i.order_type is OrderType.LIMIT)
         new = replace(
             new,
-            qty=abs(first.size),
+            qty=abs(group[0][0].runner.units.intent_qty(first)),
             order_type=OrderType.LIMIT,
             limit_price=limit,
             stop_price=None,
@@ -122,7 +122,7 @@ def order(p: Portfolio, cid: str, group: Sequence[tuple[Sleeve, OrderIntent]]) -
             stop_loss=stop,
             order_class="oco",
         )
-        leg_sizes = [i.size for _, i in group]
+        leg_sizes = [s.runner.units.intent_qty(i) for s, i in group]
     p.ledger.record_order(
         p.run_id,
         new,
@@ -217,7 +217,9 @@ def _signal(p: Portfolio, sleeve: Sleeve, intent: OrderIntent) -> SignalEvent:
     if intent.is_fraction:
         amount = abs(intent.size) * equity
     else:
-        amount = abs(intent.size) * (intent.limit or intent.stop or price)
+        amount = abs(sleeve.runner.units.intent_qty(intent)) * (
+            intent.limit or intent.stop or price
+        )
     if intent.action is IntentAction.CANCEL:
         action = "CANCEL"
     elif intent.parent_ref is not None:

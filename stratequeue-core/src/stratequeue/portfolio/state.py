@@ -141,7 +141,7 @@ def avg_price(runner: Any) -> float | None:
     size = sum(t.size for t in trades)
     if not size:
         return None
-    return float(sum(t.size * t.entry_price for t in trades) / size)
+    return float(runner.units.price(sum(t.size * t.entry_price for t in trades) / size))
 
 
 def to_utc(value: Any) -> datetime:
@@ -167,8 +167,8 @@ def book_intent(sleeve: Sleeve, ref: str) -> OrderIntent | None:
                 IntentAction.NEW,
                 order.size,
                 kind,
-                order.limit,
-                order.stop,
+                sleeve.runner.units.price(order.limit),
+                sleeve.runner.units.price(order.stop),
                 parent_ref="trade" if order.parent_trade is not None else None,
             )
     return None
