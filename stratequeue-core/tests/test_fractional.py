@@ -234,3 +234,18 @@ def test_the_paper_ledger_holds_real_quantities_and_prices(tmp_path):
     assert all(40_000 < price < 90_000 for _, price in fills), fills[:3]
     assert sizes[: len(ref)] == ref["Size"].tolist()
     assert fills[0][1] == entries[0]
+
+
+def test_a_restart_with_another_unit_is_refused(tmp_path, capsys):
+    """The books in a ledger are kept in the unit they were traded in; another unit would read
+    every recorded quantity at the wrong scale."""
+    db = tmp_path / "ledger.sqlite"
+    frame = DATA["BTC60K"].iloc[:150]
+    args = ["--strategy", str(SMA), "--db", str(db)]
+    replayed(tmp_path, frame, 1_000.0, *args, "--fractional-unit", "1e-5")
+    with pytest.raises(SystemExit) as exit_:
+        replayed(tmp_path, frame, 1_000.0, *args, "--fractional-unit", "0.001")
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "fractional unit 1e-05; this run asks for 0.001" in err
+    assert "Traceback" not in err

@@ -12,6 +12,7 @@ from ..brokers.base import BaseBroker, BookPricedBroker
 from ..brokers.choose import choose_broker, open_broker
 from ..data import create_data_source
 from ..data.base import BarFilter, BaseDataSource, bars_to_frame
+from ..errors import UsageError
 from ..ledger import Ledger
 from ..portfolio import Portfolio, Sleeve
 from ..portfolio.config import StrategySpec
@@ -149,11 +150,10 @@ def _books(
         )
     for spec, strategy in loaded:
         row = ledger.sleeve(spec.strategy_id, symbol)
+        unit = same_unit(ledger, spec.strategy_id, fractional_unit(cfg, spec, strategy))
         if row is not None:
             options = BacktestOptions(
-                cash=row["capital"],
-                fractional_unit=fractional_unit(cfg, spec, strategy),
-                **cfg.backtest_options,
+                cash=row["capital"], fractional_unit=unit, **cfg.backtest_options
             )
             runner = extractor.runner(
                 strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
@@ -180,11 +180,7 @@ def _books(
                     )
             continue
         capital = spec.allocation * account_equity / len(cfg.symbols)
-        options = BacktestOptions(
-            cash=capital,
-            fractional_unit=fractional_unit(cfg, spec, strategy),
-            **cfg.backtest_options,
-        )
+        options = BacktestOptions(cash=capital, fractional_unit=unit, **cfg.backtest_options)
         runner = extractor.runner(
             strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
         )
@@ -244,3 +240,18 @@ def _default_lookback(
 
     sample = bars_to_frame(source.history(cfg.symbols[0], 500))
     return max([*known, *(default_lookback(ls, sample) for _, ls in loaded if ls.lookback is None)])
+
+
+def same_unit(ledger: Ledger, strategy_id: str, unit: float | None) -> float | None:
+    """The strategy's fractional unit, the one its books in this ledger were kept in: a restart
+    with another unit would read every recorded quantity at the wrong scale."""
+    key = f"fractional_unit:{strategy_id}"
+    kept = ledger.get_meta(key)
+    if kept is None:
+        ledger.set_meta(key, repr(unit))
+    elif kept != repr(unit):
+        raise UsageError(
+            f"Strategy '{strategy_id}' traded in this ledger with fractional unit {kept}; this run "
+            f"asks for {unit!r}. Run it with the same unit, or start a new ledger with --db."
+        )
+    return unit
