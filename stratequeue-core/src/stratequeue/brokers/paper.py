@@ -31,10 +31,8 @@ that repeats a known id and is answered with the order already held.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -52,35 +50,9 @@ from ..models import (
     utc,
 )
 from .base import BaseBroker, BrokerConfig, Capability, CredentialStatus, OrderAck
+from .paper_orders import Holding, PaperOrder, match_price, sized
 
 __all__ = ["PaperBroker", "register_brokers"]
-
-
-@dataclass
-class _Order:
-    order: BrokerOrder
-    status: OrderStatus = OrderStatus.ACCEPTED
-    broker_order_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    filled_qty: float = 0.0
-    message: str = ""
-
-    def ack(self) -> OrderAck:
-        return OrderAck(
-            self.order.client_order_id,
-            self.status,
-            self.broker_order_id,
-            self.message,
-            self.filled_qty,
-            self.order.symbol,
-            side=self.order.side,
-            qty=self.order.qty,
-        )
-
-
-@dataclass
-class _Holding:
-    qty: float = 0.0
-    avg_price: float = 0.0
 
 
 class PaperBroker(BaseBroker):
@@ -112,11 +84,11 @@ class PaperBroker(BaseBroker):
         self._path = params.get("path")
         self._lock = threading.RLock()
         self.cash = self.starting_cash
-        self.holdings: dict[str, _Holding] = {}
-        self.orders: dict[str, _Order] = {}
+        self.holdings: dict[str, Holding] = {}
+        self.orders: dict[str, PaperOrder] = {}
         #: the sized orders that may still be open, which on_bar matches: its work follows the
         #: open orders, not every order ever placed (a done one is dropped at the next bar)
-        self._working: dict[str, _Order] = {}
+        self._working: dict[str, PaperOrder] = {}
         self.marks: dict[str, float] = {}
         self._fills: list[Fill] = []
         self._store: PaperStore | None = None
@@ -162,7 +134,7 @@ class PaperBroker(BaseBroker):
         self,
         *,
         symbols: tuple[str, ...] = (),
-        orders: tuple[_Order, ...] = (),
+        orders: tuple[PaperOrder, ...] = (),
         fills: tuple[Fill, ...] = (),
         submitted: tuple[str, datetime] | None = None,
         transfer: tuple[str, float] | None = None,
@@ -189,13 +161,13 @@ class PaperBroker(BaseBroker):
 
     def _restore(self, state: dict) -> None:
         self.cash = state["cash"]
-        self.holdings = {s: _Holding(q, a) for s, (q, a) in state["holdings"].items()}
+        self.holdings = {s: Holding(q, a) for s, (q, a) in state["holdings"].items()}
         for o in state["orders"]:
             order = order_from_dict(o["order"])
-            entry = self.orders[order.client_order_id] = _Order(
+            entry = self.orders[order.client_order_id] = PaperOrder(
                 order, OrderStatus(o["status"]), o["broker_order_id"], o["filled_qty"], o["message"]
             )
-            if entry.status.is_open and _sized(order):
+            if entry.status.is_open and sized(order):
                 self._working[order.client_order_id] = entry
         for f in state["executions"]:
             fill = Fill(
@@ -243,12 +215,12 @@ class PaperBroker(BaseBroker):
                 return known.ack()
             self.placed[order.client_order_id] += 1
             if order.qty is not None and order.qty <= 0:
-                rejected = _Order(order, OrderStatus.REJECTED, message="qty must be > 0")
+                rejected = PaperOrder(order, OrderStatus.REJECTED, message="qty must be > 0")
                 self.orders[order.client_order_id] = rejected
                 self._persist(orders=(rejected,), submitted=submitted)
                 return rejected.ack()
-            entry = self.orders[order.client_order_id] = _Order(order)
-            if _sized(order):
+            entry = self.orders[order.client_order_id] = PaperOrder(order)
+            if sized(order):
                 self._working[order.client_order_id] = entry
             self._persist(orders=(entry,), submitted=submitted)
             return entry.ack()
@@ -347,7 +319,7 @@ class PaperBroker(BaseBroker):
 
     def _execute(
         self,
-        entry: _Order,
+        entry: PaperOrder,
         signed_qty: float,
         price: float,
         ts: datetime,
@@ -356,7 +328,7 @@ class PaperBroker(BaseBroker):
         cash_flow: float | None = None,
     ) -> Fill:
         symbol = entry.order.symbol
-        holding = self.holdings.setdefault(symbol, _Holding())
+        holding = self.holdings.setdefault(symbol, Holding())
         new_qty = holding.qty + signed_qty
         if signed_qty == 0:
             pass
@@ -399,7 +371,7 @@ class PaperBroker(BaseBroker):
                     continue
                 if order.symbol != bar.symbol:
                     continue
-                price = _match(order, bar)
+                price = match_price(order, bar)
                 if price is None:
                     continue
                 qty = order.qty if order.qty is not None else (order.notional or 0.0) / price
@@ -410,27 +382,6 @@ class PaperBroker(BaseBroker):
                 )
                 entry.status = OrderStatus.FILLED
                 self._persist(symbols=(bar.symbol,), orders=(entry,), fills=(fill,))
-
-
-def _sized(order: BrokerOrder) -> bool:
-    """Matched by the broker against bars; a book-priced order's book decides its fills."""
-    return order.qty is not None or order.notional is not None
-
-
-def _match(order: BrokerOrder, bar: Bar) -> float | None:
-    """The fill price of ``order`` on ``bar``, or None (backtesting.py's rules)."""
-    buy = order.side is Side.BUY
-    stop, limit = order.stop_price, order.limit_price
-    if stop is not None and not ((bar.high >= stop) if buy else (bar.low <= stop)):
-        return None
-    if limit is not None:
-        if not ((bar.low <= limit) if buy else (bar.high >= limit)):
-            return None
-        base = stop if stop is not None else bar.open
-        return min(base, limit) if buy else max(base, limit)
-    if stop is not None:
-        return max(bar.open, stop) if buy else min(bar.open, stop)
-    return bar.open
 
 
 @hookimpl
