@@ -1,0 +1,231 @@
+"""The fake Schwab account: cash, positions, orders with their executions, transactions.
+
+Orders work until the price reaches them (``set_price``) or a test fills them (``fill``); a
+fill books an EXECUTION activity on the order and a TRADE transaction on the account.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["Exchange"]
+
+_OPEN = {"WORKING", "QUEUED", "ACCEPTED", "PENDING_ACTIVATION"}
+
+
+def _stamp(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+@dataclass
+class _Order:
+    order_id: int
+    spec: dict[str, Any]
+    entered: datetime
+    status: str = "WORKING"
+    filled: int = 0
+    activities: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def symbol(self) -> str:
+        return str(self.spec["orderLegCollection"][0]["instrument"]["symbol"])
+
+    @property
+    def instruction(self) -> str:
+        return str(self.spec["orderLegCollection"][0]["instruction"])
+
+    @property
+    def qty(self) -> int:
+        return int(self.spec["orderLegCollection"][0]["quantity"])
+
+    def to_json(self, account_number: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            **self.spec,
+            "orderId": self.order_id,
+            "accountNumber": int(account_number),
+            "status": self.status,
+            "enteredTime": _stamp(self.entered),
+            "quantity": float(self.qty),
+            "filledQuantity": float(self.filled),
+            "remainingQuantity": float(self.qty - self.filled),
+            "cancelable": self.status in _OPEN,
+            "editable": self.status in _OPEN,
+        }
+        for key in ("price", "stopPrice"):  # Schwab answers prices as numbers
+            if key in out:
+                out[key] = float(out[key])
+        if self.activities:
+            out["orderActivityCollection"] = list(self.activities)
+        return out
+
+
+class Exchange:
+    def __init__(self, account_number: str = "12345678", cash: float = 100_000.0) -> None:
+        self.account_number = account_number
+        self.account_hash = "E8F1" + account_number + "HASH"
+        self.cash = cash
+        self.positions: dict[str, tuple[int, float]] = {}
+        self.prices: dict[str, float] = {}
+        self.orders: dict[int, _Order] = {}
+        self.transactions: list[dict[str, Any]] = []
+        self._next_id = 1001
+        self._next_activity = 90001
+        self.lock = threading.RLock()
+
+    # -- orders -----------------------------------------------------------------------------
+    def refusal(self, spec: dict[str, Any]) -> str | None:
+        """Why Schwab would refuse ``spec``, or None."""
+        leg = spec["orderLegCollection"][0]
+        price = float(spec.get("price") or self.prices.get(leg["instrument"]["symbol"], 0.0))
+        if leg["instruction"] == "BUY" and price * int(leg["quantity"]) > self.cash:
+            return "You do not have enough available cash/buying power for this order."
+        return None
+
+    def place(self, spec: dict[str, Any], now: datetime | None = None) -> int:
+        with self.lock:
+            order = _Order(self._next_id, spec, now or datetime.now(UTC))
+            self._next_id += 1
+            self.orders[order.order_id] = order
+            return order.order_id
+
+    def cancel(self, order_id: int) -> bool:
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None or order.status not in _OPEN:
+                return False
+            order.status = "CANCELED"
+            return True
+
+    def replace(self, order_id: int, spec: dict[str, Any]) -> int | None:
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None or order.status not in _OPEN:
+                return None
+            order.status = "REPLACED"
+            return self.place(spec)
+
+    def find(self, order_id: int) -> _Order | None:
+        return self.orders.get(order_id)
+
+    def order_json(self, order_id: int) -> dict[str, Any] | None:
+        with self.lock:
+            order = self.orders.get(order_id)
+            return order.to_json(self.account_number) if order else None
+
+    def listed(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                o.to_json(self.account_number)
+                for o in sorted(self.orders.values(), key=lambda o: o.entered, reverse=True)
+                if start <= o.entered <= end
+            ]
+
+    # -- the market -------------------------------------------------------------------------
+    def set_price(self, symbol: str, price: float) -> None:
+        with self.lock:
+            self.prices[symbol] = price
+            for order in list(self.orders.values()):
+                if order.status in _OPEN and order.symbol == symbol and self._reached(order, price):
+                    self.execute(order.order_id, order.qty - order.filled, price)
+
+    @staticmethod
+    def _reached(order: _Order, price: float) -> bool:
+        kind = order.spec["orderType"]
+        buy = order.instruction in ("BUY", "BUY_TO_COVER")
+        limit = float(order.spec.get("price") or 0.0)
+        stop = float(order.spec.get("stopPrice") or 0.0)
+        if kind == "MARKET":
+            return True
+        if kind == "LIMIT":
+            return price <= limit if buy else price >= limit
+        triggered = price >= stop if buy else price <= stop
+        if kind == "STOP":
+            return triggered
+        if kind == "STOP_LIMIT":
+            return triggered and (price <= limit if buy else price >= limit)
+        return False
+
+    def execute(self, order_id: int, qty: int, price: float) -> None:
+        """Book an execution of ``qty`` at ``price``: activity, transaction, cash, position."""
+        with self.lock:
+            order = self.orders[order_id]
+            now = datetime.now(UTC)
+            activity_id = self._next_activity
+            self._next_activity += 1
+            order.filled += qty
+            order.activities.append(
+                {
+                    "activityType": "EXECUTION",
+                    "activityId": activity_id,
+                    "executionType": "FILL",
+                    "quantity": float(qty),
+                    "orderRemainingQuantity": float(order.qty - order.filled),
+                    "executionLegs": [
+                        {"legId": 1, "price": price, "quantity": float(qty), "time": _stamp(now)}
+                    ],
+                }
+            )
+            if order.filled >= order.qty:
+                order.status = "FILLED"
+            sign = 1 if order.instruction in ("BUY", "BUY_TO_COVER") else -1
+            held, avg = self.positions.get(order.symbol, (0, 0.0))
+            new = held + sign * qty
+            if new == 0:
+                self.positions.pop(order.symbol, None)
+            else:
+                same_way = held == 0 or (held > 0) == (sign > 0)
+                cost = (avg * held + price * sign * qty) / new if same_way else avg
+                self.positions[order.symbol] = (new, cost)
+            self.cash -= sign * qty * price
+            self.transactions.append(
+                {
+                    "activityId": activity_id,
+                    "time": _stamp(now),
+                    "type": "TRADE",
+                    "orderId": order_id,
+                    "netAmount": -sign * qty * price,
+                    "transferItems": [
+                        {
+                            "instrument": {"symbol": order.symbol, "assetType": "EQUITY"},
+                            "amount": float(sign * qty),
+                            "price": price,
+                            "cost": -sign * qty * price,
+                        }
+                    ],
+                }
+            )
+
+    # -- the account ------------------------------------------------------------------------
+    def account_json(self) -> dict[str, Any]:
+        with self.lock:
+            positions = []
+            value = 0.0
+            for symbol, (qty, avg) in sorted(self.positions.items()):
+                mark = self.prices.get(symbol, avg)
+                value += qty * mark
+                positions.append(
+                    {
+                        "longQuantity": float(max(qty, 0)),
+                        "shortQuantity": float(max(-qty, 0)),
+                        "averagePrice": avg,
+                        "marketValue": qty * mark,
+                        "instrument": {"symbol": symbol, "assetType": "EQUITY"},
+                    }
+                )
+            liquidation = self.cash + value
+            return {
+                "securitiesAccount": {
+                    "type": "MARGIN",
+                    "accountNumber": self.account_number,
+                    "positions": positions,
+                    "currentBalances": {
+                        "cashBalance": self.cash,
+                        "liquidationValue": liquidation,
+                        "buyingPower": self.cash,
+                    },
+                },
+                "aggregatedBalance": {"liquidationValue": liquidation},
+            }
