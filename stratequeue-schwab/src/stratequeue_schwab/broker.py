@@ -77,6 +77,9 @@ class SchwabBroker(BaseBroker):
         #: seconds to let Schwab list an order before deciding it is absent
         self.confirm_wait = float(params.get("confirm_wait", 1.0))
         self.limit = OrderRateLimit(int(params.get("order_rate_limit", 120)))
+        #: seconds between two order listings for fills (Schwab publishes no GET quota)
+        self.poll_interval = float(params.get("poll_interval", 2.0))
+        self._polled_at = float("-inf")
         self._journal_path = params.get("journal")
         self.settings: SchwabSettings | None = None
         self.journal: Journal | None = None
@@ -198,7 +201,7 @@ class SchwabBroker(BaseBroker):
         with self._lock:
             known = journal.get(order.client_order_id)
             if known is not None:
-                ack = self._known(known, resend=order)
+                ack = self._known(known)
                 if ack is not None:
                     return ack
             try:
@@ -234,7 +237,7 @@ class SchwabBroker(BaseBroker):
                     order_id = _location_id(resp)
                     if order_id:
                         journal.placed(cid, order_id)
-                        return self._ack(cid, order_id)
+                        return self._placed_ack(cid, order_id)
                     failure = "no order id in the answer"
                 elif resp.status_code == 401:
                     raise relogin("was refused by Schwab (401)")
@@ -282,7 +285,7 @@ class SchwabBroker(BaseBroker):
             return OrderAck(entry.cid, OrderStatus.UNKNOWN, message=message)
         return None
 
-    def _known(self, entry: Entry, resend: BrokerOrder | None) -> OrderAck | None:
+    def _known(self, entry: Entry) -> OrderAck | None:
         """The state of a journaled order; None when it never reached Schwab (and then
         ``submit_order`` sends it)."""
         if entry.order_id:
@@ -290,6 +293,13 @@ class SchwabBroker(BaseBroker):
         if entry.state == "rejected":
             return OrderAck(entry.cid, OrderStatus.REJECTED, message="refused by Schwab")
         return self._resolve(entry)
+
+    def _placed_ack(self, cid: str, order_id: str) -> OrderAck:
+        """The state of an order Schwab just took; ACCEPTED when it cannot be read now."""
+        try:
+            return self._ack(cid, order_id)
+        except BrokerError as exc:
+            return OrderAck(cid, OrderStatus.ACCEPTED, order_id, message=str(exc))
 
     def _ack(self, cid: str, order_id: str) -> OrderAck:
         client, _ = self._require()
@@ -358,7 +368,7 @@ class SchwabBroker(BaseBroker):
         entry = journal.get(client_order_id)
         if entry is None:
             return None
-        return self._known(entry, resend=None)
+        return self._known(entry)
 
     def _journaled_orders(self, since: datetime | None = None) -> list[tuple[str, dict[str, Any]]]:
         _, journal = self._require()
@@ -385,6 +395,9 @@ class SchwabBroker(BaseBroker):
 
     def poll_fills(self) -> list[Fill]:
         with self._lock:
+            if time.monotonic() - self._polled_at < self.poll_interval:
+                return []
+            self._polled_at = time.monotonic()
             new = [f for f in self.get_executions() if f.execution_id not in self._delivered]
             self._delivered.update(f.execution_id for f in new)
             return new

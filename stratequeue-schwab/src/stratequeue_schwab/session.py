@@ -59,4 +59,6 @@ def open_client(settings: SchwabSettings, token_file: dict[str, Any], timeout: f
         timeout=timeout,
         transport=_MovedTransport(settings.base_url),
     )
-    return Client(settings.app_key, session, token_metadata=metadata)
+    client = Client(settings.app_key, session, token_metadata=metadata)
+    client.set_timeout(timeout)  # the constructor sets 30 s
+    return client

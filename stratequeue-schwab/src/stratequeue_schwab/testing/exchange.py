@@ -73,6 +73,8 @@ class Exchange:
         self.transactions: list[dict[str, Any]] = []
         self._next_id = 1001
         self._next_activity = 90001
+        #: a market order fills when placed, at the last price (else: at the next set_price)
+        self.fill_market_at_once = False
         self.lock = threading.RLock()
 
     # -- orders -----------------------------------------------------------------------------
@@ -89,6 +91,9 @@ class Exchange:
             order = _Order(self._next_id, spec, now or datetime.now(UTC))
             self._next_id += 1
             self.orders[order.order_id] = order
+            price = self.prices.get(order.symbol)
+            if self.fill_market_at_once and spec["orderType"] == "MARKET" and price:
+                self.execute(order.order_id, order.qty, price)
             return order.order_id
 
     def cancel(self, order_id: int) -> bool:

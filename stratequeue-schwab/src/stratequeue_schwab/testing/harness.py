@@ -19,7 +19,7 @@ from . import FakeSchwab
 
 __all__ = ["SchwabHarness"]
 
-_PARAMS = {"timeout": 2.0, "retry_backoff": 0.01, "confirm_wait": 0.0}
+_PARAMS = {"timeout": 2.0, "retry_backoff": 0.01, "confirm_wait": 0.0, "poll_interval": 0.0}
 
 
 class SchwabHarness:
