@@ -7,6 +7,7 @@ in tests). Token refreshes are written back to the token file (0600), keeping it
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +42,9 @@ class _MovedTransport(httpx.HTTPTransport):
 
 def open_client(settings: SchwabSettings, token_file: dict[str, Any], timeout: float) -> Any:
     """A synchronous ``schwab.client.Client`` with the login in ``token_file``."""
-    from authlib.integrations.httpx_client import OAuth2Client
+    with warnings.catch_warnings():  # Authlib 1.9 on import: "use httpx2"; not the user's
+        warnings.simplefilter("ignore")
+        from authlib.integrations.httpx_client import OAuth2Client
     from schwab.auth import TOKEN_ENDPOINT, TokenMetadata
     from schwab.client import Client
 
