@@ -31,7 +31,15 @@ from stratequeue.models import AccountInfo, BrokerOrder, Fill, OrderStatus, Posi
 
 from .config import SchwabSettings, home, read_settings
 from .journal import Entry, Journal
-from .orders import ack_of, executions_of, signature_of_order, signature_of_spec, spec_of
+from .orders import (
+    ack_of,
+    executions_of,
+    parts_of,
+    price_text,
+    signature_of_order,
+    signature_of_spec,
+    spec_of,
+)
 from .ratelimit import OrderRateLimit
 from .session import open_client
 from .token import check_age, read_token, relogin
@@ -52,7 +60,7 @@ class SchwabBroker(BaseBroker):
     display_name: ClassVar[str] = "Charles Schwab"
     features: ClassVar[Mapping[str, str]] = {
         "asset classes": "US stocks and ETFs (whole shares)",
-        "orders": "market, limit, stop, stop-limit; replace",
+        "orders": "market, limit, stop, stop-limit; brackets (first-triggers-OCO), OCO; replace",
         "paper": "none at Schwab: --paper uses the local paper broker",
     }
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -61,6 +69,8 @@ class SchwabBroker(BaseBroker):
             Capability.LIMIT,
             Capability.STOP,
             Capability.STOP_LIMIT,
+            Capability.BRACKET,
+            Capability.OCO,
             Capability.REPLACE,
             Capability.PARTIAL_FILLS,
             Capability.EXECUTIONS,
@@ -318,14 +328,33 @@ class SchwabBroker(BaseBroker):
             )
         )
 
+    def _leg(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """A bracket's or OCO's leg ``<cid>/tp|sl``: (its Schwab order id, the leg)."""
+        client, journal = self._require()
+        base = name.split("/", 1)[0]
+        entry = journal.get(base)
+        if entry is None or not entry.order_id:
+            return None
+        top = self._read("order", client.get_order, entry.order_id, self.account_hash)
+        for part, leaf in parts_of(base, top):
+            if part == name:
+                return str(leaf["orderId"]), leaf
+        return None
+
     def cancel_order(self, client_order_id: str) -> OrderAck:
         client, journal = self._require()
-        entry = journal.get(client_order_id)
-        if entry is None or not entry.order_id:
+        if "/" in client_order_id:
+            leg = self._leg(client_order_id)
+            order_id = leg[0] if leg else None
+        else:
+            entry = journal.get(client_order_id)
+            order_id = entry.order_id if entry else None
+        if not order_id:
             return OrderAck(client_order_id, OrderStatus.REJECTED, message="unknown order")
         self.limit.wait()
-        resp = client.cancel_order(entry.order_id, self.account_hash)
-        ack = self._ack(client_order_id, entry.order_id)
+        resp = client.cancel_order(order_id, self.account_hash)
+        ack = self.get_order(client_order_id)
+        assert ack is not None
         if resp.is_error and ack.status.is_open:
             return OrderAck(
                 client_order_id, ack.status, ack.broker_order_id, message=_message(resp)
@@ -341,10 +370,14 @@ class SchwabBroker(BaseBroker):
         stop_price: float | None = None,
     ) -> OrderAck:
         client, journal = self._require()
+        if "/" in client_order_id:
+            raise NotImplementedError("the Schwab plugin cannot replace a bracket's leg in place")
         entry = journal.get(client_order_id)
         if entry is None or not entry.order_id:
             return OrderAck(new_client_order_id, OrderStatus.REJECTED, message="unknown order")
         old = self._read("order", client.get_order, entry.order_id, self.account_hash)
+        if old.get("orderStrategyType") != "SINGLE":
+            raise NotImplementedError("the Schwab plugin replaces single orders only")
         spec = {k: old[k] for k in ("orderType", "session", "duration", "orderStrategyType")}
         leg = old["orderLegCollection"][0]
         spec["orderLegCollection"] = [
@@ -354,8 +387,6 @@ class SchwabBroker(BaseBroker):
                 "instrument": {"symbol": leg["instrument"]["symbol"], "assetType": "EQUITY"},
             }
         ]
-        from .orders import price_text
-
         for key, value in (("price", limit_price), ("stopPrice", stop_price)):
             if value is not None:
                 spec[key] = price_text(value)
@@ -365,6 +396,9 @@ class SchwabBroker(BaseBroker):
 
     def get_order(self, client_order_id: str) -> OrderAck | None:
         _, journal = self._require()
+        if "/" in client_order_id:
+            leg = self._leg(client_order_id)
+            return ack_of(client_order_id, leg[1]) if leg else None
         entry = journal.get(client_order_id)
         if entry is None:
             return None
@@ -383,7 +417,13 @@ class SchwabBroker(BaseBroker):
         ]
 
     def get_open_orders(self) -> list[OrderAck]:
-        acks = [ack_of(cid, o) for cid, o in self._journaled_orders()]
+        """Working orders, a bracket's legs by their names once they work."""
+        acks = [
+            ack_of(name, leaf)
+            for cid, top in self._journaled_orders()
+            for name, leaf in parts_of(cid, top)
+            if leaf.get("status") != "AWAITING_PARENT_ORDER"
+        ]
         return [a for a in acks if a.status.is_open]
 
     # -- executions -------------------------------------------------------------------------

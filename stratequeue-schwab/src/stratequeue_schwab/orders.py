@@ -17,6 +17,7 @@ from stratequeue.models import BrokerOrder, Fill, OrderStatus, OrderType, Side
 
 __all__ = [
     "ack_of",
+    "parts_of",
     "executions_of",
     "parse_time",
     "price_text",
@@ -56,7 +57,74 @@ def whole_shares(order: BrokerOrder) -> int:
 
 
 def spec_of(order: BrokerOrder) -> dict[str, Any]:
-    """The JSON body of ``POST /orders`` (and of a replace's ``PUT``)."""
+    """The JSON body of ``POST /orders``: a single order; a bracket as a first-triggers-OCO
+    (the entry, then its take-profit and stop-loss, one cancelling the other); an exit pair
+    as an OCO."""
+    if order.order_class in ("bracket", "oto"):
+        entry = _single(order)
+        exit_side = Side.SELL if order.side is Side.BUY else Side.BUY
+        legs = _exits(order, exit_side)
+        if not legs:
+            return entry
+        entry["orderStrategyType"] = "TRIGGER"
+        entry["childOrderStrategies"] = [legs[0] if len(legs) == 1 else _oco(legs)]
+        return entry
+    if order.order_class == "oco":
+        legs = _exits(order, order.side)
+        if len(legs) != 2:
+            raise BrokerError(
+                f"{order.client_order_id}: an OCO needs a take-profit and a stop-loss price"
+            )
+        return _oco(legs)
+    return _single(order)
+
+
+def _oco(legs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"orderStrategyType": "OCO", "childOrderStrategies": legs}
+
+
+def _exits(order: BrokerOrder, side: Side) -> list[dict[str, Any]]:
+    """The take-profit (limit) and stop-loss (stop) legs ``order`` asks for, good till
+    canceled."""
+    qty = whole_shares(order)
+    legs = []
+    if order.take_profit is not None:
+        legs.append(_leg("LIMIT", side, qty, order.symbol, price=order.take_profit))
+    if order.stop_loss is not None:
+        legs.append(_leg("STOP", side, qty, order.symbol, stop=order.stop_loss))
+    return legs
+
+
+def _leg(
+    kind: str,
+    side: Side,
+    qty: int,
+    symbol: str,
+    *,
+    price: float | None = None,
+    stop: float | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "orderType": kind,
+        "session": "NORMAL",
+        "duration": "GOOD_TILL_CANCEL",
+        "orderStrategyType": "SINGLE",
+        "orderLegCollection": [
+            {
+                "instruction": "BUY" if side is Side.BUY else "SELL",
+                "quantity": qty,
+                "instrument": {"symbol": symbol, "assetType": "EQUITY"},
+            }
+        ],
+    }
+    if price is not None:
+        spec["price"] = price_text(price)
+    if stop is not None:
+        spec["stopPrice"] = price_text(stop)
+    return spec
+
+
+def _single(order: BrokerOrder) -> dict[str, Any]:
     kind = _TYPES.get(order.order_type)
     if kind is None:
         raise BrokerError(f"{order.client_order_id}: Schwab plugin cannot send {order.order_type}")
@@ -92,20 +160,46 @@ def _signature(symbol: str, instruction: str, qty: float, kind: str, price: Any,
 
 
 def signature_of_spec(spec: dict[str, Any]) -> str:
-    leg = spec["orderLegCollection"][0]
-    return _signature(
-        leg["instrument"]["symbol"],
-        leg["instruction"],
-        leg["quantity"],
-        spec["orderType"],
-        spec.get("price"),
-        spec.get("stopPrice"),
-    )
+    """What identifies an order without an id, the same from a spec sent and from the order
+    Schwab lists (children included)."""
+    own = spec.get("orderStrategyType", "SINGLE")
+    if spec.get("orderLegCollection"):
+        leg = spec["orderLegCollection"][0]
+        own += ":" + _signature(
+            leg["instrument"]["symbol"],
+            leg["instruction"],
+            leg["quantity"],
+            spec["orderType"],
+            spec.get("price"),
+            spec.get("stopPrice"),
+        )
+    children = spec.get("childOrderStrategies") or []
+    if children:
+        own += "[" + ",".join(signature_of_spec(c) for c in children) + "]"
+    return own
 
 
 def signature_of_order(order: dict[str, Any]) -> str:
     """The signature of an order as Schwab lists it."""
     return signature_of_spec(order)
+
+
+def parts_of(cid: str, order: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The orders with legs in ``order``'s tree, by StrateQueue name: the entry ``cid``, its
+    take-profit ``cid/tp`` (a limit) and stop loss ``cid/sl`` (a stop)."""
+    out = [(cid, order)] if order.get("orderLegCollection") else []
+    for child in order.get("childOrderStrategies") or []:
+        out.extend(_leg_parts(cid, child))
+    return out
+
+
+def _leg_parts(cid: str, node: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    if node.get("orderLegCollection"):
+        out.append((f"{cid}/{'tp' if node['orderType'] == 'LIMIT' else 'sl'}", node))
+    for child in node.get("childOrderStrategies") or []:
+        out.extend(_leg_parts(cid, child))
+    return out
 
 
 def parse_time(text: str) -> datetime:
@@ -123,6 +217,10 @@ def _side(order: dict[str, Any]) -> Side:
 
 
 def ack_of(cid: str, order: dict[str, Any], message: str = "") -> OrderAck:
+    """The ack of ``order`` named ``cid``; an OCO without legs of its own reports for its
+    legs together (filled once one leg is)."""
+    if not order.get("orderLegCollection"):
+        return _container_ack(cid, order, message)
     filled = float(order.get("filledQuantity") or 0.0)
     status = _STATUS.get(order.get("status", ""))
     if status is None:
@@ -144,7 +242,29 @@ def ack_of(cid: str, order: dict[str, Any], message: str = "") -> OrderAck:
     )
 
 
+def _container_ack(cid: str, order: dict[str, Any], message: str) -> OrderAck:
+    legs = [ack_of(name, leaf) for name, leaf in parts_of(cid, order)]
+    status = _STATUS.get(order.get("status", ""), OrderStatus.ACCEPTED)
+    filled = sum(a.filled_qty for a in legs)
+    first = legs[0]
+    return OrderAck(
+        cid,
+        status,
+        broker_order_id=str(order["orderId"]),
+        message=message or str(order.get("statusDescription") or ""),
+        filled_qty=filled,
+        symbol=first.symbol,
+        side=first.side,
+        qty=first.qty,
+    )
+
+
 def executions_of(cid: str, order: dict[str, Any]) -> list[Fill]:
+    """Every execution in ``order``'s tree, named by :func:`parts_of`."""
+    return [f for name, leaf in parts_of(cid, order) for f in _leaf_executions(name, leaf)]
+
+
+def _leaf_executions(cid: str, order: dict[str, Any]) -> list[Fill]:
     """The order's executions in order, each with Schwab's activity id and the cumulative
     quantity after it."""
     symbol = order["orderLegCollection"][0]["instrument"]["symbol"]

@@ -28,6 +28,12 @@ class _Order:
     status: str = "WORKING"
     filled: int = 0
     activities: list[dict[str, Any]] = field(default_factory=list)
+    children: list[_Order] = field(default_factory=list)
+    parent: _Order | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return bool(self.spec.get("orderLegCollection"))
 
     @property
     def symbol(self) -> str:
@@ -43,17 +49,20 @@ class _Order:
 
     def to_json(self, account_number: str) -> dict[str, Any]:
         out: dict[str, Any] = {
-            **self.spec,
+            **{k: v for k, v in self.spec.items() if k != "childOrderStrategies"},
             "orderId": self.order_id,
             "accountNumber": int(account_number),
             "status": self.status,
             "enteredTime": _stamp(self.entered),
-            "quantity": float(self.qty),
-            "filledQuantity": float(self.filled),
-            "remainingQuantity": float(self.qty - self.filled),
             "cancelable": self.status in _OPEN,
             "editable": self.status in _OPEN,
         }
+        if self.is_leaf:
+            out["quantity"] = float(self.qty)
+            out["filledQuantity"] = float(self.filled)
+            out["remainingQuantity"] = float(self.qty - self.filled)
+        if self.children:
+            out["childOrderStrategies"] = [c.to_json(account_number) for c in self.children]
         for key in ("price", "stopPrice"):  # Schwab answers prices as numbers
             if key in out:
                 out[key] = float(out[key])
@@ -80,6 +89,8 @@ class Exchange:
     # -- orders -----------------------------------------------------------------------------
     def refusal(self, spec: dict[str, Any]) -> str | None:
         """Why Schwab would refuse ``spec``, or None."""
+        if not spec.get("orderLegCollection"):
+            return None
         leg = spec["orderLegCollection"][0]
         price = float(spec.get("price") or self.prices.get(leg["instrument"]["symbol"], 0.0))
         if leg["instruction"] == "BUY" and price * int(leg["quantity"]) > self.cash:
@@ -87,22 +98,42 @@ class Exchange:
         return None
 
     def place(self, spec: dict[str, Any], now: datetime | None = None) -> int:
+        """Place ``spec`` (with its ``childOrderStrategies``: a TRIGGER's children wait for
+        their parent's fill, an OCO's children work together); the top order's id."""
         with self.lock:
-            order = _Order(self._next_id, spec, now or datetime.now(UTC))
-            self._next_id += 1
-            self.orders[order.order_id] = order
-            price = self.prices.get(order.symbol)
-            if self.fill_market_at_once and spec["orderType"] == "MARKET" and price:
+            order = self._tree(spec, now or datetime.now(UTC), None, "WORKING")
+            price = self.prices.get(order.symbol) if order.is_leaf else None
+            if self.fill_market_at_once and spec.get("orderType") == "MARKET" and price:
                 self.execute(order.order_id, order.qty, price)
             return order.order_id
+
+    def _tree(
+        self, spec: dict[str, Any], now: datetime, parent: _Order | None, status: str
+    ) -> _Order:
+        order = _Order(self._next_id, spec, now, status=status, parent=parent)
+        self._next_id += 1
+        self.orders[order.order_id] = order
+        waiting = "AWAITING_PARENT_ORDER" if spec["orderStrategyType"] == "TRIGGER" else status
+        order.children = [
+            self._tree(child, now, order, waiting) for child in spec.get("childOrderStrategies", [])
+        ]
+        return order
 
     def cancel(self, order_id: int) -> bool:
         with self.lock:
             order = self.orders.get(order_id)
-            if order is None or order.status not in _OPEN:
+            if order is None or order.status not in _OPEN | {"AWAITING_PARENT_ORDER"}:
                 return False
-            order.status = "CANCELED"
+            self._cancel_tree(order)
+            if order.parent is not None and order.parent.spec["orderStrategyType"] == "OCO":
+                self._cancel_tree(order.parent)
             return True
+
+    def _cancel_tree(self, order: _Order) -> None:
+        if order.status in _OPEN | {"AWAITING_PARENT_ORDER"}:
+            order.status = "CANCELED"
+        for child in order.children:
+            self._cancel_tree(child)
 
     def replace(self, order_id: int, spec: dict[str, Any]) -> int | None:
         with self.lock:
@@ -121,11 +152,12 @@ class Exchange:
             return order.to_json(self.account_number) if order else None
 
     def listed(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Top-level orders entered in [start, end], newest first, children nested."""
         with self.lock:
             return [
                 o.to_json(self.account_number)
                 for o in sorted(self.orders.values(), key=lambda o: o.entered, reverse=True)
-                if start <= o.entered <= end
+                if o.parent is None and start <= o.entered <= end
             ]
 
     # -- the market -------------------------------------------------------------------------
@@ -133,7 +165,12 @@ class Exchange:
         with self.lock:
             self.prices[symbol] = price
             for order in list(self.orders.values()):
-                if order.status in _OPEN and order.symbol == symbol and self._reached(order, price):
+                if (
+                    order.status in _OPEN
+                    and order.is_leaf
+                    and order.symbol == symbol
+                    and self._reached(order, price)
+                ):
                     self.execute(order.order_id, order.qty - order.filled, price)
 
     @staticmethod
@@ -175,6 +212,7 @@ class Exchange:
             )
             if order.filled >= order.qty:
                 order.status = "FILLED"
+                self._after_fill(order)
             sign = 1 if order.instruction in ("BUY", "BUY_TO_COVER") else -1
             held, avg = self.positions.get(order.symbol, (0, 0.0))
             new = held + sign * qty
@@ -202,6 +240,24 @@ class Exchange:
                     ],
                 }
             )
+
+    def _after_fill(self, order: _Order) -> None:
+        """A TRIGGER's children start working; an OCO's other children are canceled."""
+        for child in order.children:
+            self._activate(child)
+        parent = order.parent
+        if parent is not None and parent.spec["orderStrategyType"] == "OCO":
+            parent.status = "FILLED"
+            for sibling in parent.children:
+                if sibling is not order:
+                    self._cancel_tree(sibling)
+
+    def _activate(self, order: _Order) -> None:
+        if order.status == "AWAITING_PARENT_ORDER":
+            order.status = "WORKING"
+            for child in order.children:
+                if order.spec["orderStrategyType"] != "TRIGGER":
+                    self._activate(child)
 
     # -- the account ------------------------------------------------------------------------
     def account_json(self) -> dict[str, Any]:
