@@ -124,6 +124,11 @@ class SchwabBroker(BaseBroker):
 
     # -- connection -------------------------------------------------------------------------
     def connect(self) -> bool:
+        if self.config.paper_trading:
+            raise BrokerError(
+                "Schwab has no paper trading: without --live, drop --broker schwab to paper "
+                "trade on the local paper broker; add --live to trade the Schwab account."
+            )
         env = self.config.credentials
         settings = read_settings(env)
         if not (settings.app_key and settings.app_secret):
