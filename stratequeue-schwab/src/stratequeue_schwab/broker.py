@@ -113,13 +113,16 @@ class SchwabBroker(BaseBroker):
     @classmethod
     def setup_instructions(cls) -> str:
         return (
-            "Charles Schwab (TD Ameritrade accounts moved there in 2024):\n"
-            "  1. Register an app at https://developer.schwab.com (callback "
-            "https://127.0.0.1:8182) and wait for its approval.\n"
-            "  2. export SCHWAB_APP_KEY=... SCHWAB_APP_SECRET=... SCHWAB_ACCOUNT=<account number>\n"
-            "  3. Log in: schwab-py's manual flow writes SCHWAB_TOKEN_PATH "
-            "(default ~/.stratequeue/schwab-token.json); repeat every 7 days.\n"
-            "Schwab has no paper trading: --paper runs the local paper broker."
+            "Charles Schwab (TD Ameritrade accounts moved there in 2024; TDA tokens do not work):\n"
+            "  1. Register an app at https://developer.schwab.com with the callback URL "
+            "https://127.0.0.1:8182 and wait for its approval.\n"
+            "  2. export SCHWAB_APP_KEY=... SCHWAB_APP_SECRET=... "
+            "SCHWAB_ACCOUNT=<account number>\n"
+            "  3. Log in: python -m stratequeue_schwab.setup (no local browser needed: open the "
+            "address it prints anywhere, paste back the address you end on). It writes "
+            "SCHWAB_TOKEN_PATH (default ~/.stratequeue/schwab-token.json, owner only).\n"
+            "  4. Repeat step 3 every 7 days: Schwab's login expires then; runs warn from day 6.\n"
+            "Schwab has no paper trading: trade the account with --live (after a confirmation)."
         )
 
     # -- connection -------------------------------------------------------------------------

@@ -16,12 +16,12 @@ import httpx
 from .config import SchwabSettings
 from .token import write_token
 
-__all__ = ["open_client"]
+__all__ = ["MovedTransport", "open_client"]
 
 _SCHWAB_HOST = "api.schwabapi.com"
 
 
-class _MovedTransport(httpx.HTTPTransport):
+class MovedTransport(httpx.HTTPTransport):
     """Sends requests for api.schwabapi.com to another scheme/host/port."""
 
     def __init__(self, base_url: str, **kwargs: Any) -> None:
@@ -60,7 +60,7 @@ def open_client(settings: SchwabSettings, token_file: dict[str, Any], timeout: f
         update_token=metadata.wrapped_token_write_func(),
         leeway=300,
         timeout=timeout,
-        transport=_MovedTransport(settings.base_url),
+        transport=MovedTransport(settings.base_url),
     )
     client = Client(settings.app_key, session, token_metadata=metadata)
     client.set_timeout(timeout)  # the constructor sets 30 s

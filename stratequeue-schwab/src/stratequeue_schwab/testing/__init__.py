@@ -73,12 +73,14 @@ class FakeSchwab(LoopbackFake):
         self.exchange = Exchange()
         self.access: dict[str, float] = {}  # access token -> expiry (epoch seconds)
         self.refresh_tokens: set[str] = set()
+        self.codes: dict[str, str] = {}  # authorization code -> redirect_uri
         self.faults: dict[str, list[_Fault]] = {}
         self.hang_seconds = 0.0
         #: every order POST/PUT body that reached the fake (refused ones too)
         self.order_posts: list[dict[str, Any]] = []
         app = web.Application(middlewares=[self._log_request])
         app.router.add_post("/v1/oauth/token", self._token)
+        app.router.add_get("/v1/oauth/authorize", self._authorize)
         r = "/trader/v1"
         app.router.add_get(f"{r}/accounts/accountNumbers", self._numbers)
         app.router.add_get(f"{r}/accounts/{{hash}}", self._account)
@@ -214,6 +216,14 @@ class FakeSchwab(LoopbackFake):
         if request.headers.get("Authorization", "") != f"Basic {expected}":
             return web.json_response({"error": "invalid_client"}, status=401)
         form = await request.post()
+        if form.get("grant_type") == "authorization_code":
+            with self._lock:
+                redirect = self.codes.pop(str(form.get("code")), None)
+            if redirect is None or redirect != form.get("redirect_uri"):
+                return web.json_response({"error": "invalid_grant"}, status=400)
+            token = self.issue()
+            token.pop("expires_at")
+            return web.json_response(token)
         if form.get("grant_type") != "refresh_token":
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
         with self._lock:
@@ -232,6 +242,21 @@ class FakeSchwab(LoopbackFake):
             token["refresh_token"] = form["refresh_token"]
         token.pop("expires_at")
         return web.json_response(token)
+
+    async def _authorize(self, request: Any) -> Any:
+        """The browser login, done: straight back to the app's callback with a code."""
+        from urllib.parse import urlencode
+
+        from aiohttp import web
+
+        query = request.query
+        if query.get("client_id") != self.api_key or query.get("response_type") != "code":
+            return _error(400, "Invalid client or response type")
+        code = secrets.token_urlsafe(12)
+        with self._lock:
+            self.codes[code] = query.get("redirect_uri", "")
+        back = f"{query.get('redirect_uri')}?{urlencode({'code': code, 'state': query.get('state', '')})}"
+        raise web.HTTPFound(back)
 
     async def _numbers(self, request: Any) -> Any:
         from aiohttp import web
