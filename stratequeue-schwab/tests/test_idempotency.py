@@ -95,3 +95,21 @@ def test_a_refusal_is_final_and_carries_schwabs_message(harness: SchwabHarness) 
     assert "enough available cash" in ack.message
     assert harness.broker.submit_order(big).status is OrderStatus.REJECTED
     assert _posts(harness.fake) == 1
+
+
+def test_polls_list_only_while_an_order_is_still_to_watch(harness: SchwabHarness) -> None:
+    fake, broker = harness.fake, harness.broker
+    broker.submit_order(BrokerOrder("sq-done", "AAPL", Side.BUY, 1))
+    fake.exchange.set_price("AAPL", 190.0)
+    assert [f.client_order_id for f in broker.poll_fills()] == ["sq-done"]
+
+    def listings() -> int:
+        return sum(1 for r in fake.requests if r.startswith("GET") and "/orders?" in r)
+
+    before = listings()
+    assert broker.poll_fills() == []
+    assert listings() == before, "a filled order was listed again"
+    broker.submit_order(ORDER)  # a working limit: watched until final
+    broker.poll_fills()
+    broker.poll_fills()
+    assert listings() == before + 2

@@ -34,6 +34,7 @@ from .journal import Entry, Journal
 from .orders import (
     ack_of,
     executions_of,
+    is_final,
     parts_of,
     price_text,
     signature_of_order,
@@ -442,12 +443,30 @@ class SchwabBroker(BaseBroker):
         return sorted(fills, key=lambda f: (f.timestamp, f.execution_id))
 
     def poll_fills(self) -> list[Fill]:
+        """New executions of the orders still to watch (one listing from the oldest of them);
+        an order final at Schwab with its executions delivered is not listed again."""
         with self._lock:
+            _, journal = self._require()
             if time.monotonic() - self._polled_at < self.poll_interval:
                 return []
             self._polled_at = time.monotonic()
-            new = [f for f in self.get_executions() if f.execution_id not in self._delivered]
+            since = journal.open_since()
+            if since is None:
+                return []
+            names = journal.by_order_id()
+            new: list[Fill] = []
+            finished: list[str] = []
+            for top in self._orders_since(since - _SKEW):
+                cid = names.get(str(top["orderId"]))
+                if cid is None:
+                    continue
+                fills = executions_of(cid, top)
+                new.extend(f for f in fills if f.execution_id not in self._delivered)
+                if is_final(top):
+                    finished.append(cid)
+            new.sort(key=lambda f: (f.timestamp, f.execution_id))
             self._delivered.update(f.execution_id for f in new)
+            journal.finished(finished)
             return new
 
 

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS orders (
     sent_at TEXT NOT NULL,
     order_id TEXT,
     state TEXT NOT NULL DEFAULT 'sending',
-    replaces TEXT
+    replaces TEXT,
+    done INTEGER NOT NULL DEFAULT 0
 )
 """
 
@@ -67,7 +68,18 @@ class Journal:
 
     def rejected(self, cid: str) -> None:
         with self._lock:
-            self._db.execute("UPDATE orders SET state='rejected' WHERE cid=?", (cid,))
+            self._db.execute("UPDATE orders SET state='rejected', done=1 WHERE cid=?", (cid,))
+
+    def finished(self, cids: list[str]) -> None:
+        """These orders are final at Schwab and their executions delivered: polls skip them."""
+        with self._lock:
+            self._db.executemany("UPDATE orders SET done=1 WHERE cid=?", [(c,) for c in cids])
+
+    def open_since(self) -> datetime | None:
+        """When the oldest order still to watch was sent (None: nothing to watch)."""
+        with self._lock:
+            row = self._db.execute("SELECT MIN(sent_at) FROM orders WHERE done=0").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def get(self, cid: str) -> Entry | None:
         with self._lock:

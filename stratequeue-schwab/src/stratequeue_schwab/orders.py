@@ -19,6 +19,7 @@ __all__ = [
     "ack_of",
     "parts_of",
     "executions_of",
+    "is_final",
     "parse_time",
     "price_text",
     "signature_of_order",
@@ -182,6 +183,15 @@ def signature_of_spec(spec: dict[str, Any]) -> str:
 def signature_of_order(order: dict[str, Any]) -> str:
     """The signature of an order as Schwab lists it."""
     return signature_of_spec(order)
+
+
+_FINAL = {"FILLED", "CANCELED", "REPLACED", "EXPIRED", "REJECTED"}
+
+
+def is_final(order: dict[str, Any]) -> bool:
+    """Nothing more can happen to ``order`` or any order in its tree."""
+    children = order.get("childOrderStrategies") or []
+    return order.get("status") in _FINAL and all(is_final(c) for c in children)
 
 
 def parts_of(cid: str, order: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
