@@ -42,7 +42,9 @@ from .orders import (
     spec_of,
 )
 from .ratelimit import OrderRateLimit
+from .redact import TokenMask, mask_schwab_logs, unmask
 from .session import open_client
+from .stream import ActivityTrigger
 from .token import check_age, read_token, relogin
 
 __all__ = ["SchwabBroker", "TdaBroker"]
@@ -90,6 +92,11 @@ class SchwabBroker(BaseBroker):
         self.limit = OrderRateLimit(int(params.get("order_rate_limit", 120)))
         #: seconds between two order listings for fills (Schwab publishes no GET quota)
         self.poll_interval = float(params.get("poll_interval", 2.0))
+        #: the ACCT_ACTIVITY stream triggers polls (option ``stream``: False to poll only)
+        self.use_stream = bool(params.get("stream", True))
+        self.stream_retry = float(params.get("stream_retry", 5.0))
+        self.stream: ActivityTrigger | None = None
+        self._mask: TokenMask | None = None
         self._polled_at = float("-inf")
         self._journal_path = params.get("journal")
         self.settings: SchwabSettings | None = None
@@ -144,13 +151,34 @@ class SchwabBroker(BaseBroker):
         check_age(token_file)
         self.settings = settings
         self.client = open_client(settings, token_file, self.timeout)
+        self._mask = mask_schwab_logs(self._tokens)
         numbers = self._read("account numbers", self.client.get_account_numbers)
         self.account_number, self.account_hash = _pick_account(numbers, settings.account)
         path = self._journal_path or home(env) / f"schwab-orders-{self.account_number}.sqlite"
         self.journal = Journal(path)
+        if self.use_stream:
+            self.stream = ActivityTrigger(self.client, self._activity, self.stream_retry)
+            self.stream.start()
         return True
 
+    def _tokens(self) -> list[str]:
+        client = self.client
+        token = client.token_metadata.token if client is not None else {}
+        keys = ("access_token", "refresh_token", "id_token")
+        secret = self.settings.app_secret if self.settings else ""
+        return [str(token[k]) for k in keys if token.get(k)] + [secret]
+
+    def _activity(self) -> None:
+        """Account activity was streamed: the next poll lists the orders at once."""
+        self._polled_at = float("-inf")
+
     def disconnect(self) -> None:
+        if self.stream is not None:
+            self.stream.stop()
+            self.stream = None
+        if self._mask is not None:
+            unmask(self._mask)
+            self._mask = None
         if self.client is not None:
             self.client.session.close()
             self.client = None

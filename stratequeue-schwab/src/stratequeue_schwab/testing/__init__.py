@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import time
@@ -91,7 +92,11 @@ class FakeSchwab(LoopbackFake):
         app.router.add_put(f"{r}/accounts/{{hash}}/orders/{{id}}", self._replace)
         app.router.add_get(f"{r}/accounts/{{hash}}/transactions", self._transactions)
         app.router.add_get(f"{r}/userPreference", self._preference)
+        app.router.add_get("/ws", self._streamer)
         self._serve(app, host, port)
+        self.sockets: set[Any] = set()  # streamer connections logged in and subscribed
+        self.stream_logins = 0
+        self.exchange.on_execution.append(self._on_execution)
 
     # -- knobs ------------------------------------------------------------------------------
     def fail(self, kind: str, status: int, times: int = 1, *, after: bool = False) -> None:
@@ -112,6 +117,46 @@ class FakeSchwab(LoopbackFake):
     def expire_access(self) -> None:
         with self._lock:
             self.access.clear()
+
+    def drop_streams(self) -> None:
+        """Close every streamer connection from the server's side."""
+
+        async def close() -> None:
+            for ws in list(self.sockets):
+                await ws.close()
+            self.sockets.clear()
+
+        self.server.call(close())
+
+    def _before_stop(self) -> None:
+        with contextlib.suppress(Exception):  # the loop is gone already
+            self.drop_streams()
+
+    def _on_execution(self, order_id: int, activity_id: int) -> None:
+        message = {
+            "data": [
+                {
+                    "service": "ACCT_ACTIVITY",
+                    "timestamp": int(time.time() * 1000),
+                    "command": "SUBS",
+                    "content": [
+                        {
+                            "seq": activity_id,
+                            "key": "fake-correl",
+                            "1": self.exchange.account_number,
+                            "2": "OrderFillCompleted",
+                            "3": json.dumps({"SchwabOrderID": str(order_id)}),
+                        }
+                    ],
+                }
+            ]
+        }
+        asyncio.run_coroutine_threadsafe(self._push(message), self.server.loop)
+
+    async def _push(self, message: dict[str, Any]) -> None:
+        for ws in list(self.sockets):
+            if not ws.closed:
+                await ws.send_str(json.dumps(message))
 
     def posts(self, signature_of: Any, signature: str) -> int:
         """Order submissions whose ``signature_of(body)`` is ``signature``."""
@@ -361,6 +406,41 @@ class FakeSchwab(LoopbackFake):
             return answer
         with self.exchange.lock:
             return web.json_response(list(self.exchange.transactions))
+
+    async def _streamer(self, request: Any) -> Any:
+        """The streamer: ADMIN/LOGIN with the access token, then ACCT_ACTIVITY SUBS."""
+        from aiohttp import WSMsgType, web
+
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        logged_in = False
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                break
+            for req in json.loads(msg.data).get("requests", []):
+                service, command = req.get("service"), req.get("command")
+                code, text = 0, "ok"
+                if (service, command) == ("ADMIN", "LOGIN"):
+                    token = req.get("parameters", {}).get("Authorization", "")
+                    with self._lock:
+                        logged_in = self.access.get(token, 0) > time.time()
+                    code, text = (0, "server=fake") if logged_in else (3, "Login denied")
+                    self.stream_logins += logged_in
+                elif not logged_in:
+                    code, text = 3, "Not logged in"
+                elif (service, command) == ("ACCT_ACTIVITY", "SUBS"):
+                    self.sockets.add(ws)
+                answer = {
+                    "service": service,
+                    "command": command,
+                    "requestid": req.get("requestid"),
+                    "SchwabClientCorrelId": req.get("SchwabClientCorrelId"),
+                    "timestamp": int(time.time() * 1000),
+                    "content": {"code": code, "msg": text},
+                }
+                await ws.send_str(json.dumps({"response": [answer]}))
+        self.sockets.discard(ws)
+        return ws
 
     async def _preference(self, request: Any) -> Any:
         from aiohttp import web

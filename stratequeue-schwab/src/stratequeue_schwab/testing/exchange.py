@@ -7,6 +7,7 @@ fill books an EXECUTION activity on the order and a TRADE transaction on the acc
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -84,6 +85,8 @@ class Exchange:
         self._next_activity = 90001
         #: a market order fills when placed, at the last price (else: at the next set_price)
         self.fill_market_at_once = False
+        #: called with (order id, activity id) after each execution (the streamer listens)
+        self.on_execution: list[Callable[[int, int], None]] = []
         self.lock = threading.RLock()
 
     # -- orders -----------------------------------------------------------------------------
@@ -213,6 +216,8 @@ class Exchange:
             if order.filled >= order.qty:
                 order.status = "FILLED"
                 self._after_fill(order)
+            for listener in self.on_execution:
+                listener(order_id, activity_id)
             sign = 1 if order.instruction in ("BUY", "BUY_TO_COVER") else -1
             held, avg = self.positions.get(order.symbol, (0, 0.0))
             new = held + sign * qty

@@ -1,6 +1,7 @@
 """The conformance-kit harness for the Schwab broker: the real schwab-py against the fake.
 
-Schwab knows no client order id, so the venue-side questions the kit asks by client id
+The broker polls at every ``poll_fills`` (``poll_interval=0``) besides listening to the
+ACCT_ACTIVITY stream. Schwab knows no client order id, so the venue-side questions the kit asks by client id
 (``posts``, ``fill``) go through the broker's journal: the order's signature and Schwab id.
 """
 
@@ -19,7 +20,13 @@ from . import FakeSchwab
 
 __all__ = ["SchwabHarness"]
 
-_PARAMS = {"timeout": 2.0, "retry_backoff": 0.01, "confirm_wait": 0.0, "poll_interval": 0.0}
+_PARAMS = {
+    "timeout": 2.0,
+    "retry_backoff": 0.01,
+    "confirm_wait": 0.0,
+    "poll_interval": 0.0,
+    "stream_retry": 0.1,
+}
 
 
 class SchwabHarness:
@@ -84,7 +91,7 @@ class SchwabHarness:
         self.fake.fail(kind, status, times=times, after=after)
 
     def drop_connection(self) -> None:
-        """The broker polls (no stream yet): nothing to drop."""
+        self.fake.drop_streams()
 
     def refused_order(self, client_order_id: str) -> tuple[BrokerOrder, str]:
         return (
