@@ -113,3 +113,18 @@ def test_polls_list_only_while_an_order_is_still_to_watch(harness: SchwabHarness
     broker.poll_fills()
     broker.poll_fills()
     assert listings() == before + 2
+
+
+def test_a_location_naming_another_order_is_not_believed(harness: SchwabHarness) -> None:
+    fake, broker = harness.fake, harness.broker
+    first = broker.submit_order(
+        BrokerOrder("sq-a", "AAPL", Side.BUY, 1, OrderType.LIMIT, limit_price=170.0)
+    )
+    fake.wrong_location = int(first.broker_order_id)  # the next answer names sq-a's order
+    ack = broker.submit_order(ORDER)
+    assert ack.status is OrderStatus.ACCEPTED, ack
+    assert ack.broker_order_id not in ("", first.broker_order_id)
+    assert fake.exchange.order_json(int(ack.broker_order_id))["price"] == 180.0
+    assert _posts(fake) == 2, "the order was sent again"
+    again = broker.get_order("sq-a")
+    assert again is not None and again.broker_order_id == first.broker_order_id

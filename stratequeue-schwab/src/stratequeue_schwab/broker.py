@@ -283,9 +283,13 @@ class SchwabBroker(BaseBroker):
                 if resp.status_code in (200, 201):
                     order_id = _location_id(resp)
                     if order_id:
-                        journal.placed(cid, order_id)
-                        return self._placed_ack(cid, order_id)
-                    failure = "no order id in the answer"
+                        ack = self._placed_ack(cid, order_id, signature)
+                        if ack is not None:
+                            return ack
+                        failure = f"Location named order {order_id}, which is another order"
+                        log.warning("Schwab: %s for %s; looking it up", failure, cid)
+                    else:
+                        failure = "no order id in the answer"
                 elif resp.status_code == 401:
                     raise relogin("was refused by Schwab (401)")
                 elif resp.status_code not in _UNSURE:
@@ -341,12 +345,20 @@ class SchwabBroker(BaseBroker):
             return OrderAck(entry.cid, OrderStatus.REJECTED, message="refused by Schwab")
         return self._resolve(entry)
 
-    def _placed_ack(self, cid: str, order_id: str) -> OrderAck:
-        """The state of an order Schwab just took; ACCEPTED when it cannot be read now."""
+    def _placed_ack(self, cid: str, order_id: str, signature: str) -> OrderAck | None:
+        """The state of the order Schwab just took, journaled; None when ``Location`` named an
+        order that is not the one sent (then it is looked up). ACCEPTED when it cannot be read
+        now."""
+        client, journal = self._require()
         try:
-            return self._ack(cid, order_id)
+            order = self._read("order", client.get_order, order_id, self.account_hash)
         except BrokerError as exc:
+            journal.placed(cid, order_id)
             return OrderAck(cid, OrderStatus.ACCEPTED, order_id, message=str(exc))
+        if signature_of_order(order) != signature:
+            return None
+        journal.placed(cid, order_id)
+        return ack_of(cid, order)
 
     def _ack(self, cid: str, order_id: str) -> OrderAck:
         client, _ = self._require()

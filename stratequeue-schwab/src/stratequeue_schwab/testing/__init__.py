@@ -77,6 +77,8 @@ class FakeSchwab(LoopbackFake):
         self.codes: dict[str, str] = {}  # authorization code -> redirect_uri
         self.faults: dict[str, list[_Fault]] = {}
         self.hang_seconds = 0.0
+        #: the next order POST answers a Location naming this other order id (TDA did)
+        self.wrong_location: int | None = None
         #: every order POST/PUT body that reached the fake (refused ones too)
         self.order_posts: list[dict[str, Any]] = []
         app = web.Application(middlewares=[self._log_request])
@@ -361,6 +363,8 @@ class FakeSchwab(LoopbackFake):
             await asyncio.sleep(seconds)
         if fault is not None:
             return _error(fault.status, f"fake fault {fault.status}")
+        if self.wrong_location is not None:
+            order_id, self.wrong_location = self.wrong_location, None
         location = _LOCATION.format(self.exchange.account_hash, order_id)
         return web.Response(status=status, headers={"Location": location})
 
