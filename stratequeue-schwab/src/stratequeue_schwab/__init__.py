@@ -10,11 +10,17 @@ from stratequeue import hookimpl
 from stratequeue.hookspecs import Register
 
 from .broker import SchwabBroker, TdaBroker
+from .source import SchwabDataSource
 
-__all__ = ["SchwabBroker", "TdaBroker"]
+__all__ = ["SchwabBroker", "SchwabDataSource", "TdaBroker"]
 
 
 @hookimpl
 def register_brokers(register: Register) -> None:
     register("schwab", SchwabBroker)
     register("tda", TdaBroker)
+
+
+@hookimpl
+def register_data_sources(register: Register) -> None:
+    register("schwab", SchwabDataSource)

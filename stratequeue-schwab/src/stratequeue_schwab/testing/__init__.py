@@ -95,8 +95,13 @@ class FakeSchwab(LoopbackFake):
         app.router.add_get(f"{r}/accounts/{{hash}}/transactions", self._transactions)
         app.router.add_get(f"{r}/userPreference", self._preference)
         app.router.add_get("/ws", self._streamer)
+        app.router.add_get("/marketdata/v1/pricehistory", self._price_history)
         self._serve(app, host, port)
         self.sockets: set[Any] = set()  # streamer connections logged in and subscribed
+        self.chart_sockets: set[Any] = set()  # subscribed to CHART_EQUITY
+        #: price history: symbol -> minute (or, under "daily", day) candles as Schwab sends them
+        self.minutes: dict[str, list[dict[str, Any]]] = {}
+        self.days: dict[str, list[dict[str, Any]]] = {}
         self.stream_logins = 0
         self.exchange.on_execution.append(self._on_execution)
 
@@ -124,9 +129,10 @@ class FakeSchwab(LoopbackFake):
         """Close every streamer connection from the server's side."""
 
         async def close() -> None:
-            for ws in list(self.sockets):
+            for ws in list(self.sockets | self.chart_sockets):
                 await ws.close()
             self.sockets.clear()
+            self.chart_sockets.clear()
 
         self.server.call(close())
 
@@ -155,8 +161,29 @@ class FakeSchwab(LoopbackFake):
         }
         asyncio.run_coroutine_threadsafe(self._push(message), self.server.loop)
 
-    async def _push(self, message: dict[str, Any]) -> None:
-        for ws in list(self.sockets):
+    def push_chart(self, symbol: str, candle: dict[str, Any]) -> None:
+        """Stream one CHART_EQUITY minute candle (``datetime`` in ms, as price history)."""
+        content = {
+            "seq": 1,
+            "key": symbol,
+            "1": 1,
+            "2": candle["open"],
+            "3": candle["high"],
+            "4": candle["low"],
+            "5": candle["close"],
+            "6": candle["volume"],
+            "7": candle["datetime"],
+            "8": candle["datetime"] // 86_400_000,
+        }
+        message = {
+            "data": [
+                {"service": "CHART_EQUITY", "timestamp": 0, "command": "SUBS", "content": [content]}
+            ]
+        }
+        self.server.call(self._push(message, self.chart_sockets))
+
+    async def _push(self, message: dict[str, Any], sockets: set[Any] | None = None) -> None:
+        for ws in list(self.sockets if sockets is None else sockets):
             if not ws.closed:
                 await ws.send_str(json.dumps(message))
 
@@ -434,6 +461,8 @@ class FakeSchwab(LoopbackFake):
                     code, text = 3, "Not logged in"
                 elif (service, command) == ("ACCT_ACTIVITY", "SUBS"):
                     self.sockets.add(ws)
+                elif (service, command) == ("CHART_EQUITY", "SUBS"):
+                    self.chart_sockets.add(ws)
                 answer = {
                     "service": service,
                     "command": command,
@@ -444,7 +473,21 @@ class FakeSchwab(LoopbackFake):
                 }
                 await ws.send_str(json.dumps({"response": [answer]}))
         self.sockets.discard(ws)
+        self.chart_sockets.discard(ws)
         return ws
+
+    async def _price_history(self, request: Any) -> Any:
+        from aiohttp import web
+
+        answer, _ = await self._guard(request, None)
+        if answer is not None:
+            return answer
+        q = request.query
+        symbol = q.get("symbol", "")
+        tape = self.days if q.get("frequencyType") == "daily" else self.minutes
+        start, end = int(q.get("startDate", 0)), int(q.get("endDate", 2**62))
+        candles = [c for c in tape.get(symbol, []) if start <= c["datetime"] <= end]
+        return web.json_response({"symbol": symbol, "empty": not candles, "candles": candles})
 
     async def _preference(self, request: Any) -> Any:
         from aiohttp import web
