@@ -82,3 +82,4 @@ def test_the_seeds_tda_variables_and_the_tda_alias(fake: FakeSchwab, tmp_path) -
     ):
         assert said.count(words) == 1, (words, said)
     assert "Charles Schwab" in out.stdout
+    assert "DeprecationWarning" not in out.stderr  # Authlib's note to schwab-py, not the user

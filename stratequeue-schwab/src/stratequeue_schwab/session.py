@@ -7,7 +7,9 @@ in tests). Token refreshes are written back to the token file (0600), keeping it
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,9 +18,21 @@ import httpx
 from .config import SchwabSettings
 from .token import write_token
 
-__all__ = ["MovedTransport", "open_client"]
+__all__ = ["MovedTransport", "open_client", "quiet_authlib"]
 
 _SCHWAB_HOST = "api.schwabapi.com"
+
+
+@contextlib.contextmanager
+def quiet_authlib() -> Iterator[None]:
+    """Authlib 1.9 warns on import that its httpx integration moves to httpx2: a note for
+    schwab-py, not for the user. Its module puts an "always" filter first when imported, so it
+    is imported before ours goes in front."""
+    import authlib.deprecate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
+        yield
 
 
 class MovedTransport(httpx.HTTPTransport):
@@ -42,8 +56,7 @@ class MovedTransport(httpx.HTTPTransport):
 
 def open_client(settings: SchwabSettings, token_file: dict[str, Any], timeout: float) -> Any:
     """A synchronous ``schwab.client.Client`` with the login in ``token_file``."""
-    with warnings.catch_warnings():  # Authlib 1.9 on import: "use httpx2"; not the user's
-        warnings.simplefilter("ignore")
+    with quiet_authlib():
         from authlib.integrations.httpx_client import OAuth2Client
     from schwab.auth import TOKEN_ENDPOINT, TokenMetadata
     from schwab.client import Client

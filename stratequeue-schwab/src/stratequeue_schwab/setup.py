@@ -6,14 +6,13 @@ it against the account list. Run ``python -m stratequeue_schwab.setup``; again e
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from stratequeue.errors import BrokerError
 
 from .config import SchwabSettings, read_settings
-from .session import MovedTransport, open_client
+from .session import MovedTransport, open_client, quiet_authlib
 from .token import write_token
 
 __all__ = ["login", "main"]
@@ -29,8 +28,7 @@ def login(
 ) -> list[str]:
     """Walk one login; the account numbers it can trade. ``ask`` shows a prompt and returns
     what the person pasted; ``say`` shows a line. Tokens are never shown."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_authlib():
         from authlib.integrations.httpx_client import OAuth2Client
         from schwab.auth import TOKEN_ENDPOINT
 
