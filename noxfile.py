@@ -20,6 +20,7 @@ nox.options.sessions = [
     "polygon",
     "cmc",
     "ib",
+    "schwab",
     "integration",
 ]
 
@@ -29,6 +30,7 @@ PLUGINS = {
     "polygon": "./stratequeue-polygon",
     "cmc": "./stratequeue-cmc",
     "ib": "./stratequeue-ib",
+    "schwab": "./stratequeue-schwab",
 }
 ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
 # Two workers (this project's machines have 2 cores); a file's tests stay on one worker so
@@ -124,6 +126,12 @@ def cmc(session: nox.Session) -> None:
 def ib(session: nox.Session) -> None:
     """stratequeue-ib against the fake TWS: what `pip install "stratequeue[ib]"` installs."""
     _plugin(session, "ib")
+
+
+@nox.session
+def schwab(session: nox.Session) -> None:
+    """stratequeue-schwab against the fake Schwab (schwab-py pointed at it)."""
+    _plugin(session, "schwab")
 
 
 @nox.session
