@@ -4,12 +4,17 @@ stops a --live run before any order; a run that trades shows no token or secret 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 from stratequeue_schwab.testing import FakeSchwab
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,3 +88,72 @@ def test_the_seeds_tda_variables_and_the_tda_alias(fake: FakeSchwab, tmp_path) -
         assert said.count(words) == 1, (words, said)
     assert "Charles Schwab" in out.stdout
     assert "DeprecationWarning" not in out.stderr  # Authlib's note to schwab-py, not the user
+
+
+def test_paper_with_schwab_trades_the_local_paper_broker_on_schwabs_bars(fake, tmp_path) -> None:
+    """Schwab has no paper trading: --paper (the default) runs the local paper broker, said
+    once, with Schwab's own data source; nothing is sent to the account."""
+    fake.exchange.set_price("AAPL", 100.0)
+    token = tmp_path / "token.json"
+    fake.write_token_file(token)
+    exe = shutil.which("stratequeue", path=os.path.dirname(sys.executable)) or "stratequeue"
+    db = tmp_path / "ledger.sqlite"
+    args = ["--strategy", EVERY_BAR, "--symbols", "AAPL", "--granularity", "1m"]
+    args += ["--duration", "0.05", "--broker", "schwab", "--db", str(db)]
+    env = {**os.environ, "TQDM_DISABLE": "1", "STRATEQUEUE_HOME": str(tmp_path / "home")}
+    out = subprocess.run(
+        [exe, *args], capture_output=True, text=True, timeout=120, env={**env, **fake.env(token)}
+    )
+    assert out.returncode == 0, out.stderr
+    said = out.stdout + out.stderr
+    note = "Charles Schwab has no paper trading: paper trading on the local paper broker with"
+    assert said.count(note) == 1, said
+    with sqlite3.connect(db) as conn:
+        run = conn.execute("SELECT broker, data_source FROM runs").fetchone()
+    assert run == ("paper", "schwab")
+    assert fake.order_posts == []
+    assert any("/marketdata/v1/pricehistory" in r for r in fake.requests), fake.requests
+
+
+def test_broker_setup_walks_the_login_and_checks_it(fake, tmp_path) -> None:
+    """``stratequeue --broker-setup schwab`` prints the steps, then walks the login: the person
+    pastes the address the browser ended on; the token file is written owner-only."""
+    token = tmp_path / "home" / "schwab-token.json"
+    env = {**os.environ, **fake.env(token), "STRATEQUEUE_HOME": str(tmp_path / "home")}
+    env["PYTHONUNBUFFERED"] = "1"
+    exe = shutil.which("stratequeue", path=os.path.dirname(sys.executable)) or "stratequeue"
+    proc = subprocess.Popen(
+        [exe, "--broker-setup", "schwab"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    seen: list[str] = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "oauth/authorize" in line:
+            parts = urlsplit(line.strip())
+            answer = httpx.get(f"{fake.base_url}{parts.path}?{parts.query}")
+            proc.stdin.write(answer.headers["Location"] + "\n")
+            proc.stdin.flush()
+            break
+    rest, _ = proc.communicate(timeout=60)
+    said = "".join(seen) + rest
+    assert proc.returncode == 0, said
+    assert "Logged in: accounts ...5678" in said
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert json.loads(token.read_text())["token"]["access_token"] not in said
+
+
+def test_broker_setup_without_an_answer_says_the_login_is_not_finished(fake, tmp_path) -> None:
+    env = {**os.environ, **fake.env(tmp_path / "t.json"), "STRATEQUEUE_HOME": str(tmp_path)}
+    exe = shutil.which("stratequeue", path=os.path.dirname(sys.executable)) or "stratequeue"
+    out = subprocess.run(
+        [exe, "--broker-setup", "schwab"], input="", capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 1
+    assert "Login not finished: run --broker-setup again to log in." in out.stdout + out.stderr
+    assert "Traceback" not in out.stderr

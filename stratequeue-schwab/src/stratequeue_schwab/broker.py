@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -64,8 +64,10 @@ class SchwabBroker(BaseBroker):
     features: ClassVar[Mapping[str, str]] = {
         "asset classes": "US stocks and ETFs (whole shares)",
         "orders": "market, limit, stop, stop-limit; brackets (first-triggers-OCO), OCO; replace",
-        "paper": "none at Schwab: --paper uses the local paper broker",
+        "paper": "none at Schwab: --paper uses the local paper broker on Schwab's bars",
     }
+    paper_account: ClassVar[bool] = False
+    data_source: ClassVar[str | None] = "schwab"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.MARKET,
@@ -119,6 +121,16 @@ class SchwabBroker(BaseBroker):
         return CredentialStatus(paper=False, live=ready, detail=detail)
 
     @classmethod
+    def interactive_setup(
+        cls, env: Mapping[str, str], ask: Callable[[str], str], say: Callable[[str], None]
+    ) -> bool:
+        """``--broker-setup schwab``: the login (paste back the address the browser ends on)."""
+        from .setup import login
+
+        login(read_settings(env), ask=ask, say=say)
+        return True
+
+    @classmethod
     def setup_instructions(cls) -> str:
         return (
             "Charles Schwab (TD Ameritrade accounts moved there in 2024; TDA tokens do not work):\n"
@@ -130,7 +142,8 @@ class SchwabBroker(BaseBroker):
             "address it prints anywhere, paste back the address you end on). It writes "
             "SCHWAB_TOKEN_PATH (default ~/.stratequeue/schwab-token.json, owner only).\n"
             "  4. Repeat step 3 every 7 days: Schwab's login expires then; runs warn from day 6.\n"
-            "Schwab has no paper trading: trade the account with --live (after a confirmation)."
+            "Schwab has no paper trading: --paper trades on the local paper broker with Schwab's\n"
+            "bars; --live trades the account (after a confirmation)."
         )
 
     # -- connection -------------------------------------------------------------------------

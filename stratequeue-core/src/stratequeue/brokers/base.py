@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -108,6 +108,11 @@ class BaseBroker(ABC):
     fills_at_book_prices: ClassVar[bool] = False
     #: Asset classes and order types, for ``--list-brokers``.
     features: ClassVar[Mapping[str, str]] = {}
+    #: False: the venue has no paper trading; ``--paper`` with it trades on the local paper
+    #: broker instead (said once), on the venue's market data when it has a ``data_source``.
+    paper_account: ClassVar[bool] = True
+    #: The name of this plugin's data source for the venue's bars, if it has one.
+    data_source: ClassVar[str | None] = None
     #: What this broker can do (see :class:`Capability`).
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.MARKET})
 
@@ -145,6 +150,14 @@ class BaseBroker(ABC):
     @classmethod
     def setup_instructions(cls) -> str:
         return f"The '{cls.name}' broker needs no setup."
+
+    @classmethod
+    def interactive_setup(
+        cls, env: Mapping[str, str], ask: Callable[[str], str], say: Callable[[str], None]
+    ) -> bool:
+        """A login ``--broker-setup NAME`` walks a person through (``ask`` prompts, ``say``
+        shows a line); False when the broker has none. Raises BrokerError naming what failed."""
+        return False
 
     # -- the account ------------------------------------------------------------------------
     @abstractmethod

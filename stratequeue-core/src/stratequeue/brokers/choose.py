@@ -11,7 +11,7 @@ from .. import plugins
 from ..errors import BrokerError, UsageError
 from .base import BaseBroker, BrokerConfig
 
-__all__ = ["choose_broker", "open_broker", "paper_account_path"]
+__all__ = ["choose_broker", "default_data_source", "open_broker", "paper_account_path"]
 
 
 def paper_account_path(db: Path | str) -> Path:
@@ -33,6 +33,13 @@ def choose_broker(
     registry = plugins.registry("brokers")
     if requested:
         cls = registry.get(requested)
+        if mode == "paper" and not cls.paper_account:
+            venue = cls.display_name or requested
+            return "paper", (
+                f"{venue} has no paper trading: paper trading on the local paper broker"
+                + (f" with {venue}'s market data" if cls.data_source else "")
+                + f"; add --live to trade the {venue} account."
+            )
         status = cls.credential_status(env)
         if mode == "live" and not status.live:
             raise BrokerError(
@@ -58,6 +65,18 @@ def choose_broker(
     if paper:
         return _only(paper, "paper"), None
     return "paper", "No paper credentials of any broker plugin found: using the local paper broker."
+
+
+def default_data_source(mode: str, requested_broker: str | None) -> str:
+    """Where bars come from when ``--data-source`` is not given: a paper run with a broker that
+    has no paper trading trades on the local paper broker with that venue's own bars (when its
+    plugin has a data source); every other run, the demo feed."""
+    if mode == "paper" and requested_broker:
+        cls = plugins.registry("brokers").get(requested_broker)
+        name = cls.data_source
+        if not cls.paper_account and name and name in plugins.registry("data_sources").names():
+            return name
+    return "demo"
 
 
 def _only(names: list[str], kind: str) -> str:

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
+import click
 from rich.table import Table
 
 from .. import plugins
 from ..display import make_console
+from ..errors import BrokerError
 from ..granularity import GRANULARITIES
 
 _console = make_console()
@@ -62,8 +65,10 @@ def broker_setup(name: str) -> None:
         cls = registry.get(broker)
         _console.print(f"🔧 {cls.display_name or broker} ({broker})", markup=False)
         _console.print(cls.setup_instructions(), markup=False)
-        validate = getattr(cls, "validate_credentials", None)
         env = dict(os.environ)
+        if name.lower() != "all" and not _walk_setup(cls, env):
+            raise SystemExit(1)
+        validate = getattr(cls, "validate_credentials", None)
         status = cls.credential_status(env)
         for paper, present in ((True, status.paper), (False, status.live)):
             if validate is None or not present or broker == "paper":
@@ -76,6 +81,23 @@ def broker_setup(name: str) -> None:
             else:
                 _console.print(f"✅ {label} credentials work: account {account}", markup=False)
         _console.print("")
+
+
+def _walk_setup(cls: Any, env: dict[str, str]) -> bool:
+    """The broker's own login, when it has one; False when it failed (said in one line)."""
+    try:
+        cls.interactive_setup(
+            env,
+            ask=lambda prompt: str(click.prompt(prompt, default="", show_default=False)),
+            say=lambda line: _console.print(line, markup=False),
+        )
+    except click.Abort:
+        _console.print("❌ Login not finished: run --broker-setup again to log in.", markup=False)
+        return False
+    except BrokerError as exc:
+        _console.print(f"❌ {exc}", markup=False)
+        return False
+    return True
 
 
 def data_setup(name: str) -> None:

@@ -64,7 +64,14 @@ class _Group(click.Group):
     help="A strategies.txt file: filename,strategy_id,allocation lines.",
 )
 @click.option("--symbols", help="Comma-separated symbols, e.g. AAPL,MSFT,BTC.")
-@click.option("--data-source", default="demo", show_default=True, help="Where bars come from.")
+@click.option(
+    "--data-source",
+    default=None,
+    help=(
+        "Where bars come from [default: demo; with --paper and a broker that has no paper "
+        "trading, its own data source]."
+    ),
+)
 @click.option(
     "--data", "data_path", help="CSV file (or template with {symbol}) for --data-source csv."
 )

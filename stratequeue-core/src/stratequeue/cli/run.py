@@ -62,15 +62,17 @@ def _confirm_live(account: AccountInfo, broker: str, assume_yes: bool) -> bool:
 
 def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
     from ..app import App, RunConfig, replays
+    from ..brokers.choose import default_data_source
     from .main import resolve_db
 
     mode = resolve_mode(opts)
     specs = resolve_specs(opts)
     data_options = {"path": opts["data_path"]} if opts.get("data_path") else {}
+    source = opts["data_source"] or default_data_source(mode, opts["broker"])
     config = RunConfig(
         strategies=specs,
         symbols=symbols,
-        data_source=opts["data_source"],
+        data_source=source,
         granularity=opts["granularity"],
         mode=mode,
         broker=opts["broker"],
@@ -81,7 +83,7 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         env=dict(os.environ),
         data_options=data_options,
         fractional_unit=opts["fractional_unit"],
-        replay=replays(opts["data_source"]),
+        replay=replays(source),
         rebalance=opts["rebalance"],
         risk=risk_config(opts),
         on_exit=opts["on_exit"],
