@@ -27,10 +27,10 @@ from stratequeue.brokers.base import (
     OrderAck,
 )
 from stratequeue.errors import BrokerError
+from stratequeue.ledger.journal import Entry, Journal
 from stratequeue.models import AccountInfo, BrokerOrder, Fill, OrderStatus, Position
 
 from .config import SchwabSettings, home, read_settings
-from .journal import Entry, Journal
 from .orders import (
     ack_of,
     executions_of,

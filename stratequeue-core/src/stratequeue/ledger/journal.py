@@ -1,6 +1,8 @@
-"""Which Schwab order is which client order id: Schwab takes no client id, so the plugin keeps
-the link itself, in a small SQLite file, written before each POST (the intent: what was sent
-and since when) and after it (the order id read from ``Location``). A restart reads it back.
+"""An order journal for a broker plugin whose venue takes no client order id (Schwab): the
+plugin keeps the link between our client order id and the venue's order id itself, in a small
+SQLite file of its own, written before each request leaves (the intent: what was sent, as a
+signature, and since when) and after it (the venue's order id). A restart reads it back.
+Kept here so that only the ledger package touches SQLite.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ CREATE TABLE IF NOT EXISTS orders (
 @dataclass(frozen=True)
 class Entry:
     cid: str
-    #: what identifies the order at Schwab without an id: symbol|instruction|qty|type|price|stop
+    #: what identifies the order at the venue without an id (Schwab: symbol|instruction|qty|
+    #: type|price|stop)
     signature: str
     sent_at: datetime
     order_id: str | None
@@ -71,7 +74,7 @@ class Journal:
             self._db.execute("UPDATE orders SET state='rejected', done=1 WHERE cid=?", (cid,))
 
     def finished(self, cids: list[str]) -> None:
-        """These orders are final at Schwab and their executions delivered: polls skip them."""
+        """These orders are final at the venue and their executions delivered: polls skip them."""
         with self._lock:
             self._db.executemany("UPDATE orders SET done=1 WHERE cid=?", [(c,) for c in cids])
 
