@@ -117,7 +117,13 @@ class CoinbaseBroker(BaseBroker):
             retries=self.retries,
             backoff=self.backoff,
         )
-        permissions = self.api.key_permissions()
+        try:
+            permissions = self.api.key_permissions()
+        except Transient as exc:
+            raise BrokerError(
+                f"Coinbase at {self.settings.rest_root} could not be reached ({exc}): check "
+                "COINBASE_BASE_URL and this machine's network"
+            ) from None
         if not permissions.get("can_trade"):
             raise BrokerError(
                 "This Coinbase API key cannot trade (no Trade permission): create a key with "

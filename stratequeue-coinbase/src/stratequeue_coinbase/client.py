@@ -166,7 +166,7 @@ class CoinbaseClient:
                 headers=headers,
             )
         except httpx.TransportError as exc:
-            raise Transient(f"{method} {path}: {type(exc).__name__}") from None
+            raise Transient(f"{method} {path}: {type(exc).__name__} {exc}".rstrip()) from None
         if reply.status_code == 429 or reply.status_code >= 500:
             raise Transient(f"{method} {path}: HTTP {reply.status_code}", status=reply.status_code)
         if reply.status_code >= 400:

@@ -25,6 +25,7 @@ __all__ = ["build_app"]
 
 API = "/api/v3/brokerage"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BODY = web.RequestKey("body", dict[str, Any])
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -75,7 +76,7 @@ def build_app(fake: FakeCoinbase) -> web.Application:
             if path == f"{API}/orders" and body is not None:
                 ex.posts[str(body.get("client_order_id", ""))] += 1
             return _error(fault.status, "fault", f"HTTP {fault.status} from the fake")
-        request["body"] = body
+        request[BODY] = body or {}
         response = await handler(request)
         if fault is not None:
             return _error(fault.status, "fault", f"HTTP {fault.status} from the fake")
@@ -105,7 +106,7 @@ def build_app(fake: FakeCoinbase) -> web.Application:
         return _json(found.wire())
 
     async def create(request: web.Request) -> web.Response:
-        return _json(ex.create(request["body"] or {}))
+        return _json(ex.create(request[BODY]))
 
     async def get_order(request: web.Request) -> web.Response:
         order = ex.get(request.match_info["order_id"])
@@ -120,10 +121,10 @@ def build_app(fake: FakeCoinbase) -> web.Application:
         return _json(_page(request, rows, "orders"))
 
     async def batch_cancel(request: web.Request) -> web.Response:
-        return _json({"results": ex.cancel(list(request["body"].get("order_ids", [])))})
+        return _json({"results": ex.cancel(list(request[BODY].get("order_ids", [])))})
 
     async def edit(request: web.Request) -> web.Response:
-        body = request["body"]
+        body = request[BODY]
         return _json(ex.edit(str(body["order_id"]), str(body["price"]), str(body["size"])))
 
     async def fills(request: web.Request) -> web.Response:
