@@ -124,3 +124,20 @@ def test_without_the_fakes_certificate_nothing_is_trusted(fake: FakeCoinbase) ->
     )
     with pytest.raises(BrokerError, match="could not be reached.*CERTIFICATE_VERIFY_FAILED"):
         broker.connect()
+
+
+def test_the_fake_refuses_a_token_made_for_another_request(fake: FakeCoinbase) -> None:
+    import httpx
+
+    broker = make_broker(fake)
+    broker.connect()
+    try:
+        wrong = broker.api.token(f"GET {fake.host}/api/v3/brokerage/key_permissions")
+        reply = httpx.get(
+            f"https://{fake.host}/api/v3/brokerage/accounts",
+            headers={"Authorization": f"Bearer {wrong}"},
+            verify=broker.api.tls,
+        )
+        assert reply.status_code == 401 and "uri" in reply.json()["message"]
+    finally:
+        broker.disconnect()
