@@ -27,7 +27,7 @@ from stratequeue.brokers.base import (
 )
 from stratequeue.data.live import Backoff
 from stratequeue.errors import BrokerError
-from stratequeue.models import AccountInfo, BrokerOrder, Fill, Position
+from stratequeue.models import AccountInfo, BrokerOrder, Fill, OrderStatus, Position
 
 from . import config as cfg
 from .client import CoinbaseClient, Feed, Refused, Transient
@@ -212,8 +212,10 @@ class CoinbaseBroker(BaseBroker):
             body = order_body(order, product)
         except Unsupported as exc:
             return self._refused(order, str(exc))
-        except (Refused, Transient) as exc:
+        except Refused as exc:
             return self._refused(order, f"product {order.symbol} could not be read: {exc}")
+        except Transient as exc:
+            return self._not_sent(order, str(exc))
         for attempt in range(self.retries + 1):
             try:
                 reply = self.api.create_order(body)
@@ -228,11 +230,23 @@ class CoinbaseBroker(BaseBroker):
                     if found is not None:
                         return found
                 if attempt == self.retries:
+                    if exc.status == 429:  # refused before placing: nothing at Coinbase
+                        return self._not_sent(order, str(exc))
                     return self._unknown(order, str(exc))
                 time.sleep(self.backoff.delay(attempt))
                 continue
             return self._answer(order, body, reply)
         raise AssertionError("unreachable")
+
+    def _not_sent(self, order: BrokerOrder, message: str) -> OrderAck:
+        """Coinbase did not answer before anything was sent: PENDING, sent again later."""
+        log.error("Order %s not sent: Coinbase did not answer (%s)", order.client_order_id, message)
+        return OrderAck(
+            order.client_order_id,
+            OrderStatus.PENDING,
+            message=f"not sent: Coinbase did not answer ({message})",
+            symbol=order.symbol,
+        )
 
     def _answer(self, order: BrokerOrder, body: dict[str, Any], reply: dict[str, Any]) -> OrderAck:
         if not reply.get("success"):

@@ -226,8 +226,9 @@ class Exchange:
             self.orders[order["order_id"]] = order
             self.by_cid[cid] = order["order_id"]
             self._tell(order)
-            if kind == "market_market_ioc" and not self.fill_delay:
-                self._fill_market(order)
+            if kind == "market_market_ioc":
+                if not self.fill_delay:  # else it waits for the next set_price
+                    self._fill_market(order)
             else:
                 self.match(pid)
             if kind in ("sor_limit_ioc", "limit_limit_fok") and order["status"] == "OPEN":
