@@ -136,7 +136,36 @@ def test_sigkill_with_orders_waiting_and_unsent_then_restart_creates_nothing_twi
 ) -> None:
     db, log = tmp_path / "killed.sqlite", tmp_path / "runs.log"
 
-    # 1. accepted at Coinbase, not filled: market orders wait for a price nobody sets
+    # 0. placed (and filled) at Coinbase, its answer not back: only a lookup by client order id
+    # finds it, and the restart must find it rather than send it again
+    fake.answer_delay = 60.0
+
+    def answer_lost() -> list[str]:
+        unsure = {
+            c
+            for (c,) in rows(
+                db, "SELECT client_order_id FROM orders WHERE status IN ('pending', 'unknown')"
+            )
+        }
+        return [c for c in list(fake.exchange.by_cid) if c in unsure]
+
+    unanswered = kill_when(launch(fake, db, "1", log), answer_lost, log)
+    fake.answer_delay = 0.0
+    created_once(fake, db)
+
+    # 1. committed to the ledger, not sent: the product endpoint (read before the POST) fails
+    fake.fail("GET", "/api/v3/brokerage/products/BTC-USD", 503, times=100_000)
+
+    def committed_not_sent() -> list[str]:
+        pending = rows(db, "SELECT client_order_id FROM orders WHERE status='pending' AND qty > 0")
+        return [c for (c,) in pending if fake.exchange.posts[c] == 0]
+
+    unsent = kill_when(launch(fake, db, "1", log), committed_not_sent, log)
+    assert unsent
+    fake.faults.clear()
+    created_once(fake, db)
+
+    # 2. accepted at Coinbase, not filled: market orders wait for a price nobody sets
     fake.exchange.fill_delay = True
 
     def waiting() -> list[str]:
@@ -153,18 +182,6 @@ def test_sigkill_with_orders_waiting_and_unsent_then_restart_creates_nothing_twi
     held = kill_when(launch(fake, db, "1", log), waiting, log)
     created_once(fake, db)
 
-    # 2. committed to the ledger, not sent: the product endpoint (read before the POST) fails
-    fake.fail("GET", "/api/v3/brokerage/products/BTC-USD", 503, times=100_000)
-
-    def committed_not_sent() -> list[str]:
-        pending = rows(db, "SELECT client_order_id FROM orders WHERE status='pending' AND qty > 0")
-        return [c for (c,) in pending if fake.exchange.posts[c] == 0]
-
-    unsent = kill_when(launch(fake, db, "1", log), committed_not_sent, log)
-    assert unsent
-    fake.faults.clear()
-    created_once(fake, db)
-
     # the waiting orders fill while nothing runs; the restart books them once and sends the
     # unsent ones once
     fake.exchange.fill_delay = False
@@ -176,5 +193,23 @@ def test_sigkill_with_orders_waiting_and_unsent_then_restart_creates_nothing_twi
     for cid in held:  # type: ignore[attr-defined]
         assert fake.exchange.posts[cid] == 1
         assert rows(db, f"SELECT SUM(qty) FROM fills WHERE client_order_id='{cid}'") == [(1.0,)]
+    for cid in unanswered:  # type: ignore[attr-defined]
+        assert fake.exchange.posts[cid] == 1, cid  # found by its client order id
+        assert rows(db, f"SELECT SUM(qty) FROM fills WHERE client_order_id='{cid}'") == [(1.0,)]
     for cid in unsent:  # type: ignore[attr-defined]
         assert fake.exchange.posts[cid] <= 1
+
+
+def test_paper_with_coinbase_is_the_local_paper_broker_and_says_so(
+    fake: FakeCoinbase, tmp_path: Path
+) -> None:
+    out = stratequeue(
+        "--strategy", EVERY_BAR, "--symbols", "BTC-USD", "--granularity", "1s",
+        "--broker", "coinbase", "--paper", "--duration", "0.05",
+        "--db", str(tmp_path / "paper.sqlite"), env=fake.env(), timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    shown = out.stdout + out.stderr
+    assert "Coinbase Advanced Trade has no paper trading: --paper uses the local paper" in shown
+    assert "FILL BTC-USD BUY 1" in out.stdout
+    assert fake.log == []  # nothing reached Coinbase

@@ -11,11 +11,17 @@ from stratequeue import hookimpl
 from stratequeue.hookspecs import Register
 
 from .broker import CoinbaseBroker, CoinbaseProBroker
+from .source import CoinbaseDataSource
 
-__all__ = ["CoinbaseBroker", "CoinbaseProBroker"]
+__all__ = ["CoinbaseBroker", "CoinbaseDataSource", "CoinbaseProBroker"]
 
 
 @hookimpl
 def register_brokers(register: Register) -> None:
     register("coinbase", CoinbaseBroker)
     register("coinbase-pro", CoinbaseProBroker)
+
+
+@hookimpl
+def register_data_sources(register: Register) -> None:
+    register("coinbase", CoinbaseDataSource)

@@ -49,6 +49,9 @@ class CoinbaseBroker(BaseBroker):
         "orders": "market, limit (GTC/GTD/IOC/FOK), stop-limit, exit pair (sl/tp)",
         "paper": "none at Coinbase: --paper uses the local paper broker on Coinbase data",
     }
+    #: Coinbase has no paper trading: ``--paper --broker coinbase`` runs the local paper broker
+    #: (read by ``stratequeue.brokers.choose``)
+    paper_is_local: ClassVar[bool] = True
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.MARKET,
@@ -79,6 +82,7 @@ class CoinbaseBroker(BaseBroker):
         self.feed: Feed | None = None
         self._lock = threading.Lock()
         self._products: dict[str, Product] = {}
+        self._prices: dict[str, float] = {}  # product id -> last price read
         self._symbols: dict[str, str] = {}  # product id -> the symbol the user wrote
         self._orders: dict[str, dict[str, Any]] = {}  # order id -> Coinbase's order
         self._by_cid: dict[str, str] = {}  # client order id -> order id
@@ -107,8 +111,8 @@ class CoinbaseBroker(BaseBroker):
     def connect(self) -> bool:
         if self.config.paper_trading:
             raise BrokerError(
-                "Coinbase has no paper trading: run --paper without --broker coinbase (the local "
-                "paper broker on --data-source coinbase), or --broker coinbase --live."
+                "Coinbase has no paper trading: --paper runs the local paper broker (on "
+                "--data-source coinbase for Coinbase's prices); trade with --live."
             )
         self.client = CoinbaseClient(
             self.settings,
@@ -416,10 +420,16 @@ class CoinbaseBroker(BaseBroker):
                 continue
             pid = f"{currency}-{self.cash_currency}"
             try:
-                price = float(self.api.product(pid).get("price") or 0)
+                price = float(self.api.market_product(pid).get("price") or 0)
             except Refused:
                 log.warning("Coinbase balance in %s has no %s product: not valued", currency, pid)
                 continue
+            except Transient:
+                if pid not in self._prices:
+                    raise
+                price = self._prices[pid]
+                log.warning("Coinbase price of %s unavailable: valued at its last, %s", pid, price)
+            self._prices[pid] = price
             out.append(Position(self._symbol(pid), qty, price, price))
         return out
 

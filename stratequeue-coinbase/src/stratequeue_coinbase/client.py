@@ -49,7 +49,7 @@ API = "/api/v3/brokerage"
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
-class Transient(Exception):
+class Transient(BrokerError):
     """A failure that may pass: 429, 5xx, a timeout, a dropped connection."""
 
     def __init__(self, message: str, *, status: int = 0) -> None:
@@ -209,6 +209,10 @@ class CoinbaseClient:
 
     def product(self, product_id: str) -> dict[str, Any]:
         return self.call("GET", f"{API}/products/{product_id}")
+
+    def market_product(self, product_id: str) -> dict[str, Any]:
+        """The public view of a product (its last price), no key."""
+        return self.call("GET", f"{API}/market/products/{product_id}", private=False)
 
     def create_order(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST once: the broker decides whether a failure may be sent again."""

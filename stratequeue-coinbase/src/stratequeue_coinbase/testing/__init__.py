@@ -12,7 +12,8 @@ By hand: ``python -m stratequeue_coinbase.testing --port 8443``.
 Every private request is checked against the test key (``fake.key``). Knobs:
 ``exchange.reject_next`` (the next orders fail with that error, e.g. ``INSUFFICIENT_FUND``),
 ``exchange.fill_delay`` (market orders wait for the next price), ``exchange.partial`` (market
-orders fill in two executions), :meth:`fail` (answer an HTTP status, before or after doing
+orders fill in two executions), ``answer_delay`` (an order is placed, its answer comes that
+many seconds later), :meth:`fail` (answer an HTTP status, before or after doing
 the work), :meth:`drop_streams` (close every WebSocket), ``block_streams`` (refuse new ones),
 :meth:`trade` (a market trade on the market-data WebSocket). ``log`` is the request log.
 Needs aiohttp: ``pip install "stratequeue-coinbase[test]"``.
@@ -93,6 +94,7 @@ class FakeCoinbase(LoopbackFake):
         self.faults: list[Fault] = []
         self.can_trade = True
         self.block_streams = False
+        self.answer_delay = 0.0
         self.heartbeat_interval = 1.0
         self.clock: datetime | None = None
         self.sockets: set[Any] = set()

@@ -78,6 +78,8 @@ def build_app(fake: FakeCoinbase) -> web.Application:
             return _error(fault.status, "fault", f"HTTP {fault.status} from the fake")
         request[BODY] = body or {}
         response = await handler(request)
+        if fake.answer_delay and path == f"{API}/orders" and request.method == "POST":
+            await asyncio.sleep(fake.answer_delay)  # placed; the answer comes late
         if fault is not None:
             return _error(fault.status, "fault", f"HTTP {fault.status} from the fake")
         return response
@@ -158,6 +160,7 @@ def build_app(fake: FakeCoinbase) -> web.Application:
     app.router.add_get(f"{API}/accounts", accounts)
     app.router.add_get(f"{API}/key_permissions", permissions)
     app.router.add_get(f"{API}/products/{{product_id}}", product)
+    app.router.add_get(f"{API}/market/products/{{product_id}}", product)
     app.router.add_get(f"{API}/products/{{product_id}}/candles", candle_route)
     app.router.add_get(f"{API}/market/products/{{product_id}}/candles", candle_route)
     app.router.add_post(f"{API}/orders", create)

@@ -43,6 +43,12 @@ def choose_broker(
             raise UsageError(
                 "The paper broker cannot trade live. Drop --live, or pick a real broker."
             )
+        if mode == "paper" and getattr(cls, "paper_is_local", False):
+            # a venue without paper trading (Coinbase): its --paper is the local paper broker
+            return "paper", (
+                f"{cls.display_name or requested} has no paper trading: --paper uses the local "
+                "paper broker on the run's market data."
+            )
         return requested, None
     others = [n for n in registry.names() if n != "paper"]
     if mode == "live":
