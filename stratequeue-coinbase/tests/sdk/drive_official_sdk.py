@@ -35,7 +35,9 @@ def on_message(raw):
 
 
 ws = WSUserClient(
-    api_key=key, api_secret=secret, base_url=os.environ["COINBASE_WS_USER_URL"],
+    api_key=key,
+    api_secret=secret,
+    base_url=os.environ["COINBASE_WS_USER_URL"],
     on_message=on_message,
 )
 ws.open()
@@ -44,15 +46,28 @@ ws.heartbeats()
 
 market = client.market_order_buy("sdk-mkt", "BTC-USD", base_size="0.01").to_dict()
 again = client.market_order_buy("sdk-mkt", "BTC-USD", base_size="0.01").to_dict()
-out["market"] = [market["success"], market["success_response"]["order_id"] == again["success_response"]["order_id"]]
-limit = client.limit_order_gtc_buy("sdk-lmt", "BTC-USD", base_size="0.01", limit_price="50000").to_dict()
+out["market"] = [
+    market["success"],
+    market["success_response"]["order_id"] == again["success_response"]["order_id"],
+]
+limit = client.limit_order_gtc_buy(
+    "sdk-lmt", "BTC-USD", base_size="0.01", limit_price="50000"
+).to_dict()
 oid = limit["success_response"]["order_id"]
 out["edit"] = client.edit_order(oid, size="0.02", price="51000").to_dict()["success"]
-out["get"] = client.get_order(oid).to_dict()["order"]["order_configuration"]["limit_limit_gtc"]["limit_price"]
-out["open"] = [o["client_order_id"] for o in client.list_orders(order_status=["OPEN"]).to_dict()["orders"]]
+out["get"] = client.get_order(oid).to_dict()["order"]["order_configuration"]["limit_limit_gtc"][
+    "limit_price"
+]
+out["open"] = [
+    o["client_order_id"] for o in client.list_orders(order_status=["OPEN"]).to_dict()["orders"]
+]
 out["cancel"] = [r["success"] for r in client.cancel_orders([oid]).to_dict()["results"]]
 stop = client.stop_limit_order_gtc_sell(
-    "sdk-stl", "BTC-USD", base_size="0.005", limit_price="40000", stop_price="41000",
+    "sdk-stl",
+    "BTC-USD",
+    base_size="0.005",
+    limit_price="40000",
+    stop_price="41000",
     stop_direction="STOP_DIRECTION_STOP_DOWN",
 ).to_dict()
 bracket = client.trigger_bracket_order_gtc_sell(
