@@ -213,3 +213,16 @@ def test_paper_with_coinbase_is_the_local_paper_broker_and_says_so(
     assert "Coinbase Advanced Trade has no paper trading: --paper uses the local paper" in shown
     assert "FILL BTC-USD BUY 1" in out.stdout
     assert fake.log == []  # nothing reached Coinbase
+
+
+def test_broker_setup_explains_the_key_and_checks_it(fake: FakeCoinbase) -> None:
+    out = stratequeue("--broker-setup", "coinbase", env=fake.env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "portal.cdp.coinbase.com" in out.stdout
+    assert "✅ Live credentials work" in out.stdout and "View and Trade permitted" in out.stdout
+    assert fake.count("GET", "/api/v3/brokerage/key_permissions") == 1
+    assert fake.count("POST", ORDERS) == 0  # nothing sent
+    fake.can_trade = False
+    refused = stratequeue("--broker-setup", "coinbase", env=fake.env(), timeout=60)
+    assert "❌ Live credentials were rejected" in refused.stdout
+    assert "cannot trade" in refused.stdout

@@ -36,12 +36,12 @@ def test_the_mapping_is_said_once_and_orders_go_to_the_product(
     fake: FakeCoinbase, broker: CoinbaseBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "stratequeue_coinbase")
-    broker.submit_order(BrokerOrder("map-1", "BTCUSD", Side.BUY, 0.01))
-    broker.submit_order(BrokerOrder("map-2", "BTCUSD", Side.BUY, 0.01))
+    broker.submit_order(BrokerOrder("map-1", "btc/usd", Side.BUY, 0.01))
+    broker.submit_order(BrokerOrder("map-2", "btc/usd", Side.BUY, 0.01))
     assert _body(fake, "map-2")["product_id"] == "BTC-USD"
     said = [r.getMessage() for r in caplog.records if "is Coinbase product" in r.getMessage()]
-    assert said == ["Symbol BTCUSD is Coinbase product BTC-USD"]
-    assert {p.symbol for p in broker.get_positions()} == {"BTCUSD"}
+    assert said == ["Symbol btc/usd is Coinbase product BTC-USD"]
+    assert {p.symbol for p in broker.get_positions()} == {"btc/usd"}
 
 
 def test_sizes_and_prices_are_put_on_the_products_increments(fake: FakeCoinbase) -> None:

@@ -101,6 +101,36 @@ class CoinbaseBroker(BaseBroker):
     def setup_instructions(cls) -> str:
         return cfg.setup_instructions()
 
+    @classmethod
+    def validate_credentials(cls, env: Mapping[str, str], paper: bool = False) -> str:
+        """For ``--broker-setup``: the key reads the accounts and may trade (nothing sent)."""
+        settings = cfg.settings_from(env)
+        client = CoinbaseClient(settings, ca_file=env.get("COINBASE_CA_FILE") or None)
+        try:
+            accounts = cls._check_key(client)
+        finally:
+            client.close()
+        currencies = ", ".join(sorted({str(a.get("currency")) for a in accounts})) or "none"
+        return f"{settings.host}, View and Trade permitted, accounts in {currencies}"
+
+    @staticmethod
+    def _check_key(client: CoinbaseClient) -> list[dict[str, Any]]:
+        """The key's permissions and the accounts it reads; stops a key that cannot trade."""
+        try:
+            permissions = client.key_permissions()
+            accounts = client.accounts()
+        except Transient as exc:
+            raise BrokerError(
+                f"Coinbase at {client.settings.rest_root} could not be reached ({exc}): check "
+                "COINBASE_BASE_URL and this machine's network"
+            ) from None
+        if not permissions.get("can_trade"):
+            raise BrokerError(
+                "This Coinbase API key cannot trade (no Trade permission): create a key with "
+                "View and Trade. See: stratequeue --broker-setup coinbase"
+            )
+        return accounts
+
     # -- connection -------------------------------------------------------------------------
     @property
     def api(self) -> CoinbaseClient:
@@ -121,19 +151,7 @@ class CoinbaseBroker(BaseBroker):
             retries=self.retries,
             backoff=self.backoff,
         )
-        try:
-            permissions = self.api.key_permissions()
-        except Transient as exc:
-            raise BrokerError(
-                f"Coinbase at {self.settings.rest_root} could not be reached ({exc}): check "
-                "COINBASE_BASE_URL and this machine's network"
-            ) from None
-        if not permissions.get("can_trade"):
-            raise BrokerError(
-                "This Coinbase API key cannot trade (no Trade permission): create a key with "
-                "View and Trade. See: stratequeue --broker-setup coinbase"
-            )
-        self.api.accounts()
+        self._check_key(self.api)
         self._read_recent_orders()
         self.feed = Feed(
             self.settings.ws_user_url,
