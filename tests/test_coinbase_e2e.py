@@ -226,3 +226,19 @@ def test_broker_setup_explains_the_key_and_checks_it(fake: FakeCoinbase) -> None
     refused = stratequeue("--broker-setup", "coinbase", env=fake.env(), timeout=60)
     assert "❌ Live credentials were rejected" in refused.stdout
     assert "cannot trade" in refused.stdout
+
+
+def test_the_coinbase_data_source_warms_a_paper_run_up_with_no_key(
+    fake: FakeCoinbase, tmp_path: Path
+) -> None:
+    public = {k: v for k, v in fake.env().items() if not k.startswith("COINBASE_API")}
+    out = stratequeue(
+        "--strategy", str(Path(__file__).parents[1] / "examples" / "strategies" / "sma.py"),
+        "--symbols", "BTC-USD", "--data-source", "coinbase", "--granularity", "1m",
+        "--duration", "0.05", "--db", str(tmp_path / "data.sqlite"),
+        env={**public, "COINBASE_API_KEY": "", "COINBASE_API_SECRET": ""}, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "local paper broker" in out.stdout + out.stderr
+    candles = [r for r in fake.log if r.path.endswith("/candles")]
+    assert candles and all(r.path.startswith("/api/v3/brokerage/market/") for r in candles)

@@ -22,6 +22,7 @@ Needs aiohttp: ``pip install "stratequeue-coinbase[test]"``.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -230,3 +231,7 @@ class FakeCoinbase(LoopbackFake):
     def _before_stop(self) -> None:
         if self.server.loop.is_running() and self.sockets:
             self.drop_streams()
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.cert.directory, ignore_errors=True)
