@@ -242,3 +242,21 @@ def test_the_coinbase_data_source_warms_a_paper_run_up_with_no_key(
     assert "local paper broker" in out.stdout + out.stderr
     candles = [r for r in fake.log if r.path.endswith("/candles")]
     assert candles and all(r.path.startswith("/api/v3/brokerage/market/") for r in candles)
+
+
+def test_live_without_broker_picks_coinbase_not_its_alias_too(
+    fake: FakeCoinbase, tmp_path: Path
+) -> None:
+    out = stratequeue(
+        "--strategy", EVERY_BAR, "--symbols", "BTC-USD", "--granularity", "1s", "--live", "--yes",
+        "--duration", "0.05", "--db", str(tmp_path / "auto.sqlite"), env=fake.env(), timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "LIVE via Coinbase Advanced Trade" in out.stdout
+    pro = stratequeue(
+        "--strategy", EVERY_BAR, "--symbols", "BTC-USD", "--granularity", "1s", "--live", "--yes",
+        "--broker", "coinbase-pro", "--duration", "0.05", "--db", str(tmp_path / "pro.sqlite"),
+        env=fake.env(), timeout=120,
+    )  # fmt: skip
+    assert pro.returncode == 0, pro.stdout + pro.stderr
+    assert "Coinbase Pro was replaced by Coinbase Advanced Trade" in pro.stdout + pro.stderr

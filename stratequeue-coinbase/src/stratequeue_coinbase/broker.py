@@ -474,6 +474,8 @@ class CoinbaseProBroker(CoinbaseBroker):
     """``coinbase-pro``: Coinbase Pro closed in 2023; its successor is Advanced Trade."""
 
     name: ClassVar[str] = "coinbase-pro"
+    #: an old name: never picked by itself for its credentials (``stratequeue.brokers.choose``)
+    alias_of: ClassVar[str] = "coinbase"
     _told: ClassVar[bool] = False
 
     def __init__(self, config: BrokerConfig) -> None:

@@ -50,7 +50,11 @@ def choose_broker(
                 "paper broker on the run's market data."
             )
         return requested, None
-    others = [n for n in registry.names() if n != "paper"]
+    # an alias (a broker's old name, ``alias_of``) is never picked for its credentials: its
+    # broker is
+    others = [
+        n for n in registry.names() if n != "paper" and not getattr(registry.get(n), "alias_of", "")
+    ]
     if mode == "live":
         live = [n for n in others if registry.get(n).credential_status(env).live]
         if not live:
