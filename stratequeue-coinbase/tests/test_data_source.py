@@ -86,3 +86,28 @@ def test_live_bars_are_folded_from_market_trades(
         assert runner.quiet(0.3) == []  # the next minute waits for its end
     finally:
         runner.stop()
+
+
+def test_trades_missed_while_disconnected_come_back_with_the_snapshot(
+    fake: FakeCoinbase, sources: SourceFactory
+) -> None:
+    t0 = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    clock = ManualClock(t0 + timedelta(seconds=1))
+    source = sources("1m", clock=clock)
+    runner = StreamRunner(source, ["BTC-USD"])
+    try:
+        wait_for(lambda: fake.market_sockets)
+        clock.set(t0 + timedelta(seconds=55))
+        _trade(fake, t0 + timedelta(seconds=1), 100.0, 1.0, "1")
+        wait_for(lambda: source.feed is not None and source.feed.connections == 1)
+        fake.block_streams = True
+        fake.drop_streams()
+        _trade(fake, t0 + timedelta(seconds=10), 90.0, 2.0, "2")  # nobody listens
+        fake.block_streams = False
+        wait_for(lambda: source.feed.connections == 2, timeout=10)
+        clock.set(t0 + timedelta(seconds=62))
+        _trade(fake, t0 + timedelta(seconds=61), 102.0, 1.0, "3")
+        (bar,) = runner.take(1)
+        assert bar == Bar("BTC-USD", t0, 100.0, 100.0, 90.0, 90.0, 3.0)  # trade 1 once
+    finally:
+        runner.stop()

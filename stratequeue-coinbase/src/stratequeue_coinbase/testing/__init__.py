@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,8 @@ class FakeCoinbase(LoopbackFake):
         self.sockets: set[Any] = set()
         self.user_sockets: set[Any] = set()
         self.market_sockets: dict[Any, set[str]] = {}
+        #: the last 50 trades per product: what a market_trades subscription starts with
+        self.recent_trades: dict[str, deque[dict[str, Any]]] = {}
         self._sequence = 0
         self._lock = threading.Lock()
         self.exchange.listeners.append(self._push_order)
@@ -190,6 +193,8 @@ class FakeCoinbase(LoopbackFake):
             "side": "BUY",
             "time": at.isoformat().replace("+00:00", "Z"),
         }
+        with self._lock:
+            self.recent_trades.setdefault(product_id, deque(maxlen=50)).appendleft(trade)
         message = self.envelope("market_trades", [{"type": "update", "trades": [trade]}])
         ticker = self.envelope(
             "ticker",
@@ -198,6 +203,11 @@ class FakeCoinbase(LoopbackFake):
         targets = [ws for ws, ids in self.market_sockets.items() if product_id in ids]
         self._broadcast(targets, message)
         self._broadcast(targets, ticker)
+
+    def trade_snapshot(self, product_ids: list[str]) -> dict[str, Any]:
+        with self._lock:
+            trades = [t for p in product_ids for t in self.recent_trades.get(p, [])]
+        return self.envelope("market_trades", [{"type": "snapshot", "trades": trades}])
 
     def _broadcast(self, sockets: list[Any], message: dict[str, Any]) -> None:
         if not sockets or not self.server.loop.is_running():

@@ -220,6 +220,8 @@ async def _socket(fake: FakeCoinbase, request: web.Request, *, private: bool) ->
                 )
             elif channel in ("market_trades", "ticker"):
                 fake.market_sockets[ws] = set(data.get("product_ids", []))
+                if channel == "market_trades":
+                    await ws.send_json(fake.trade_snapshot(list(data.get("product_ids", []))))
             elif channel == "heartbeats" and heartbeat is None:
                 heartbeat = asyncio.ensure_future(_heartbeats(fake, ws))
     finally:
