@@ -7,6 +7,8 @@ nox -s lint typecheck
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -21,6 +23,8 @@ nox.options.sessions = [
     "cmc",
     "ib",
     "schwab",
+    "coinbase",
+    "coinbase_sdk",
     "integration",
 ]
 
@@ -31,6 +35,7 @@ PLUGINS = {
     "cmc": "./stratequeue-cmc",
     "ib": "./stratequeue-ib",
     "schwab": "./stratequeue-schwab",
+    "coinbase": "./stratequeue-coinbase",
 }
 ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
 # Two workers (this project's machines have 2 cores); a file's tests stay on one worker so
@@ -132,6 +137,34 @@ def ib(session: nox.Session) -> None:
 def schwab(session: nox.Session) -> None:
     """stratequeue-schwab against the fake Schwab (schwab-py pointed at it)."""
     _plugin(session, "schwab")
+
+
+@nox.session
+def coinbase(session: nox.Session) -> None:
+    """stratequeue-coinbase against the fake Coinbase: what `pip install "stratequeue[coinbase]"`
+    installs."""
+    _plugin(session, "coinbase")
+
+
+@nox.session
+def coinbase_sdk(session: nox.Session) -> None:
+    """The official SDK coinbase-advanced-py against the fake Coinbase, in a virtualenv of its
+    own: it pins websockets<14, which the workspace (the Polygon client) cannot share."""
+    session.install("-e", CORE, "-e", f"{PLUGINS['coinbase']}[test]")
+    sdk = Path(session.create_tmp()) / "coinbase-sdk"
+    session.run("uv", "venv", "-q", "--allow-existing", str(sdk), external=True)
+    session.run(
+        "uv", "pip", "install", "-q", "-p", str(sdk), "coinbase-advanced-py==1.8.4", external=True
+    )
+    session.run(
+        "pytest",
+        "stratequeue-coinbase/tests/test_official_sdk.py",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env={**ENV, "COINBASE_SDK_PYTHON": str(sdk / "bin" / "python")},
+    )
 
 
 @nox.session

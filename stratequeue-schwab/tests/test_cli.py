@@ -106,7 +106,7 @@ def test_paper_with_schwab_trades_the_local_paper_broker_on_schwabs_bars(fake, t
     )
     assert out.returncode == 0, out.stderr
     said = out.stdout + out.stderr
-    note = "Charles Schwab has no paper trading: paper trading on the local paper broker with"
+    note = "Charles Schwab has no paper trading: paper trading on the local paper broker instead"
     assert said.count(note) == 1, said
     with sqlite3.connect(db) as conn:
         run = conn.execute("SELECT broker, data_source FROM runs").fetchone()

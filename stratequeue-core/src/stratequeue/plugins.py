@@ -39,6 +39,11 @@ BUILTIN_MODULES = (
 #: Which ``pip install "stratequeue[EXTRA]"`` provides a name that is not installed.
 EXTRA_FOR = {
     "alpaca": "trading",
+    "ib": "ib",
+    "schwab": "schwab",
+    "tda": "schwab",
+    "coinbase": "coinbase",
+    "coinbase-pro": "coinbase",
     "polygon": "polygon",
     "coinmarketcap": "cmc",
     "cmc": "cmc",

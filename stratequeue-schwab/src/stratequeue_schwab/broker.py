@@ -528,6 +528,7 @@ class TdaBroker(SchwabBroker):
 
     name: ClassVar[str] = "tda"
     display_name: ClassVar[str] = "TD Ameritrade (now Charles Schwab)"
+    alias_of: ClassVar[str] = "schwab"
     _said: ClassVar[bool] = False
 
     def connect(self) -> bool:

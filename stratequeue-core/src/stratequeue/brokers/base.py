@@ -113,6 +113,8 @@ class BaseBroker(ABC):
     paper_account: ClassVar[bool] = True
     #: The name of this plugin's data source for the venue's bars, if it has one.
     data_source: ClassVar[str | None] = None
+    #: An old name of another broker (``tda`` for ``schwab``): never picked by credentials.
+    alias_of: ClassVar[str] = ""
     #: What this broker can do (see :class:`Capability`).
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.MARKET})
 

@@ -36,9 +36,8 @@ def choose_broker(
         if mode == "paper" and not cls.paper_account:
             venue = cls.display_name or requested
             return "paper", (
-                f"{venue} has no paper trading: paper trading on the local paper broker"
-                + (f" with {venue}'s market data" if cls.data_source else "")
-                + f"; add --live to trade the {venue} account."
+                f"{venue} has no paper trading: paper trading on the local paper broker "
+                f"instead; add --live to trade the {venue} account."
             )
         status = cls.credential_status(env)
         if mode == "live" and not status.live:
@@ -51,7 +50,9 @@ def choose_broker(
                 "The paper broker cannot trade live. Drop --live, or pick a real broker."
             )
         return requested, None
-    others = [n for n in registry.names() if n != "paper"]
+    # an alias (a broker's old name, ``alias_of``) is never picked for its credentials: the
+    # broker it names is
+    others = [n for n in registry.names() if n != "paper" and not registry.get(n).alias_of]
     if mode == "live":
         live = [n for n in others if registry.get(n).credential_status(env).live]
         if not live:
