@@ -89,3 +89,21 @@ def _wait_subscribed(fake: FakeSchwab) -> None:
     while not fake.chart_sockets:
         assert time.monotonic() < deadline, "the source did not subscribe to CHART_EQUITY"
         time.sleep(0.02)
+
+
+def test_live_daily_bars_fold_a_new_york_day_of_minutes(fake, make, clock) -> None:
+    """A live 1d bar is the New York day's minutes (midnight to midnight), delivered when the
+    next day's first minute arrives."""
+    runner = StreamRunner(make("1d"), ["AAPL"])
+    try:
+        _wait_subscribed(fake)
+        clock.set(OPEN + timedelta(days=1, minutes=1, seconds=1))
+        for i in range(3):
+            fake.push_chart("AAPL", candle(i))
+        assert runner.quiet() == []  # the day is not over until the next one starts
+        next_day = candle(0) | {"datetime": int((OPEN + timedelta(days=1)).timestamp() * 1000)}
+        fake.push_chart("AAPL", next_day)
+        day = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)  # midnight in New York (EST)
+        assert runner.take(1) == [Bar("AAPL", day, 100.0, 102.5, 99.5, 102.25, 33.0)]
+    finally:
+        runner.stop()

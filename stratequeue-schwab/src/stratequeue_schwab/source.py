@@ -105,8 +105,6 @@ class SchwabDataSource(BaseDataSource):
 
     # -- live bars ----------------------------------------------------------------------------
     def stream(self, symbols: Sequence[str]) -> Iterator[Bar]:
-        if self.daily:
-            raise DataSourceError("Schwab streams minute candles: use 1m to 1h bars live")
         grids = {s: self._grid() for s in symbols}
         folder = BarFolder(grids, _MINUTE, self.filter, sparse=True)
         events: queue.Queue[Bar | str] = queue.Queue()
