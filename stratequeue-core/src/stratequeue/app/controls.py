@@ -1,0 +1,359 @@
+"""Operator controls in a running run: the ledger's pending requests applied on the run's
+thread, between two bars, through the portfolio's normal paths (see ledger/controls.py).
+
+Two helper threads only *signal*: :class:`Heartbeat` keeps the run's heartbeat fresh and raises
+:attr:`ControlDesk.pending` when a request waits (on its own ledger connection); :func:`paced`
+feeds the live source's bars through a queue, so that the run's thread wakes within a second
+even when bars are minutes apart. All portfolio work is :meth:`ControlDesk.apply`, called by
+the run loop on its own thread.
+
+- ``pause``: the sleeves' new orders are refused (as a stale feed's are: the book keeps seeing
+  bars, only its orders are withheld) and their open entry orders are canceled; protective
+  exits (SL/TP) of the positions kept stay working.
+- ``resume``: orders flow again from the next bar.
+- ``flatten``: the sleeves' positions are closed at the next bar, by the book's own close orders
+  (netted, attributed, past the risk rails, which always let exits through).
+- ``cancel-orders``: the sleeves' open entry orders are canceled.
+- ``risk-reset``: a strategy's (or the account's) kill switch is lifted and its peak restarted.
+- ``allocate``: the strategy's capital moves as a restart with the new allocation would.
+
+Every change to a book is also a sleeve event, so a restart rebuilds the same book; pauses and
+allocations are restored from the applied requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..ledger import Ledger
+from ..ledger.controls import HEARTBEAT_SECONDS, KINDS, ControlRecords
+from ..models import Bar
+from ..portfolio import Portfolio, Sleeve
+from ..portfolio.events import Event
+from .config import RunConfig
+
+__all__ = ["ControlDesk", "Heartbeat", "allocations_from_controls", "paced"]
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """A request the run does not apply; its message is the acknowledgement."""
+
+
+def allocations_from_controls(config: RunConfig, say: Callable[[str], None]) -> RunConfig:
+    """An allocation changed by ``stratequeue allocate`` holds at later starts: the command
+    line's is replaced by the last applied one (said, so that the user knows)."""
+    if str(config.db) == ":memory:" or not Path(config.db).exists():
+        return config
+    ledger = Ledger(config.db)
+    try:
+        last = {
+            c["strategy_id"]: c["args"]["fraction"] for c in ledger.applied_controls(("allocate",))
+        }
+    finally:
+        ledger.close()
+    specs = []
+    for spec in config.strategies:
+        fraction = last.get(spec.strategy_id)
+        if fraction is not None and abs(fraction - spec.allocation) > 1e-12:
+            say(
+                f"{spec.strategy_id}: allocation {fraction:g} (set by 'stratequeue allocate'), "
+                f"not the command line's {spec.allocation:g}."
+            )
+            spec = replace(spec, allocation=float(fraction))
+        specs.append(spec)
+    return replace(config, strategies=specs)
+
+
+class Heartbeat:
+    """A daemon thread that writes the run's heartbeat every second, on its own connection,
+    and sets ``pending`` when a control request waits."""
+
+    def __init__(self, db: str | Path, run_id: int, pending: threading.Event) -> None:
+        self.db, self.run_id, self.pending = db, run_id, pending
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        records = ControlRecords(self.db)
+        records.beat(self.run_id)  # alive from the first bar on, not one period later
+        self._thread = threading.Thread(
+            target=self._beat, args=(records,), name="heartbeat", daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self, records: ControlRecords) -> None:
+        try:
+            while True:
+                if records.has_pending_controls():
+                    self.pending.set()
+                if self._stop.wait(HEARTBEAT_SECONDS):
+                    return
+                records.beat(self.run_id)
+        except Exception:  # the run goes on; the commands will say it is not active
+            log.warning("heartbeat stopped", exc_info=True)
+        finally:
+            records.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+_END = object()
+
+
+def paced(bars: Iterator[Bar], pending: threading.Event, stop: threading.Event) -> Iterator[Any]:
+    """``bars`` read on a helper thread; yields each bar, and None whenever ``pending`` is set
+    while no bar comes (so the caller applies controls within a second between slow bars)."""
+    box: queue.Queue[Any] = queue.Queue(maxsize=1)
+    done = threading.Event()
+
+    def pump() -> None:
+        item: Any = _END
+        try:
+            for bar in bars:
+                if not _put(box, bar, done):
+                    return
+        except BaseException as exc:  # handed to the run's thread, raised there
+            item = exc
+        _put(box, item, done)
+
+    threading.Thread(target=pump, name="bars", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = box.get(timeout=0.25)
+            except queue.Empty:
+                if pending.is_set() and not stop.is_set():
+                    yield None
+                continue
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        done.set()
+
+
+def _put(box: queue.Queue[Any], item: Any, done: threading.Event) -> bool:
+    while not done.is_set():
+        try:
+            box.put(item, timeout=0.25)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+class ControlDesk:
+    """Applies the ledger's pending control requests to a run's portfolio (its thread only)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        portfolio: Portfolio,
+        run_id: int,
+        config: RunConfig,
+        equity: Callable[[], float],
+    ) -> None:
+        self.ledger, self.portfolio, self.run_id, self.config = ledger, portfolio, run_id, config
+        self.equity = equity  # the account's equity now (allocations are fractions of it)
+        self.pending = threading.Event()
+        self.pending.set()  # requests written while no run was active apply at the first look
+
+    def restore(self) -> None:
+        """Pauses requested in earlier runs still hold."""
+        for control in self.ledger.applied_controls(("pause", "resume")):
+            sleeves = self._sleeves(control, strict=False)
+            pairs = {(s.strategy_id, s.symbol) for s in sleeves}
+            if control["kind"] == "pause":
+                self.portfolio.held |= pairs
+            else:
+                self.portfolio.held -= pairs
+
+    # -- on the run's thread ---------------------------------------------------------------------
+    def apply(self) -> list[Event]:
+        """Apply every pending request, acknowledge each in the ledger; the events to show."""
+        self.pending.clear()
+        p = self.portfolio
+        events: list[Event] = []
+        for control in self.ledger.pending_controls():
+            when = max(p.last_time.values(), default=None)
+            try:
+                status, result = "applied", self._apply(control, events)
+            except Refused as refusal:
+                status, result = "refused", str(refusal)
+            self.ledger.acknowledge_control(control["id"], self.run_id, when, status, result)
+            p.alerts.append(f"control #{control['id']} {control['kind']}: {status}: {result}")
+            log.warning("control #%s %s: %s: %s", control["id"], control["kind"], status, result)
+        return events
+
+    def _apply(self, control: dict[str, Any], events: list[Event]) -> str:
+        kind = control["kind"]
+        if kind not in KINDS:  # a newer StrateQueue's request, or a hand-written row
+            raise Refused(
+                f"'{kind}' is not a control this run applies (controls never open positions)"
+            )
+        if kind == "risk-reset":
+            return self._risk_reset(control)
+        sleeves = self._sleeves(control, strict=True)
+        pairs = {(s.strategy_id, s.symbol) for s in sleeves}
+        who = _scope(control)
+        if kind == "pause":
+            self.portfolio.held |= pairs
+            canceled = self._cancel(sleeves, events)
+            return f"{who} paused: no new orders; {canceled} open order(s) canceled"
+        if kind == "resume":
+            self.portfolio.held -= pairs
+            return f"{who} resumed: its orders go out from the next bar"
+        if kind == "cancel-orders":
+            return f"{who}: {self._cancel(sleeves, events)} open order(s) canceled"
+        if kind == "flatten":
+            return self._flatten(sleeves, who)
+        return self._allocate(control, sleeves)
+
+    def _sleeves(self, control: dict[str, Any], *, strict: bool) -> list[Sleeve]:
+        p = self.portfolio
+        strategy, symbol = control["strategy_id"], control["symbol"]
+        sleeves = [
+            s
+            for s in p.all_sleeves()
+            if (strategy is None or s.strategy_id == strategy)
+            and (symbol is None or s.symbol == symbol)
+        ]
+        if strict and strategy is not None and strategy not in p.strategy_ids():
+            raise Refused(
+                f"strategy '{strategy}' is not in this run (its strategies: "
+                f"{', '.join(p.strategy_ids())})"
+            )
+        if strict and not sleeves:
+            raise Refused(
+                f"{_scope(control)} trades nothing in this run (symbols: {', '.join(p.sleeves)})"
+            )
+        return sleeves
+
+    def _cancel(self, sleeves: list[Sleeve], events: list[Event]) -> int:
+        """Cancel the open entry orders of ``sleeves`` (an order netted with another strategy's
+        is left alone); their books forget them, as a refused order's, also after a restart."""
+        from ..engine.flatten import drop_order
+        from ..portfolio import routing
+        from ..portfolio.state import Actions, book_intent, pending_refs
+
+        p = self.portfolio
+        mine = {id(s) for s in sleeves}
+        actions = Actions()
+        canceled = 0
+        with p.ledger.transaction():
+            for cid, order in list(p.open_orders.items()):
+                if not order.legs or any(id(s) not in mine for s, _ in order.legs):
+                    continue
+                intents = [book_intent(s, ref) for s, ref in order.legs]
+                if any(i is None or i.parent_ref is not None for i in intents):
+                    continue  # an exit protecting a position kept, or not in the book any more
+                for sleeve, ref in order.legs:
+                    if ref in pending_refs(sleeve.runner):
+                        drop_order(sleeve.runner, ref)
+                        p.ledger.add_sleeve_event(
+                            sleeve.strategy_id,
+                            sleeve.symbol,
+                            p.last_time.get(sleeve.symbol),
+                            "refuse",
+                            ref=ref,
+                        )
+                del p.open_orders[cid]
+                p.fills.end_order(cid, actions)
+                canceled += 1
+        events += routing.apply(p, actions, max(p.last_time.values(), default=datetime.now(UTC)))
+        return canceled
+
+    def _flatten(self, sleeves: list[Sleeve], who: str) -> str:
+        """The books close their positions at the next bar, as a kill switch's flatten does."""
+        from ..engine.flatten import close_positions
+
+        p = self.portfolio
+        held = [s for s in sleeves if s.runner.position_size]
+        with p.ledger.transaction():
+            for sleeve in held:
+                close_positions(sleeve.runner)
+                p.ledger.add_sleeve_event(
+                    sleeve.strategy_id, sleeve.symbol, p.last_time.get(sleeve.symbol), "close"
+                )
+        if not held:
+            return f"{who}: no position to close"
+        closing = ", ".join(
+            f"{s.strategy_id} {float(s.runner.position_size):+g} {s.symbol}" for s in held
+        )
+        return f"{who}: closing {closing} at the next bar"
+
+    def _risk_reset(self, control: dict[str, Any]) -> str:
+        from ..risk import ACCOUNT
+
+        p = self.portfolio
+        if p.risk is None:
+            raise Refused("this run has no risk limits: there is no kill switch to reset")
+        scope = control["strategy_id"] or ACCOUNT
+        if scope != ACCOUNT and scope not in p.strategy_ids():
+            raise Refused(
+                f"strategy '{scope}' is not in this run (its strategies: "
+                f"{', '.join(p.strategy_ids())})"
+            )
+        was = p.risk.kill_reason(scope)
+        p.risk.reset(scope)
+        state = json.dumps(p.risk.export_state(), sort_keys=True, default=str)
+        p.ledger.set_meta("risk_state", state)
+        p.risk_state = state
+        name = "the account" if scope == ACCOUNT else scope
+        reason = control["args"].get("reason", "")
+        return (
+            f"kill switch of {name} re-armed"
+            + (f" (was {was})" if was else " (it was not tripped)")
+            + f" by {control['requested_by']}: {reason}"
+        )
+
+    def _allocate(self, control: dict[str, Any], sleeves: list[Sleeve]) -> str:
+        from ..portfolio.rebuild import rebalance
+
+        p = self.portfolio
+        fraction = float(control["args"]["fraction"])
+        strategy = control["strategy_id"]
+        allocations = {s.strategy_id: s.spec.allocation for s in p.all_sleeves()}
+        others = sum(a for sid, a in allocations.items() if sid != strategy)
+        if not 0 < fraction <= 1 or others + fraction > 1 + 1e-9:
+            raise Refused(
+                f"allocation {fraction:g} for {strategy}: the run's allocations would add up to "
+                f"{others + fraction:g} (at most 1.0)"
+            )
+        equity = self.equity()
+        notes = []
+        with p.ledger.transaction():
+            for sleeve in sleeves:
+                old = sleeve.spec.allocation
+                sleeve.spec = replace(sleeve.spec, allocation=fraction)
+                note = rebalance(
+                    p.ledger,
+                    sleeve,
+                    old,
+                    equity,
+                    self.config.symbols,
+                    p.last_time.get(sleeve.symbol),
+                    close=False,
+                )
+                notes.append(note.rstrip("."))
+        return "; ".join(notes) + " from the next bar"
+
+
+def _scope(control: dict[str, Any]) -> str:
+    who = control["strategy_id"] or "every strategy"
+    return who + (f" on {control['symbol']}" if control["symbol"] else "")
