@@ -35,10 +35,12 @@ def _exe() -> str:
     return shutil.which("stratequeue", path=os.path.dirname(sys.executable)) or "stratequeue"
 
 
-def start(db: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """A long paper run on 1-second demo bars; its output goes to a file next to the ledger."""
+def start(
+    db: Path, *args: str, env: dict[str, str] | None = None, granularity: str = "1s"
+) -> subprocess.Popen[bytes]:
+    """A long paper run on demo bars; its output goes to a file next to the ledger."""
     log = open(db.with_suffix(".log"), "ab")  # noqa: SIM115
-    command = [_exe(), *args, "--symbols", "AAPL", "--granularity", "1s", "--lookback", "3"]
+    command = [_exe(), *args, "--symbols", "AAPL", "--granularity", granularity, "--lookback", "3"]
     command += ["--duration", "5", "--db", str(db)]
     full_env = {**os.environ, "TQDM_DISABLE": "1", **(env or {})}
     return subprocess.Popen(command, stdout=log, stderr=log, env=full_env, cwd=REPO)
@@ -156,6 +158,9 @@ def test_pause_resume_allocate_flatten_and_across_a_sigkill(three, tmp_path):
         assert orders_of(db, "a", str(paused["bar_time"])) == []
         assert orders_of(db, "a", str(paused["bar_time"]), refused=True)  # its book saw bars
         assert orders_of(db, "b", str(paused["bar_time"]))  # the others trade on
+        status = stratequeue("status", "--db", str(db))
+        assert "Paused: a" in status.stdout, status.stdout
+        assert f"#{last_control(db)} pause a by {getpass.getuser()}" in status.stdout
         # -- resume a: its orders go out again --------------------------------------------------
         out = control(db, "resume", "a")
         assert out.returncode == 0, out.stdout + out.stderr
@@ -282,3 +287,19 @@ def test_a_ledger_that_is_not_a_run_s_is_named(tmp_path):
     missing = control(tmp_path / "nope.sqlite", "pause", "a")
     assert missing.returncode == 2 and "No ledger at" in missing.stderr
     assert not (tmp_path / "nope.sqlite").exists()
+
+
+def test_a_control_applies_within_seconds_between_slow_bars(three, tmp_path):
+    db = tmp_path / "slow.sqlite"
+    proc = start(db, "--strategies", str(three), granularity="1m")
+    try:
+        wait_until(lambda: active(db), "the run's heartbeat")
+        started = time.monotonic()
+        out = control(db, "pause", "a", "--timeout", "5")
+        took = time.monotonic() - started
+        assert out.returncode == 0 and "applied" in out.stdout, out.stdout + out.stderr
+        assert took < 5, took  # the next 1-minute bar is not waited for
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

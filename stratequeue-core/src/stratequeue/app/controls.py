@@ -114,22 +114,24 @@ _END = object()
 
 
 def paced(bars: Iterator[Bar], pending: threading.Event, stop: threading.Event) -> Iterator[Any]:
-    """``bars`` read on a helper thread; yields each bar, and None whenever ``pending`` is set
-    while no bar comes (so the caller applies controls within a second between slow bars)."""
-    box: queue.Queue[Any] = queue.Queue(maxsize=1)
-    done = threading.Event()
+    """``bars`` read on a helper thread, in step with the caller: the next bar is asked for
+    only when the caller asks for it (after the previous one is durable), as without the
+    thread. Yields each bar, and None whenever ``pending`` is set while no bar comes, so that
+    the caller applies controls within a second between slow bars."""
+    box: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    want, done = threading.Event(), threading.Event()
 
     def pump() -> None:
         item: Any = _END
         try:
-            for bar in bars:
-                if not _put(box, bar, done):
-                    return
+            for bar in _asked(bars, want, done):
+                box.put(bar)
         except BaseException as exc:  # handed to the run's thread, raised there
             item = exc
-        _put(box, item, done)
+        box.put(item)
 
     threading.Thread(target=pump, name="bars", daemon=True).start()
+    want.set()
     try:
         while True:
             try:
@@ -143,18 +145,25 @@ def paced(bars: Iterator[Bar], pending: threading.Event, stop: threading.Event) 
             if isinstance(item, BaseException):
                 raise item
             yield item
+            want.set()
     finally:
         done.set()
 
 
-def _put(box: queue.Queue[Any], item: Any, done: threading.Event) -> bool:
-    while not done.is_set():
-        try:
-            box.put(item, timeout=0.25)
-            return True
-        except queue.Full:
-            continue
-    return False
+def _asked(bars: Iterator[Bar], want: threading.Event, done: threading.Event) -> Iterator[Bar]:
+    """Each next bar of ``bars``, once ``want`` is set (until ``done``)."""
+    iterator = iter(bars)
+    while True:
+        while not want.wait(0.25):
+            if done.is_set():
+                return
+        want.clear()
+        if done.is_set():
+            return
+        bar = next(iterator, None)
+        if bar is None:
+            return
+        yield bar
 
 
 class ControlDesk:
@@ -175,13 +184,10 @@ class ControlDesk:
 
     def restore(self) -> None:
         """Pauses requested in earlier runs still hold."""
-        for control in self.ledger.applied_controls(("pause", "resume")):
-            sleeves = self._sleeves(control, strict=False)
-            pairs = {(s.strategy_id, s.symbol) for s in sleeves}
-            if control["kind"] == "pause":
-                self.portfolio.held |= pairs
-            else:
-                self.portfolio.held -= pairs
+        p = self.portfolio
+        p.held |= self.ledger.paused_sleeves() & {
+            (s.strategy_id, s.symbol) for s in p.all_sleeves()
+        }
 
     # -- on the run's thread ---------------------------------------------------------------------
     def apply(self) -> list[Event]:
@@ -208,7 +214,7 @@ class ControlDesk:
             )
         if kind == "risk-reset":
             return self._risk_reset(control)
-        sleeves = self._sleeves(control, strict=True)
+        sleeves = self._sleeves(control)
         pairs = {(s.strategy_id, s.symbol) for s in sleeves}
         who = _scope(control)
         if kind == "pause":
@@ -224,7 +230,7 @@ class ControlDesk:
             return self._flatten(sleeves, who)
         return self._allocate(control, sleeves)
 
-    def _sleeves(self, control: dict[str, Any], *, strict: bool) -> list[Sleeve]:
+    def _sleeves(self, control: dict[str, Any]) -> list[Sleeve]:
         p = self.portfolio
         strategy, symbol = control["strategy_id"], control["symbol"]
         sleeves = [
@@ -233,12 +239,12 @@ class ControlDesk:
             if (strategy is None or s.strategy_id == strategy)
             and (symbol is None or s.symbol == symbol)
         ]
-        if strict and strategy is not None and strategy not in p.strategy_ids():
+        if strategy is not None and strategy not in p.strategy_ids():
             raise Refused(
                 f"strategy '{strategy}' is not in this run (its strategies: "
                 f"{', '.join(p.strategy_ids())})"
             )
-        if strict and not sleeves:
+        if not sleeves:
             raise Refused(
                 f"{_scope(control)} trades nothing in this run (symbols: {', '.join(p.sleeves)})"
             )

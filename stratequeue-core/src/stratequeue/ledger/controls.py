@@ -126,3 +126,16 @@ class ControlRecords(LedgerConnection):
             kinds,
         )
         return [{**row, "args": json.loads(row["args"])} for row in rows]
+
+    def paused_sleeves(self) -> set[tuple[str, str]]:
+        """The (strategy, symbol) sleeves paused by the applied pause and resume requests."""
+        symbols: dict[str, list[str]] = {}
+        for row in self._rows("SELECT strategy_id, symbol FROM sleeves"):
+            symbols.setdefault(row["strategy_id"], []).append(row["symbol"])
+        held: set[tuple[str, str]] = set()
+        for control in self.applied_controls(("pause", "resume")):
+            strategy = control["strategy_id"]
+            mine = [control["symbol"]] if control["symbol"] else symbols.get(strategy, [])
+            pairs = {(strategy, symbol) for symbol in mine}
+            held = held | pairs if control["kind"] == "pause" else held - pairs
+        return held
