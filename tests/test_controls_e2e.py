@@ -98,8 +98,9 @@ def last_control(db: Path) -> int:
 
 
 def orders_of(db: Path, strategy: str, after: str, *, refused: bool = False) -> list[str]:
-    """The strategy's orders decided on a bar after ``after``: sent ones, or (``refused``) the
-    ones the rails refused."""
+    """The strategy's entry orders decided on a bar after ``after``: sent ones, or
+    (``refused``) the ones the rails refused. (Exits, which only reduce a position, pass a
+    pause as they pass a stale feed and a kill switch.)"""
     return [
         cid
         for (cid,) in rows(
@@ -107,7 +108,7 @@ def orders_of(db: Path, strategy: str, after: str, *, refused: bool = False) -> 
             "SELECT DISTINCT o.client_order_id FROM orders o JOIN order_legs l USING "
             "(client_order_id) JOIN intents i ON i.client_order_id = o.client_order_id AND "
             "i.strategy_id = l.strategy_id AND i.ref = l.ref WHERE l.strategy_id = ? AND "
-            "i.bar_time > ? AND (o.status = 'rejected') = ?",
+            "i.bar_time > ? AND i.parent_ref IS NULL AND (o.status = 'rejected') = ?",
             (strategy, after, refused),
         )
     ]
@@ -299,6 +300,51 @@ def test_a_control_applies_within_seconds_between_slow_bars(three, tmp_path):
         took = time.monotonic() - started
         assert out.returncode == 0 and "applied" in out.stdout, out.stdout + out.stderr
         assert took < 5, took  # the next 1-minute bar is not waited for
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def open_orders(db: Path, strategy: str) -> list[str]:
+    return [
+        cid
+        for (cid,) in rows(
+            db,
+            "SELECT DISTINCT o.client_order_id FROM orders o JOIN order_legs l USING "
+            "(client_order_id) WHERE l.strategy_id=? AND o.status IN ('pending', 'unknown', 'accepted', "
+            "'partially_filled')",
+            (strategy,),
+        )
+    ]
+
+
+def test_cancel_orders_and_a_pause_cancel_open_entry_orders(tmp_path):
+    db = tmp_path / "limits.sqlite"
+    strategies = tmp_path / "strategies.txt"
+    resting = STRATEGIES / "resting_limit.py"
+    strategies.write_text(f"{resting},r1,0.3\n{resting},r2,0.3\n")
+    proc = start(db, "--strategies", str(strategies))
+    try:
+        wait_until(
+            lambda: active(db) and open_orders(db, "r1") and open_orders(db, "r2"),
+            "both limits working",
+        )
+        (first,) = open_orders(db, "r1")
+        (other,) = open_orders(db, "r2")
+        out = control(db, "cancel-orders", "r1")
+        assert out.returncode == 0 and "r1: 1 open order(s) canceled" in out.stdout, out.stdout
+        assert rows(db, "SELECT status FROM orders WHERE client_order_id=?", (first,)) == [
+            ("canceled",)
+        ]
+        assert open_orders(db, "r2") == [other]  # another strategy's order is left alone
+        out = control(db, "pause", "r2")
+        assert out.returncode == 0 and "1 open order(s) canceled" in out.stdout, out.stdout
+        paused = ack(db, last_control(db))
+        wait_bars(db, 3)
+        assert open_orders(db, "r2") == []
+        assert orders_of(db, "r2", str(paused["bar_time"])) == []
+        assert open_orders(db, "r1")  # it placed a new one: only its old order was canceled
         assert stop(proc) == 0
     finally:
         if proc.poll() is None:

@@ -35,7 +35,7 @@ from typing import Any
 
 from ..ledger import Ledger
 from ..ledger.controls import HEARTBEAT_SECONDS, KINDS, ControlRecords
-from ..models import Bar
+from ..models import Bar, OrderType
 from ..portfolio import Portfolio, Sleeve
 from ..portfolio.events import Event
 from .config import RunConfig
@@ -251,8 +251,9 @@ class ControlDesk:
         return sleeves
 
     def _cancel(self, sleeves: list[Sleeve], events: list[Event]) -> int:
-        """Cancel the open entry orders of ``sleeves`` (an order netted with another strategy's
-        is left alone); their books forget them, as a refused order's, also after a restart."""
+        """Cancel the resting entry orders (limit, stop) of ``sleeves`` (an order netted with
+        another strategy's is left alone); their books forget them, as a refused order's, also
+        after a restart."""
         from ..engine.flatten import drop_order
         from ..portfolio import routing
         from ..portfolio.state import Actions, book_intent, pending_refs
@@ -266,8 +267,11 @@ class ControlDesk:
                 if not order.legs or any(id(s) not in mine for s, _ in order.legs):
                     continue
                 intents = [book_intent(s, ref) for s, ref in order.legs]
-                if any(i is None or i.parent_ref is not None for i in intents):
-                    continue  # an exit protecting a position kept, or not in the book any more
+                if any(
+                    i is None or i.parent_ref is not None or i.order_type is OrderType.MARKET
+                    for i in intents
+                ):  # an exit of a position kept, gone from the book, or filling now (market:
+                    continue  # a cancel would race its fill at a real broker)
                 for sleeve, ref in order.legs:
                     if ref in pending_refs(sleeve.runner):
                         drop_order(sleeve.runner, ref)
