@@ -7,13 +7,15 @@ feeds the live source's bars through a queue, so that the run's thread wakes wit
 even when bars are minutes apart. All portfolio work is :meth:`ControlDesk.apply`, called by
 the run loop on its own thread.
 
-- ``pause``: the sleeves' new orders are refused (as a stale feed's are: the book keeps seeing
-  bars, only its orders are withheld) and their open entry orders are canceled; protective
-  exits (SL/TP) of the positions kept stay working.
+- ``pause``: the sleeves' new entry orders are refused (as a stale feed's are: the book keeps
+  seeing bars, only its orders are withheld) and their resting entry orders (limit, stop) are
+  canceled; orders that only reduce a position (closes, SL/TP) still pass, as under a kill
+  switch.
 - ``resume``: orders flow again from the next bar.
 - ``flatten``: the sleeves' positions are closed at the next bar, by the book's own close orders
   (netted, attributed, past the risk rails, which always let exits through).
-- ``cancel-orders``: the sleeves' open entry orders are canceled.
+- ``cancel-orders``: the sleeves' resting entry orders are canceled (a market order is left to
+  fill: at a real broker its cancel would race the fill).
 - ``risk-reset``: a strategy's (or the account's) kill switch is lifted and its peak restarted.
 - ``allocate``: the strategy's capital moves as a restart with the new allocation would.
 

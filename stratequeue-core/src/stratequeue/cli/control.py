@@ -135,7 +135,8 @@ def _check_allocation(ledger: Ledger, path: Path, strategy: str | None, fraction
 @_db
 @_timeout
 def pause(strategy: str, symbol: str | None, db: str | None, timeout: float) -> None:
-    """No new orders from STRATEGY; its open entry orders are canceled (book and positions kept)."""
+    """No new entries from STRATEGY; its resting entry orders are canceled (book and positions
+    kept; orders that only reduce a position still go out)."""
     _send(db, "pause", strategy, symbol, timeout=timeout)
 
 
@@ -163,7 +164,7 @@ def flatten(strategy: str | None, symbol: str | None, db: str | None, timeout: f
 @_db
 @_timeout
 def cancel_orders(strategy: str | None, db: str | None, timeout: float) -> None:
-    """Cancel the open entry orders of STRATEGY (default: every strategy)."""
+    """Cancel the resting entry orders (limit, stop) of STRATEGY (default: every strategy)."""
     _send(db, "cancel-orders", strategy, timeout=timeout)
 
 
