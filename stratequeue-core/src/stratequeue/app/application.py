@@ -28,7 +28,8 @@ from ..models import AccountInfo
 from ..portfolio import Portfolio
 from .build import RunParts, build_run
 from .config import RunConfig
-from .controls import ControlDesk, Heartbeat, allocations_from_controls, paced
+from .controls import ControlDesk, allocations_from_controls
+from .pacing import Heartbeat, paced
 
 __all__ = ["App", "Confirm", "LifecycleError", "NotConfirmed", "RunSummary"]
 
