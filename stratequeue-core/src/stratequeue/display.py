@@ -109,8 +109,10 @@ class Display:
     def portfolio(self, panel_data: Mapping[str, Any]) -> None:
         """Show the account once per bar. ``panel_data``: ``equity`` and ``cash`` (dollars),
         ``positions`` (open positions, a count), ``strategies`` ((active, total)), ``mode`` and
-        ``broker`` (labels); optional ``pnl`` ({strategy id: dollars}) and ``hypothetical``
-        (True with --no-trading: the P&L is what the strategies' books assume)."""
+        ``broker`` (labels); optional ``pnl`` ({strategy id: dollars}), ``hypothetical``
+        (True with --no-trading: the P&L is what the strategies' books assume), ``paused``
+        (sleeves an operator paused, as text) and ``killed`` (strategies whose kill switch is
+        tripped)."""
         if self.console.is_terminal:
             if self._live is None:
                 self._live = Live(
@@ -123,7 +125,13 @@ class Display:
             self._live.update(_panel(panel_data), refresh=True)
             return
         active, total = panel_data["strategies"]
-        key = (panel_data["positions"], active, total, round(float(panel_data["cash"]), 2))
+        key = (
+            panel_data["positions"],
+            active,
+            total,
+            round(float(panel_data["cash"]), 2),
+            tuple(panel_data.get("paused") or ()),
+        )
         self._bars_since_panel += 1
         if key == self._panel_key and self._bars_since_panel < self.panel_every:
             return
@@ -182,7 +190,24 @@ def panel_data(portfolio: Portfolio, broker: BaseBroker | None, mode: str) -> di
         "broker": broker.display_name or broker.name if broker else "none",
         "pnl": {r["strategy_id"]: r["pnl"] for r in rows},
         "hypothetical": mode == "signals",
+        "paused": paused_labels(portfolio.held, portfolio.sleeves),
+        "killed": [
+            r["strategy_id"] for r in rows if risk is not None and risk.killed(r["strategy_id"])
+        ],
     }
+
+
+def paused_labels(held: Iterable[tuple[str, str]], symbols: Iterable[str]) -> list[str]:
+    """Paused (strategy, symbol) sleeves as text: "a" when all its symbols are paused, else
+    "a on AAPL"."""
+    everywhere = set(symbols)
+    by_strategy: dict[str, set[str]] = {}
+    for strategy, symbol in held:
+        by_strategy.setdefault(strategy, set()).add(symbol)
+    return [
+        sid if mine >= everywhere else f"{sid} on {', '.join(sorted(mine))}"
+        for sid, mine in sorted(by_strategy.items())
+    ]
 
 
 def _signed(dollars: float) -> str:
@@ -204,6 +229,10 @@ def _fields(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     if pnl:
         label = "Hypothetical P&L" if data.get("hypothetical") else "P&L"
         fields.append((label, ", ".join(f"{sid} {_signed(value)}" for sid, value in pnl.items())))
+    if data.get("paused"):
+        fields.append(("Paused", ", ".join(data["paused"])))
+    if data.get("killed"):
+        fields.append(("Kill Switch", ", ".join(data["killed"])))
     return fields
 
 

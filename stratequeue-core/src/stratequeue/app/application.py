@@ -28,6 +28,8 @@ from ..models import AccountInfo
 from ..portfolio import Portfolio
 from .build import RunParts, build_run
 from .config import RunConfig
+from .controls import ControlDesk, allocations_from_controls
+from .pacing import Heartbeat, paced
 
 __all__ = ["App", "Confirm", "LifecycleError", "NotConfirmed", "RunSummary"]
 
@@ -71,6 +73,7 @@ class App:
         self.reason: str | None = None  # why run() ended ("error" if it raised)
         self.phase = "new"  # new, built, confirmed, started, running, ran; or failed, closed
         self._parts: RunParts | None = None
+        self._desk: ControlDesk | None = None
         self._stop_reason = "stopped"
         self._started = False
 
@@ -126,7 +129,12 @@ class App:
         broker account and changes nothing in it."""
         self._step("build", "new")
         try:
-            self._parts = build_run(self.config, self._say)
+            self.config = allocations_from_controls(self.config, self._say)
+            parts = self._parts = build_run(self.config, self._say)
+            self._desk = ControlDesk(
+                parts.ledger, parts.portfolio, parts.run_id, self.config, self._equity
+            )
+            self._desk.restore()
         except BaseException:
             self.phase = "failed"
             raise
@@ -212,11 +220,21 @@ class App:
             timer.start()
         if not cfg.replay and cfg.stale_after:
             parts.watch.start(self.stop_event)
+        desk = self._desk
+        assert desk is not None  # built with the parts
+        heartbeat = None
+        if str(cfg.db) != ":memory:":  # another process can reach the run through its file
+            heartbeat = Heartbeat(cfg.db, parts.run_id, desk.pending)
+            heartbeat.start()
+        bars = parts.source.stream(list(cfg.symbols))
         reason = "feed ended"
-        try:
-            for bar in parts.source.stream(list(cfg.symbols)):
+        try:  # a live feed's bars come through a queue: controls apply between slow bars
+            for bar in bars if cfg.replay else paced(bars, desk.pending, self.stop_event):
                 if self.stop_event.is_set():
                     break
+                if bar is None:
+                    self._show(desk.apply())
+                    continue
                 if not parts.bar_filter.accept(bar, check_future=not cfg.replay):
                     continue
                 parts.watch.on_bar(bar.symbol, bar.timestamp)
@@ -227,6 +245,8 @@ class App:
                     parts.ledger.flush()
                 self.bars_seen += 1
                 self._show(events)
+                if desk.pending.is_set():  # between this bar and the next, on this thread
+                    self._show(desk.apply())
             if self.stop_event.is_set():
                 reason = self._stop_reason
             if portfolio.external:
@@ -237,6 +257,8 @@ class App:
             self.stop_event.set()
             if timer is not None:
                 timer.cancel()
+            if heartbeat is not None:
+                heartbeat.stop()
         self._show(portfolio.on_exit(cfg.on_exit))
         if cfg.on_exit != "keep" and portfolio.external:
             self._drain_fills()
@@ -299,6 +321,11 @@ class App:
                 f"'{after}'. Call build(), confirm(), start(), run() in that order, once each, "
                 "or execute() for all four."
             )
+
+    def _equity(self) -> float:
+        """The account's equity now (the paper account's, or the configured cash)."""
+        broker = self.broker
+        return broker.get_account_info().equity if broker is not None else self.config.cash
 
     def _say(self, text: str) -> None:
         if self.display is not None:

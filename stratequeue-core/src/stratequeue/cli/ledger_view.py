@@ -73,7 +73,32 @@ def show_status(path: Path) -> None:
         str(len(open_orders)),
     )
     _console.print(table)
+    for line in control_lines(ledger):
+        _console.print(line)
     ledger.close()
+
+
+def control_lines(ledger: Ledger, last: int = 5) -> list[str]:
+    """Paused strategies, tripped kill switches and the last control requests, as lines."""
+    from ..display import paused_labels
+
+    lines = []
+    paused = paused_labels(ledger.paused_sleeves(), {r["symbol"] for r in ledger.sleeves()})
+    if paused:
+        lines.append(f"⏸  Paused: {', '.join(paused)}")
+    state = ledger.get_meta("risk_state")
+    for scope, kill in sorted((json.loads(state)["kills"] if state else {}).items()):
+        name = "the account" if scope == "__account__" else scope
+        lines.append(f"🚨 Kill switch {name}: {kill['rule']} since {kill['since']}")
+    for row in ledger.controls(last):
+        target = row["strategy_id"] or "all"
+        lines.append(
+            f"🎛  #{row['id']} {row['kind']} {target}"
+            + (f" {row['symbol']}" if row["symbol"] else "")
+            + f" by {row['requested_by']} at {row['requested_at'][:19]}: {row['status']}"
+            + (f": {row['result']}" if row["result"] else "")
+        )
+    return lines
 
 
 def export_tables(path: Path, fmt: str, out: Path) -> None:

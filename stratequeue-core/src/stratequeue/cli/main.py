@@ -186,7 +186,7 @@ def resolve_db(value: object) -> Path:
     return Path(str(value)) if value else default_db_path()
 
 
-from . import commands  # noqa: E402,F401  (registers subcommands)
+from . import commands, control  # noqa: E402,F401  (register subcommands, operator controls)
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 from . import report  # noqa: E402,F401  (registers the report command)

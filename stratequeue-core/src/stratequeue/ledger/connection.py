@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,14 @@ from typing import Any
 from ..errors import UsageError
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["FLUSH_ROWS", "FLUSH_SECONDS", "TABLES", "LedgerConnection", "default_db_path"]
+__all__ = [
+    "FLUSH_ROWS",
+    "FLUSH_SECONDS",
+    "TABLES",
+    "LedgerConnection",
+    "default_db_path",
+    "private_file",
+]
 
 TABLES = (
     "runs",
@@ -44,6 +51,7 @@ TABLES = (
     "equity",
     "positions",
     "bars",
+    "controls",
 )
 
 #: deferred rows are written by the first transaction to end this long after the last commit
@@ -56,6 +64,14 @@ def default_db_path() -> Path:
     """``~/.stratequeue/ledger.sqlite`` (``STRATEQUEUE_HOME`` moves the folder)."""
     home = os.environ.get("STRATEQUEUE_HOME")
     return (Path(home) if home else Path.home() / ".stratequeue") / "ledger.sqlite"
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` readable and writable by its owner only (0600), if it does not exist:
+    whoever can write a ledger can control its run (ledger/controls.py). SQLite gives the WAL
+    and shared-memory files the database file's permissions."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _now() -> str:
@@ -73,6 +89,7 @@ class LedgerConnection:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)
         try:
             self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row

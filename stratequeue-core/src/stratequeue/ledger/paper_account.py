@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models import BrokerOrder, Fill, OrderType, Side
+from .connection import private_file
 
 __all__ = ["PaperStore", "fill_to_dict", "order_from_dict", "order_to_dict"]
 
@@ -33,6 +34,8 @@ CREATE TABLE IF NOT EXISTS submissions (
 
 class PaperStore:
     def __init__(self, path: str | Path) -> None:
+        if str(path) != ":memory:":
+            private_file(Path(path))
         self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         # as the ledger: a commit survives the process being killed, without an fsync per

@@ -6,7 +6,7 @@ newer StrateQueue is refused with a clear error (never guessed at).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -87,5 +87,16 @@ CREATE TABLE positions (
     ts TEXT NOT NULL, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL,
     avg_price REAL, market_price REAL, PRIMARY KEY (ts, strategy_id, symbol)
 );
+""",
+    # 2: operator controls (ledger/controls.py) and the running process's heartbeat
+    2: """
+CREATE TABLE controls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, strategy_id TEXT, symbol TEXT,
+    args TEXT NOT NULL DEFAULT '{}', requested_by TEXT NOT NULL, requested_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', run_id INTEGER, applied_at TEXT, bar_time TEXT,
+    result TEXT
+);
+CREATE INDEX controls_pending ON controls (status, id);
+ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
 """,
 }

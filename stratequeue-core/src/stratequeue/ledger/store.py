@@ -4,13 +4,14 @@ Order intents and orders are committed BEFORE the order is sent (write-ahead), s
 between the two is recoverable; fills are keyed by the broker's execution id, so a fill
 reported twice is kept once. Each part of the ledger lives in its own module, all writing
 through one connection (:mod:`.connection`, which also says which rows may wait for the next
-commit): runs and sleeves, bars and snapshots, signals/intents/orders, fills, trades.
+commit): runs and sleeves, bars and snapshots, signals/intents/orders, fills, trades, operator controls.
 """
 
 from __future__ import annotations
 
 from .bars import BarRecords
 from .connection import TABLES, default_db_path
+from .controls import ControlRecords
 from .fills import Allocation, FillRecords
 from .orders import OrderRecords
 from .runs import RunRecords
@@ -19,5 +20,5 @@ from .trades import TradeRecords
 __all__ = ["TABLES", "Allocation", "Ledger", "default_db_path"]
 
 
-class Ledger(RunRecords, BarRecords, OrderRecords, FillRecords, TradeRecords):
+class Ledger(RunRecords, BarRecords, OrderRecords, FillRecords, TradeRecords, ControlRecords):
     """One ledger file: open it with ``Ledger(path)``, close it with :meth:`close`."""

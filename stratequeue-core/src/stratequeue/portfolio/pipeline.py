@@ -51,6 +51,8 @@ class Portfolio:
         self.risk: Any = None  # stratequeue.risk.RiskGuard, when limits are configured
         self.risk_state = ""  # the guard's state as last written to the ledger
         self.paused: set[str] = set()  # symbols whose feed went stale: no new orders
+        #: (strategy, symbol) sleeves an operator paused (app/controls.py): no new orders
+        self.held: set[tuple[str, str]] = set()
         self.alerts: list[str] = []  # kill switches and pauses, for the display
         #: orders sent whose answer was lost (UNKNOWN) or that could not be sent (PENDING):
         #: looked up at every bar until the broker has them or has ruled them out

@@ -1,4 +1,4 @@
-"""Risk rails: new orders refused (stale feed, risk limits) and kill switches watched per bar.
+"""Risk rails: new orders refused (stale feed, a pause by the operator, risk limits) and kill switches watched per bar.
 
 Exits (SL/TP/close) always pass. A refused order is recorded as rejected with its rule and taken
 out of the strategy's book. The guard's state is kept in the ledger, so a tripped kill switch
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = ["refuse", "refused_by", "restore_risk", "watch_risk"]
 
+#: refusals that are not a risk limit's
+_MESSAGES = {"stale_feed": "stale feed: trading paused", "paused": "paused by the operator"}
+
 
 def refused_by(p: Portfolio, sleeve: Sleeve, intent: OrderIntent) -> str | None:
     """The rule that refuses this new order, or None. Exits (SL/TP/close) always pass."""
@@ -29,6 +32,8 @@ def refused_by(p: Portfolio, sleeve: Sleeve, intent: OrderIntent) -> str | None:
         return None
     if sleeve.symbol in p.paused:
         return "stale_feed"
+    if (sleeve.strategy_id, sleeve.symbol) in p.held:
+        return "paused"
     if p.risk is None:
         return None
     price = (
@@ -60,7 +65,7 @@ def refuse(p: Portfolio, sleeve: Sleeve, intent: OrderIntent, rule: str) -> Even
         cid, sleeve.symbol, intent.side, None, intent.order_type, intent.limit, intent.stop
     )
     p.ledger.record_order(p.run_id, order, [(sleeve.strategy_id, intent.ref, intent.size)])
-    message = f"risk rule {rule}" if rule != "stale_feed" else "stale feed: trading paused"
+    message = _MESSAGES.get(rule, f"risk rule {rule}")
     p.ledger.update_order(cid, OrderStatus.REJECTED, event="risk", message=message)
     drop_order(sleeve.runner, intent.ref)
     p.ledger.add_sleeve_event(

@@ -54,6 +54,7 @@ def write_report(db: Path, out: Path) -> Report:
         stats=stats,
         trades=frames.trades,
         subtitle=subtitle,
+        controls=frames.controls,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

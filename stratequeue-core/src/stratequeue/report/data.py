@@ -30,12 +30,14 @@ _TRADE_COLUMNS = [
 
 @dataclass(frozen=True)
 class LedgerFrames:
-    """The ledger's equity snapshots, position snapshots, trades and runs."""
+    """The ledger's equity snapshots, position snapshots, trades and runs, and the operator
+    controls applied (marked on the equity curves)."""
 
     equity: pd.DataFrame
     positions: pd.DataFrame
     trades: pd.DataFrame
     runs: list[dict[str, Any]]
+    controls: list[dict[str, Any]]
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str], times: tuple[str, ...]) -> pd.DataFrame:
@@ -66,6 +68,7 @@ def load_frames(path: Path) -> LedgerFrames:
         )
         trades = _frame(ledger.trades(), _TRADE_COLUMNS, ("entry_time", "exit_time"))
         runs = ledger.table("runs")
+        controls = [c for c in ledger.controls() if c["status"] == "applied" and c["bar_time"]]
     finally:
         ledger.close()
     return LedgerFrames(
@@ -73,4 +76,5 @@ def load_frames(path: Path) -> LedgerFrames:
         positions=positions,
         trades=trades,
         runs=runs,
+        controls=controls,
     )

@@ -2,6 +2,8 @@
 
 Each curve (the account first, then each strategy) gets an equity figure named
 ``equity:<name>`` with a drawdown figure ``drawdown:<name>`` under it, sharing its time axis.
+Operator controls applied (``stratequeue pause`` ...) are marked on the curves they concern
+(the account's shows all), as a glyph named ``controls:<name>``, and listed in a table.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .stats import CurveStats, drawdown
+from .stats import ACCOUNT, CurveStats, drawdown
 
 __all__ = ["render_report"]
 
@@ -113,7 +115,39 @@ def _trades_table(trades: pd.DataFrame) -> str:
     return _table(header, rows, "trades")
 
 
-def _figures(curves: dict[str, pd.Series]) -> Any:
+def _controls_table(controls: Sequence[dict[str, Any]]) -> str:
+    header = ["#", "After the bar of", "Control", "Strategy", "By", "Result"]
+    rows = [
+        [
+            str(c["id"]),
+            str(c["bar_time"]),
+            c["kind"] + (f" {c['symbol']}" if c["symbol"] else ""),
+            str(c["strategy_id"] or "all"),
+            str(c["requested_by"]),
+            str(c["result"]),
+        ]
+        for c in controls
+    ]
+    return _table(header, rows, "controls")
+
+
+def _marks(curve: pd.Series, controls: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Where the controls sit on ``curve``: at their bar, at the equity it had then."""
+    ts: list[Any] = []
+    equity: list[float] = []
+    text: list[str] = []
+    for control in controls:
+        when = pd.Timestamp(control["bar_time"])
+        before = curve[curve.index <= when]
+        if before.empty:
+            continue
+        ts.append(when.tz_convert(None))
+        equity.append(float(before.iloc[-1]))
+        text.append(f"#{control['id']} {control['kind']}: {control['result']}")
+    return {"ts": ts, "equity": equity, "control": text}
+
+
+def _figures(curves: dict[str, pd.Series], controls: Sequence[dict[str, Any]] = ()) -> Any:
     from bokeh.layouts import column
     from bokeh.models import ColumnDataSource, DataRange1d, HoverTool, NumeralTickFormatter
     from bokeh.plotting import figure
@@ -139,6 +173,18 @@ def _figures(curves: dict[str, pd.Series]) -> Any:
         )
         equity.line("ts", "equity", source=source, line_width=2, color="#1f77b4")
         equity.yaxis.formatter = NumeralTickFormatter(format="$0,0")
+        mine = [c for c in controls if name == ACCOUNT or c["strategy_id"] in (None, name)]
+        if mine:
+            marks = equity.scatter(
+                "ts",
+                "equity",
+                source=ColumnDataSource(_marks(curve, mine)),
+                name=f"controls:{name}",
+                marker="inverted_triangle",
+                size=12,
+                color="#ff7f0e",
+            )
+            equity.add_tools(HoverTool(renderers=[marks], tooltips=[("control", "@control")]))
         equity.add_tools(
             HoverTool(
                 tooltips=[("time", "@ts{%F %T}"), ("equity", "@equity{$0,0.00}")],
@@ -168,12 +214,13 @@ def render_report(
     stats: Sequence[CurveStats],
     trades: pd.DataFrame,
     subtitle: str = "",
+    controls: Sequence[dict[str, Any]] = (),
 ) -> str:
     """The whole report as one HTML string; ``curves`` maps a name to its equity over time."""
     from bokeh.embed import components
     from bokeh.resources import Resources
 
-    layout = _figures(curves)
+    layout = _figures(curves, controls)
     script, div = components(layout)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
@@ -191,6 +238,8 @@ def render_report(
 {_stats_table(stats)}
 <h2>Equity and drawdown</h2>
 {div}
+<h2>Operator controls</h2>
+{_controls_table(controls) if controls else "<p>None.</p>"}
 <h2>Trades</h2>
 {_trades_table(trades)}
 {script}
