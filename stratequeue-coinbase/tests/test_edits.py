@@ -3,6 +3,8 @@ under it once, and orders Coinbase cannot edit are refused."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import make_broker, wait_for
 from stratequeue.models import BrokerOrder, Fill, OrderStatus, OrderType, Side
@@ -24,13 +26,16 @@ def _restart(fake: FakeCoinbase, broker: CoinbaseBroker) -> CoinbaseBroker:
 
 
 def test_a_replaced_order_is_found_under_its_new_id_after_a_restart_and_fills_once(
-    fake: FakeCoinbase, broker: CoinbaseBroker
+    fake: FakeCoinbase, broker: CoinbaseBroker, tmp_path: Path
 ) -> None:
     placed = broker.submit_order(_limit("ed-1", 50_000.0))
+    journal = tmp_path / "home" / "coinbase-edits.sqlite"  # STRATEQUEUE_HOME (conftest)
+    assert not journal.exists()  # made at the first edit, not by every run
     ack = broker.replace_order("ed-1", "ed-1~2", limit_price=55_000.0)
     assert (ack.client_order_id, ack.status) == ("ed-1~2", OrderStatus.ACCEPTED)
     assert ack.broker_order_id == placed.broker_order_id
     assert fake.exchange.get(placed.broker_order_id)["client_order_id"] == "ed-1"  # Coinbase's
+    assert journal.exists()
 
     fresh = _restart(fake, broker)
     found = fresh.get_order("ed-1~2")

@@ -31,7 +31,6 @@ from stratequeue.brokers.base import (
 )
 from stratequeue.data.live import Backoff
 from stratequeue.errors import BrokerError
-from stratequeue.ledger.journal import Journal
 from stratequeue.models import AccountInfo, BrokerOrder, Fill, OrderStatus, Position
 
 from . import config as cfg
@@ -167,7 +166,7 @@ class CoinbaseBroker(BaseBroker):
         )
         self._check_key(self.api)
         path = self._journal_path or cfg.home(self.config.credentials) / "coinbase-edits.sqlite"
-        self._edits = Edits(Journal(path))
+        self._edits = Edits(path)
         self._read_recent_orders()
         self.feed = Feed(
             self.settings.ws_user_url,

@@ -4,7 +4,8 @@ Coinbase edits a GTC limit order in place and keeps its ``client_order_id``; our
 ``replace_order`` gives the order a new client order id. The link (new id -> Coinbase's order id
 and the id it replaces) is written to an order journal (:mod:`stratequeue.ledger.journal`)
 before the edit leaves and marked placed when Coinbase accepts it, so a restart answers under
-the new id too and never sends the order again. An edit whose answer was lost stays
+the new id too and never sends the order again. The journal file is made at the first edit (a
+run that edits nothing leaves no file). An edit whose answer was lost stays
 ``sending`` until a lookup sees Coinbase's order carry the edit's price and size.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from stratequeue.ledger.journal import Entry, Journal
@@ -36,17 +38,27 @@ class Edit:
 
 
 class Edits:
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        self._journal = Journal(path) if Path(path).exists() else None
         self._names: dict[str, str] = {}  # order id -> its client order id now
         self._ids: dict[str, str] = {}  # a client order id an edit gave -> order id
         self._replaced: dict[str, str] = {}  # a client order id an edit took away -> order id
-        for entry in sorted(journal.all(), key=lambda e: e.sent_at):
+        entries = self._journal.all() if self._journal is not None else []
+        for entry in sorted(entries, key=lambda e: e.sent_at):
             if entry.state == "placed":
                 self._apply(entry)
 
+    @property
+    def journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = Journal(self.path)
+        return self._journal
+
     def close(self) -> None:
-        self.journal.close()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def intent(self, new_cid: str, old_cid: str, edit: Edit) -> None:
         """Committed before the edit leaves."""
@@ -66,7 +78,9 @@ class Edits:
 
     def unsettled(self, cid: str) -> Edit | None:
         """The edit naming ``cid`` whose answer was lost (state ``sending``), if any."""
-        entry = self.journal.get(cid)
+        if self._journal is None:
+            return None
+        entry = self._journal.get(cid)
         return _edit(entry) if entry is not None and entry.state == "sending" else None
 
     def order_id(self, cid: str) -> str | None:
