@@ -11,6 +11,12 @@ from stratequeue_coinbase.testing import FakeCoinbase
 from stratequeue_coinbase.testing.harness import fast_params
 
 
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker's journal of edits goes to a test's own StrateQueue home."""
+    monkeypatch.setenv("STRATEQUEUE_HOME", str(tmp_path / "home"))
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeCoinbase]:
     with FakeCoinbase() as server:

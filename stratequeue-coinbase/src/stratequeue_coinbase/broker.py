@@ -5,6 +5,9 @@
 - A rejection is HTTP 200 with ``success: false``: it is REJECTED with Coinbase's reason.
 - Fills: the user WebSocket channel says which orders moved, the fills endpoint is the truth;
   each trade id is delivered once (``poll_fills``), with the order's cumulative quantity.
+- Replace is Coinbase's edit of a GTC limit order, which keeps the order's ``client_order_id``:
+  the new client order id is journaled (:mod:`.edits`) before the edit leaves, and the order
+  answers under it from then on, also after a restart.
 - Spot has no positions: balances (available + hold) are the positions, priced at the
   product's last price; the cash currency's balance is the cash.
 """
@@ -15,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -31,6 +35,7 @@ from stratequeue.models import AccountInfo, BrokerOrder, Fill, OrderStatus, Posi
 
 from . import config as cfg
 from .client import CoinbaseClient, Feed, Refused, Transient
+from .edits import Edit, Edits
 from .orders import Unsupported, ack_from, exit_leg, fill_from, order_body
 from .products import Product, product_id, said_once
 
@@ -46,7 +51,10 @@ class CoinbaseBroker(BaseBroker):
     display_name: ClassVar[str] = "Coinbase Advanced Trade"
     features: ClassVar[Mapping[str, str]] = {
         "assets": "crypto spot",
-        "orders": "market, limit (GTC/GTD/IOC/FOK), stop-limit, exit pair (sl/tp)",
+        "orders": (
+            "market, limit (GTC/GTD/IOC/FOK), stop-limit, exit pair (sl/tp); "
+            "replace of a GTC limit order's price (Coinbase's edit)"
+        ),
         "paper": "none at Coinbase: --paper uses the local paper broker on Coinbase data",
     }
     #: Coinbase has no paper trading: ``--paper --broker coinbase`` runs the local paper broker
@@ -59,6 +67,7 @@ class CoinbaseBroker(BaseBroker):
             Capability.LIMIT,
             Capability.STOP_LIMIT,
             Capability.OCO,
+            Capability.REPLACE,
             Capability.PARTIAL_FILLS,
             Capability.FRACTIONAL,
             Capability.EXECUTIONS,
@@ -81,6 +90,9 @@ class CoinbaseBroker(BaseBroker):
         self.ca_file = str(config.credentials.get("COINBASE_CA_FILE", "")) or None
         self.client: CoinbaseClient | None = None
         self.feed: Feed | None = None
+        #: the journal of edits (option ``journal``, else coinbase-edits.sqlite in the home)
+        self._journal_path = params.get("journal")
+        self._edits: Edits | None = None
         self._lock = threading.Lock()
         self._products: dict[str, Product] = {}
         self._prices: dict[str, float] = {}  # product id -> last price read
@@ -153,6 +165,8 @@ class CoinbaseBroker(BaseBroker):
             backoff=self.backoff,
         )
         self._check_key(self.api)
+        path = self._journal_path or cfg.home(self.config.credentials) / "coinbase-edits.sqlite"
+        self._edits = Edits(path)
         self._read_recent_orders()
         self.feed = Feed(
             self.settings.ws_user_url,
@@ -183,6 +197,15 @@ class CoinbaseBroker(BaseBroker):
         if self.client is not None:
             self.client.close()
             self.client = None
+        if self._edits is not None:
+            self._edits.close()
+            self._edits = None
+
+    @property
+    def edits(self) -> Edits:
+        if self._edits is None:
+            raise BrokerError("The Coinbase broker is not connected: call connect() first.")
+        return self._edits
 
     def _read_recent_orders(self) -> None:
         start = (datetime.now(UTC) - self.lookback).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -299,10 +322,42 @@ class CoinbaseBroker(BaseBroker):
         before a restart): its current state; nothing is sent."""
         if cid in self._rejected:
             return None  # refused orders were never placed: sending again is allowed
-        oid = self._by_cid.get(cid)
+        replaced = self.edits.replaced(cid)
+        if replaced is not None:
+            return self._replaced(cid, replaced)
+        oid = self.edits.order_id(cid) or self._by_cid.get(cid) or self._settle(cid)
         if oid is None:
             return None
         return self._fetch(oid)
+
+    def _settle(self, cid: str) -> str | None:
+        """The order an edit named ``cid`` when that edit's answer was lost: Coinbase's order
+        if it carries the edit's price and size (then the edit is journaled as placed)."""
+        edit = self.edits.unsettled(cid)
+        if edit is None:
+            return None
+        order = self.api.get_order(edit.order_id)
+        if order is None or not edit.landed(order):
+            return None
+        self.edits.placed(cid)
+        return edit.order_id
+
+    def _replaced(self, cid: str, oid: str) -> OrderAck:
+        """What an id an edit took away reads as: canceled, replaced by the edit's id."""
+        order = self._orders.get(oid) or {}
+        return OrderAck(
+            cid,
+            OrderStatus.CANCELED,
+            broker_order_id=oid,
+            message=f"replaced by {self.edits.name(oid, '?')} (Coinbase edited the order)",
+            symbol=self._symbol(str(order.get("product_id", ""))),
+        )
+
+    def _ack(self, order: dict[str, Any]) -> OrderAck:
+        """Coinbase's order as an ack under our client order id for it now."""
+        ack = ack_from(order, self._symbol(str(order.get("product_id", ""))))
+        name = self.edits.name(ack.broker_order_id, ack.client_order_id)
+        return ack if name == ack.client_order_id else replace(ack, client_order_id=name)
 
     def _find(self, cid: str) -> OrderAck | None:
         """Look ``cid`` up at Coinbase (no server-side filter: recent orders are listed)."""
@@ -314,7 +369,7 @@ class CoinbaseBroker(BaseBroker):
         if order is None:
             return None
         self._remember(order)
-        return ack_from(order, self._symbol(str(order.get("product_id", ""))))
+        return self._ack(order)
 
     def get_order(self, client_order_id: str) -> OrderAck | None:
         if client_order_id in self._rejected:
@@ -326,17 +381,17 @@ class CoinbaseBroker(BaseBroker):
         out = []
         for order in self.api.list_orders(order_status="OPEN"):
             self._remember(order)
-            ack = ack_from(order, self._symbol(str(order.get("product_id", ""))))
+            ack = self._ack(order)
             if not ack.client_order_id:  # placed by hand at coinbase.com
                 ack = OrderAck(**{**ack.__dict__, "client_order_id": ack.broker_order_id})
             out.append(ack)
         return out
 
     def cancel_order(self, client_order_id: str) -> OrderAck:
-        oid = self._by_cid.get(client_order_id)
-        if oid is None:
-            self._read_recent_orders()
-            oid = self._by_cid.get(client_order_id)
+        replaced = self.edits.replaced(client_order_id)
+        if replaced is not None:  # no longer working under this id
+            return self._replaced(client_order_id, replaced)
+        oid = self._order_id(client_order_id)
         if oid is None:
             raise BrokerError(f"Coinbase has no order {client_order_id} to cancel")
         results = self.api.cancel_orders([oid])
@@ -351,6 +406,93 @@ class CoinbaseBroker(BaseBroker):
         ack = self._fetch(oid)
         if ack is None:
             raise BrokerError(f"Coinbase lost order {client_order_id} after canceling it")
+        return ack
+
+    def _order_id(self, cid: str) -> str | None:
+        """Coinbase's order id for our working ``cid`` (recent orders read if not known)."""
+        oid = self.edits.order_id(cid) or self._by_cid.get(cid) or self._settle(cid)
+        if oid is None:
+            self._read_recent_orders()
+            oid = self._by_cid.get(cid)
+        return oid
+
+    def replace_order(
+        self,
+        client_order_id: str,
+        new_client_order_id: str,
+        *,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> OrderAck:
+        """A GTC limit order's new limit price, by Coinbase's edit (``POST /orders/edit``, the
+        same size). The order keeps Coinbase's ``client_order_id``; ``new_client_order_id``
+        is journaled before the edit leaves and names the order from then on (the old id reads
+        CANCELED, replaced). Other orders, stop prices and partly filled orders raise
+        NotImplementedError (cancel and send again); an order no longer working or an edit
+        Coinbase refuses comes back REJECTED with the reason."""
+        cid, new_cid = client_order_id, new_client_order_id
+        if stop_price is not None or limit_price is None:
+            raise NotImplementedError(
+                f"Coinbase edits only a limit price (order {cid}): cancel it and send it again"
+            )
+        oid = None if self.edits.replaced(cid) else self._order_id(cid)
+        order = self.api.get_order(oid) if oid is not None else None
+        if oid is None or order is None or order.get("status") != "OPEN":
+            state = "unknown to Coinbase" if order is None else str(order.get("status"))
+            return OrderAck(
+                cid, OrderStatus.REJECTED, message=f"order {cid} cannot be replaced: it is {state}"
+            )
+        self._remember(order)
+        config = (order.get("order_configuration") or {}).get("limit_limit_gtc")
+        if config is None:
+            kind = ", ".join(order.get("order_configuration") or {}) or "unknown"
+            raise NotImplementedError(
+                f"Coinbase edits only GTC limit orders; {cid} is {kind}: cancel it and send it "
+                "again"
+            )
+        if float(order.get("filled_size") or 0) > 0:
+            raise NotImplementedError(
+                f"Order {cid} is partly filled: its fills stay under {cid}, so it is not "
+                "edited under a new id; cancel it and send the rest again"
+            )
+        product = self._product(self._symbol(str(order["product_id"])))
+        edit = Edit(
+            oid,
+            str(order.get("client_order_id") or ""),
+            product.price_text(limit_price),
+            str(config["base_size"]),
+        )
+        if new_cid != cid:
+            self.edits.intent(new_cid, cid, edit)
+        try:
+            reply = self.api.edit_order(oid, price=edit.price, size=edit.size)
+        except Refused as exc:
+            reply = {"success": False, "errors": [{"edit_failure_reason": str(exc)}]}
+        except Transient as exc:  # it may have been edited: a lookup of new_cid settles it
+            log.warning("Edit of order %s unanswered (%s); looked up later", cid, exc)
+            return OrderAck(
+                new_cid, OrderStatus.UNKNOWN, broker_order_id=oid, message=f"edit sent: {exc}"
+            )
+        if not reply.get("success"):
+            reasons = [str(e.get("edit_failure_reason")) for e in reply.get("errors") or []]
+            if new_cid != cid:
+                self.edits.rejected(new_cid)
+            reason = ", ".join(reasons) or "no reason given"
+            log.warning("Coinbase did not edit order %s: %s", cid, reason)
+            return OrderAck(
+                cid,
+                OrderStatus.REJECTED,
+                broker_order_id=oid,
+                message=f"Coinbase did not edit order {cid}: {reason}",
+            )
+        if new_cid != cid:
+            self.edits.placed(new_cid)
+        log.info("Order %s edited at Coinbase (%s): now %s at %s", cid, oid, new_cid, edit.price)
+        with self._lock:
+            self._dirty.add(oid)
+        ack = self._fetch(oid)
+        if ack is None:
+            raise BrokerError(f"Coinbase lost order {cid} after editing it")
         return ack
 
     # -- fills ------------------------------------------------------------------------------
@@ -409,7 +551,7 @@ class CoinbaseBroker(BaseBroker):
             order = self._orders.get(oid) or self.api.get_order(oid) or {}
             if order:
                 self._remember(order)
-            cid = str(order.get("client_order_id") or oid)
+            cid = self.edits.name(oid, str(order.get("client_order_id") or oid))
             leg = exit_leg(order, float(fill["price"]))
             name = f"{cid}/{leg}" if leg else cid
             cums[name] = cums.get(name, 0.0) + float(fill["size"])

@@ -8,8 +8,10 @@ an error message or the ledger.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from stratequeue.brokers.base import CredentialStatus
 from stratequeue.errors import BrokerError
@@ -51,6 +53,12 @@ def pem_from_env(text: str) -> str:
     """The PEM as a ``.env`` file holds it: one line with ``\\n`` escapes, maybe quoted."""
     pem = text.strip().strip('"').strip("'").replace("\\n", "\n").strip()
     return pem + "\n" if pem else ""
+
+
+def home(env: Mapping[str, str]) -> Path:
+    """The StrateQueue home folder (``STRATEQUEUE_HOME``, else ``~/.stratequeue``)."""
+    value = (env.get("STRATEQUEUE_HOME") or os.environ.get("STRATEQUEUE_HOME") or "").strip()
+    return Path(value) if value else Path.home() / ".stratequeue"
 
 
 def settings_from(env: Mapping[str, str], *, need_key: bool = True) -> CoinbaseSettings:

@@ -7,6 +7,9 @@ checks it is delivered once.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from stratequeue.brokers.base import BrokerConfig
@@ -44,7 +47,9 @@ class CoinbaseHarness(Reconnecting[CoinbaseBroker]):
         self.fake = fake
         self.symbol = symbol
         self.price = price
-        self._params = fast_params(**params)
+        #: the broker's journal of edits: one per harness, kept across connect_new (a restart)
+        self._home = Path(tempfile.mkdtemp(prefix="sq-coinbase-"))
+        self._params = fast_params(**{"journal": str(self._home / "edits.sqlite"), **params})
         fake.exchange.set_price(symbol, price)
         self.broker = self._connect()
 
@@ -61,6 +66,10 @@ class CoinbaseHarness(Reconnecting[CoinbaseBroker]):
                 f"the Coinbase broker could not connect to the fake at {self.fake.host}"
             )
         return broker
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self._home, ignore_errors=True)
 
     def set_price(self, symbol: str, price: float) -> None:
         self.fake.exchange.set_price(symbol, price)
