@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,23 @@ def stratequeue(
     return subprocess.run(
         [exe, *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd or REPO
     )
+
+
+def kill_when(proc: subprocess.Popen[bytes], landed: Callable[[], object], log: Path) -> object:
+    """SIGKILL ``proc`` as soon as ``landed()`` is truthy; return what it saw then (the kill
+    point is asserted: a run that ends first, or never gets there, fails the test)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before the kill point:\n{log.read_text()}")
+        seen = landed()
+        if seen:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return seen
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the kill point was never reached")
 
 
 @pytest.fixture

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,6 +31,8 @@ import pytest
 pytest.importorskip("stratequeue_alpaca")
 from stratequeue.data.demo import _Walk  # noqa: E402
 from stratequeue_alpaca.testing import FakeAlpaca  # noqa: E402
+
+from .conftest import kill_when  # noqa: E402
 
 EVERY_BAR = str(Path(__file__).parent / "strategies" / "trade_every_bar.py")
 
@@ -80,22 +80,6 @@ def at_fake(fake: FakeAlpaca) -> dict[str, tuple[str, float]]:
             for o in fake.exchange.orders.values()
             if not o.get("_leg")
         }
-
-
-def kill_when(proc: subprocess.Popen[bytes], landed: Callable[[], object], log: Path) -> object:
-    """SIGKILL ``proc`` as soon as ``landed()`` is truthy; return what it saw then."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the run ended before the kill point:\n{log.read_text()}")
-        seen = landed()
-        if seen:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return seen
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the kill point was never reached")
 
 
 def check(fake: FakeAlpaca, db: Path, *, settled: bool) -> None:

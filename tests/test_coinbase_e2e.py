@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import stratequeue
+from .conftest import kill_when, stratequeue
 
 pytest.importorskip("stratequeue_coinbase")
 from stratequeue.data.demo import _Walk  # noqa: E402
@@ -114,21 +112,6 @@ def launch(fake: FakeCoinbase, db: Path, duration: str, log: Path) -> subprocess
     env = {**os.environ, **fake.env(), "TQDM_DISABLE": "1"}
     with open(log, "ab") as out:
         return subprocess.Popen(args, stdout=out, stderr=out, env=env)
-
-
-def kill_when(proc: subprocess.Popen[bytes], landed: Callable[[], object], log: Path) -> object:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the run ended before the kill point:\n{log.read_text()}")
-        seen = landed()
-        if seen:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return seen
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the kill point was never reached")
 
 
 def test_sigkill_with_orders_waiting_and_unsent_then_restart_creates_nothing_twice(

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, stratequeue
+from .conftest import EXAMPLES, kill_when, stratequeue
 
 pytest.importorskip("stratequeue_ib")
 from stratequeue.data.demo import _Walk  # noqa: E402
@@ -100,21 +98,6 @@ def launch(tws: FakeTWS, db: Path, duration: str, log: Path) -> subprocess.Popen
     args += ["--broker", "ib", "--paper", "--db", str(db), "--duration", duration]
     with open(log, "ab") as out:
         return subprocess.Popen(args, stdout=out, stderr=out, env={**os.environ, **env_for(tws)})
-
-
-def kill_when(proc: subprocess.Popen[bytes], landed: Callable[[], object], log: Path) -> object:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the run ended before the kill point:\n{log.read_text()}")
-        seen = landed()
-        if seen:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return seen
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the kill point was never reached")
 
 
 def test_sigkill_with_orders_waiting_and_fills_unseen_then_restart(
