@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from .state import FakeExecution, FakeOrder, Instrument
 
@@ -157,23 +158,8 @@ class Exchange:
             return self._refuse(
                 req, Refusal(10243, "Fractional-sized order cannot be placed via API")
             )
-        order = FakeOrder(
-            order_id=req.order_id,
-            client_id=req.client_id,
-            perm_id=next(self._perm_ids),
-            instrument=req.instrument,
-            action=req.action,
-            qty=req.qty,
-            order_type=req.order_type,
-            lmt=req.lmt,
-            aux=req.aux,
-            tif=req.tif,
-            oca_group=req.oca_group,
-            account=req.account or self.account,
-            order_ref=req.order_ref,
-            parent_id=req.parent_id,
-            staged=not req.transmit,
-            waits=self.hold and req.order_type == "MKT",
+        order = self._order(
+            req, staged=not req.transmit, waits=self.hold and req.order_type == "MKT"
         )
         self.orders[(req.client_id, req.order_id)] = order
         if order.staged:
@@ -181,8 +167,9 @@ class Exchange:
         self._transmit(order)
         return None
 
-    def _refuse(self, req: OrderRequest, refusal: Refusal) -> Refusal:
-        order = FakeOrder(
+    def _order(self, req: OrderRequest, **state: Any) -> FakeOrder:
+        """The order ``req`` places, with a new permId, in ``state`` (staged, status, ...)."""
+        return FakeOrder(
             order_id=req.order_id,
             client_id=req.client_id,
             perm_id=next(self._perm_ids),
@@ -197,8 +184,11 @@ class Exchange:
             account=req.account or self.account,
             order_ref=req.order_ref,
             parent_id=req.parent_id,
-            status="Cancelled",
+            **state,
         )
+
+    def _refuse(self, req: OrderRequest, refusal: Refusal) -> Refusal:
+        order = self._order(req, status="Cancelled")
         self._complete(order, f"Rejected: {refusal.message}")
         self.orders[(req.client_id, req.order_id)] = order
         return refusal
