@@ -44,6 +44,8 @@ class BaseDataSource(ABC):
     env_vars: ClassVar[tuple[str, ...]] = ()
     #: True for a source of recorded bars (a file): a run over it is a replay.
     historical: ClassVar[bool] = False
+    #: True for a source of invented prices (the demo feed): never a live run's default.
+    simulated: ClassVar[bool] = False
 
     def __init__(self, config: DataSourceConfig) -> None:
         if str(config.granularity) not in self.granularities:
