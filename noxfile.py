@@ -41,7 +41,7 @@ PLUGINS = {
     "schwab": "./stratequeue-schwab",
     "coinbase": "./stratequeue-coinbase",
 }
-EXAMPLE_PLUGIN = "./examples/stratequeue-example-plugin"
+EXAMPLE_PLUGIN = "./examples/stratequeue-toy"
 ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
 # Two workers (this project's machines have 2 cores); a file's tests stay on one worker so
 # its module fixtures (fake servers, clean reference runs) are built once.
@@ -222,7 +222,7 @@ def analytics(session: nox.Session) -> None:
 
 @nox.session
 def example_plugin(session: nox.Session) -> None:
-    """The plugin the documentation's guide builds (examples/stratequeue-example-plugin),
+    """The plugin the documentation's guide builds (examples/stratequeue-toy),
     installed for real and tested with its own tests, the broker conformance kit among them."""
     session.install("-e", CORE, "-e", f"{EXAMPLE_PLUGIN}[test]")
     session.run(

@@ -12,7 +12,7 @@ import pytest
 from backtesting.test import GOOG
 from stratequeue.cli import main
 from stratequeue.report import write_report
-from stratequeue.report.analytics import probabilistic_sharpe, returns_stats
+from stratequeue.report.analytics import probabilistic_sharpe
 from test_report import open_in_chromium, tiny_ledger  # noqa: F401  (fixture)
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "strategies"
