@@ -17,14 +17,13 @@ ROLE = re.compile(r":(?:py:)?(?:class|meth|func|mod|attr|data|exc|obj|const):`(~
 def _find(scope: Any, dotted: str) -> str | None:
     """The full path of ``dotted`` looked up from ``scope``'s members, or None."""
     node = scope
-    parts = dotted.split(".")
-    for n, part in enumerate(parts):
+    for part in dotted.split("."):
         if node.is_alias:  # an import: never resolved here (it may be outside the docs)
             return None
         if part not in node.members:
             return None
         node = node.members[part]
-    return f"{scope.path}.{dotted}" if n == len(parts) - 1 else None
+    return f"{scope.path}.{dotted}"
 
 
 def _target(obj: Any, text: str) -> str | None:
