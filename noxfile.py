@@ -244,6 +244,7 @@ def docs(session: nox.Session) -> None:
         "mkdocs-material>=9.5",
         "mkdocstrings[python]>=0.26",
         "mkdocs-click>=0.8",
+        "ruff>=0.6",  # formats the API pages' signatures
         "-e",
         CORE,
         *[f"-e{p}" for p in PLUGINS.values()],
