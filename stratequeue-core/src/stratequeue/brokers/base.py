@@ -168,6 +168,7 @@ class BaseBroker(ABC):
 
     @classmethod
     def setup_instructions(cls) -> str:
+        """What ``--broker-setup NAME`` prints: the variables to set and where to get them."""
         return f"The '{cls.name}' broker needs no setup."
 
     @classmethod
@@ -291,8 +292,15 @@ class BookPricedBroker(Protocol):
         final: bool = True,
         execution_id: str = "",
         cash_flow: float | None = None,
-    ) -> Fill: ...
+    ) -> Fill:
+        """Book a part of order ``client_order_id`` that a strategy's book filled
+        (``signed_qty`` at ``price``); ``final`` on the last part. Returns the execution."""
+        ...
 
-    def close_book_order(self, client_order_id: str, filled: bool) -> None: ...
+    def close_book_order(self, client_order_id: str, filled: bool) -> None:
+        """The books are done with the order: close it, filled or not."""
+        ...
 
-    def deposit(self, amount: float, transfer_id: str = "") -> None: ...
+    def deposit(self, amount: float, transfer_id: str = "") -> None:
+        """Add ``amount`` of cash (negative: withdraw), once per ``transfer_id``."""
+        ...

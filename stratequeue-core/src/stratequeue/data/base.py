@@ -46,6 +46,9 @@ class BaseDataSource(ABC):
     historical: ClassVar[bool] = False
 
     def __init__(self, config: DataSourceConfig) -> None:
+        """Raises:
+        UsageError: ``config.granularity`` is not one of :attr:`granularities`.
+        """
         if str(config.granularity) not in self.granularities:
             raise UsageError(
                 f"The {self.display_name or self.name} data source does not offer "
@@ -85,6 +88,7 @@ class BaseDataSource(ABC):
 
     @classmethod
     def missing_env(cls, env: Mapping[str, str]) -> list[str]:
+        """The variables of :attr:`env_vars` that ``env`` lacks (empty: ready)."""
         return [var for var in cls.env_vars if not env.get(var)]
 
 
