@@ -49,3 +49,32 @@ def test_a_run_without_the_key_is_one_line_naming_it(tmp_path):
         "Error: The toy data source needs TOY_API_KEY. Get a key from your Toy Exchange, then: "
         "export TOY_API_KEY=your-key (details: stratequeue --data-setup toy)"
     ]
+
+
+def test_a_paper_run_trades_through_the_toy_broker_and_books_each_execution_once(tmp_path):
+    """The demo's 1-second bars drive the SMA example; its orders go to the fake exchange,
+    which fills them by itself (live mode); the ledger books exactly the venue's executions."""
+    import sqlite3
+
+    from stratequeue_toy.fake import FakeToyExchange
+
+    strategy = Path(__file__).resolve().parents[2] / "strategies" / "sma.py"
+    db = tmp_path / "ledger.sqlite"
+    with FakeToyExchange(live=True) as fake:
+        out = subprocess.run(
+            [str(EXE), "--strategy", str(strategy), "--symbols", "TOY", "--broker", "toy",
+             "--data-source", "demo", "--granularity", "1s", "--duration", "0.4",
+             "--lookback", "40", "--db", str(db)],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "TOY_API_KEY": fake.api_key, "TOY_URL": fake.base_url},
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout + out.stderr
+        venue = {(e["id"], e["client_order_id"], e["qty"], e["price"]) for e in fake.executions}
+        posted = dict(fake.posts)
+    assert "via Toy Exchange" in out.stdout
+    assert venue, "the run placed no order that filled: it proves nothing"
+    con = sqlite3.connect(db)
+    booked = con.execute("SELECT execution_id, client_order_id, qty, price FROM fills").fetchall()
+    con.close()
+    assert sorted(booked) == sorted(venue)
+    assert all(n == 1 for n in posted.values()), posted  # each order reached the venue once

@@ -21,7 +21,7 @@ def toy_exchange(port: int, key: str) -> None:
         ) from None
     from stratequeue.testing import serve_by_hand
 
-    fake = FakeToyExchange(key, port=port)
+    fake = FakeToyExchange(key, port=port, live=True)
     serve_by_hand(
         fake, "Toy Exchange on %s: export TOY_URL=%s TOY_API_KEY=...", fake.base_url, fake.base_url
     )

@@ -5,12 +5,15 @@ It is the venue the plugin's tests (and the broker conformance kit) run against,
 
 The market is driven from the test: :meth:`FakeToyExchange.set_price` trades the symbol at a
 price (working orders it reaches execute), :meth:`FakeToyExchange.execute` fills an order
-whatever its limit says. Bars are a seeded random walk per symbol on the minute grid, up to
-the fake's clock.
+whatever its limit says. Bars are a deterministic walk per symbol on the minute grid, up to
+the fake's clock. With ``live=True`` (``stratequeue toy-exchange``) the fake also trades every
+symbol it has orders for at its current bar's close, twice a second, so orders fill by
+themselves.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import math
@@ -41,8 +44,10 @@ class FakeToyExchange(LoopbackFake):
         port: int = 0,
         cash: float = 100_000.0,
         clock: Callable[[], datetime] = _now,
+        live: bool = False,
     ) -> None:
         self.api_key = api_key
+        self.live = live
         self.clock = clock
         self.cash = cash
         self.holdings: dict[str, tuple[float, float]] = {}  # symbol -> (qty, avg price)
@@ -115,6 +120,14 @@ class FakeToyExchange(LoopbackFake):
                 "time": self.clock().isoformat(),
             }
         )
+
+    async def _live_loop(self) -> None:
+        """Trade each symbol with orders at its current bar's close, twice a second."""
+        while True:
+            start = self.clock().replace(second=0, microsecond=0)
+            for symbol in {o["symbol"] for o in list(self.orders.values())}:
+                self.set_price(symbol, self._bar(symbol, start)["c"])
+            await asyncio.sleep(0.5)
 
     # -- the wire -----------------------------------------------------------------------------
     @web.middleware
