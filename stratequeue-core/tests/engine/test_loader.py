@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 
 import pytest
@@ -96,3 +97,12 @@ def test_bad_lookback_is_rejected(tmp_path):
     path = write(tmp_path, "lb.py", HEADER + f"LOOKBACK = 'x'\nclass A(Strategy):\n{BODY}")
     with pytest.raises(StrategyLoadError, match="LOOKBACK"):
         load_strategy(path)
+
+
+def test_talib_example_without_the_extra_names_the_analytics_extra(monkeypatch, examples):
+    monkeypatch.setitem(sys.modules, "talib", None)  # as if ta-lib were not installed
+    with pytest.raises(StrategyLoadError) as err:
+        load_strategy(examples / "strategies" / "rsi_talib.py")
+    message = str(err.value)
+    assert "imports 'talib', which is not installed" in message
+    assert 'pip install "stratequeue[analytics]"' in message and "\n" not in message

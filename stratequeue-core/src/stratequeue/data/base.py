@@ -48,6 +48,9 @@ class BaseDataSource(ABC):
     simulated: ClassVar[bool] = False
 
     def __init__(self, config: DataSourceConfig) -> None:
+        """Raises:
+        UsageError: ``config.granularity`` is not one of :attr:`granularities`.
+        """
         if str(config.granularity) not in self.granularities:
             raise UsageError(
                 f"The {self.display_name or self.name} data source does not offer "
@@ -87,6 +90,7 @@ class BaseDataSource(ABC):
 
     @classmethod
     def missing_env(cls, env: Mapping[str, str]) -> list[str]:
+        """The variables of :attr:`env_vars` that ``env`` lacks (empty: ready)."""
         return [var for var in cls.env_vars if not env.get(var)]
 
 

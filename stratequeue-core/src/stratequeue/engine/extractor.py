@@ -22,6 +22,11 @@ class BacktestingExtractor:
     name = "backtesting"
 
     def load(self, path: str | Path) -> LoadedStrategy:
+        """The strategy class of the file at ``path``, with its ``LOOKBACK`` and fractional unit.
+
+        Raises:
+            StrategyLoadError: one line naming the file and the fix.
+        """
         from .loader import load_strategy
 
         return load_strategy(path)
@@ -36,6 +41,8 @@ class BacktestingExtractor:
         params: dict[str, Any] | None = None,
         fills: str = "book",
     ) -> StrategyRunner:
+        """A runner for one (strategy, symbol) sleeve: ``fills`` "book" (the paper broker's
+        fill-time sizing) or "broker" (sizes at submission, real fills applied back)."""
         from .runner import StrategyRunner
         from .types import BacktestOptions
 
@@ -51,4 +58,5 @@ class BacktestingExtractor:
 
 @hookimpl
 def register_signal_extractors(register: Register) -> None:
+    """The built-in ``backtesting`` extractor, registered as a plugin's would be."""
     register("backtesting", BacktestingExtractor)

@@ -40,6 +40,18 @@ def _module_name(path: Path) -> str:
     return f"stratequeue_strategies.{path.stem}_{digest}_{next(_counter)}"
 
 
+#: Modules a strategy may import that come with an extra of the ``stratequeue`` distribution.
+_EXTRAS = {"talib": "analytics", "scipy": "analytics"}
+
+
+def _install_hint(module: str | None) -> str:
+    """The command that installs ``module``: an extra of ours where one provides it."""
+    top = (module or "").partition(".")[0]
+    if top in _EXTRAS:
+        return f'pip install "stratequeue[{_EXTRAS[top]}]"'
+    return f"pip install {module}"
+
+
 def _exec_module(path: Path) -> ModuleType:
     try:
         source = path.read_text(encoding="utf-8")
@@ -64,7 +76,7 @@ def _exec_module(path: Path) -> ModuleType:
         sys.modules.pop(name, None)
         raise StrategyLoadError(
             f"{path} imports '{exc.name}', which is not installed. "
-            f"Install it (pip install {exc.name}) or remove the import."
+            f"Install it ({_install_hint(exc.name)}) or remove the import."
         ) from exc
     except ImportError as exc:
         sys.modules.pop(name, None)
