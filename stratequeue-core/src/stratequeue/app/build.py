@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import plugins
 from ..brokers.base import BaseBroker, BookPricedBroker
 from ..brokers.choose import choose_broker, open_broker
 from ..data import create_data_source
@@ -19,6 +18,7 @@ from ..portfolio.config import StrategySpec
 from ..portfolio.rebuild import go_live, rebalance, rebuild_sleeve, uncommitted, went_live
 from ..risk import FeedWatch
 from .config import RunConfig
+from .extractors import choose_extractor
 
 __all__ = ["RunParts", "build_run"]
 
@@ -47,7 +47,7 @@ class RunParts:
 def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
     """Build ``config``'s run; notes for the user go to ``say``."""
     cfg = config
-    extractor = plugins.registry("signal_extractors").get("backtesting")()
+    extractor = choose_extractor(cfg.extractor)
     loaded = [(spec, extractor.load(spec.file)) for spec in cfg.strategies]
     source = create_data_source(cfg.data_source, cfg.granularity, cfg.env, **cfg.data_options)
     broker: BaseBroker | None = None
@@ -76,6 +76,7 @@ def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
         granularity=cfg.granularity,
         symbols=cfg.symbols,
         account_equity=account_equity,
+        extractor=extractor.name,
     )
     portfolio = Portfolio(ledger=ledger, broker=broker, run_id=run_id)
     if cfg.risk is not None:

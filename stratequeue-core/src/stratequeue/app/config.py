@@ -33,7 +33,8 @@ class RunConfig:
     bar before a symbol's trading pauses (0: never); ``risk``: a
     :class:`stratequeue.risk.RiskConfig` or None. ``fractional_unit``: every strategy trades
     whole multiples of it (``FractionalBacktest``) unless its strategies.txt line names its
-    own; None: each strategy file's ``FRACTIONAL_UNIT``, else whole units."""
+    own; None: each strategy file's ``FRACTIONAL_UNIT``, else whole units. ``extractor``: the
+    signal extractor (a ``register_signal_extractors`` name) that loads every strategy file."""
 
     strategies: Sequence[StrategySpec]
     symbols: Sequence[str]
@@ -55,6 +56,7 @@ class RunConfig:
     risk: Any = None
     on_exit: str = "keep"
     stale_after: int = 3
+    extractor: str = "backtesting"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategies", tuple(self.strategies))
@@ -81,5 +83,6 @@ class RunConfig:
             raise UsageError(f"lookback {self.lookback}: give a number of bars >= 0 or None.")
         if self.cash <= 0:
             raise UsageError(f"cash {self.cash:g}: give a positive amount.")
+        plugins.registry("signal_extractors").get(self.extractor)  # unknown: one line, exit 2
         if self.stale_after < 0:
             raise UsageError(f"stale_after {self.stale_after}: give periods >= 0 (0: never).")

@@ -11,6 +11,7 @@ import click
 from ..errors import UsageError
 from .main import cli, resolve_db
 from .shared_options import (
+    extractor_option,
     fractional_unit_option,
     rebalance_option,
     risk_config,
@@ -102,6 +103,7 @@ def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
 )
 @rebalance_option
 @fractional_unit_option
+@extractor_option
 @risk_options
 def replay(**opts: Any) -> None:
     """Run the LIVE code path over a CSV file as fast as it goes.
@@ -144,6 +146,7 @@ def replay(**opts: Any) -> None:
         replay=True,
         rebalance=opts["rebalance"],
         risk=risk_config(opts),
+        extractor=opts["extractor"],
     )
     display = Display(mode_label="replay", broker_label="paper")
     with App(config, display, show_events=False) as app:

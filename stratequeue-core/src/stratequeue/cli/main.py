@@ -10,7 +10,12 @@ import click
 
 from .. import __version__
 from ..errors import UsageError
-from .shared_options import fractional_unit_option, rebalance_option, risk_options
+from .shared_options import (
+    extractor_option,
+    fractional_unit_option,
+    rebalance_option,
+    risk_options,
+)
 
 __all__ = ["cli"]
 
@@ -111,6 +116,7 @@ class _Group(click.Group):
 )
 @rebalance_option
 @fractional_unit_option
+@extractor_option
 @click.option(
     "--on-exit",
     type=click.Choice(["keep", "cancel", "flatten"]),

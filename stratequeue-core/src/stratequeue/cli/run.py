@@ -89,6 +89,7 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         risk=risk_config(opts),
         on_exit=opts["on_exit"],
         stale_after=opts["stale_after"],
+        extractor=opts["extractor"],
     )
     if mode == "live" and plugins.registry("data_sources").get(source).simulated:
         click.echo(

@@ -10,7 +10,13 @@ from typing import Any
 
 import click
 
-__all__ = ["fractional_unit_option", "rebalance_option", "risk_config", "risk_options"]
+__all__ = [
+    "extractor_option",
+    "fractional_unit_option",
+    "rebalance_option",
+    "risk_config",
+    "risk_options",
+]
 
 DEFAULT_CONFIG = "stratequeue.toml"
 
@@ -42,6 +48,15 @@ _FLAGS: list[tuple[str, str, Any, str]] = [
     ),
 ]
 
+
+extractor_option = click.option(
+    "--extractor",
+    default="backtesting",
+    show_default=True,
+    metavar="NAME",
+    help="Signal extractor that reads every strategy file of the run (stratequeue plugins "
+    "lists them): backtesting for backtesting.py strategies, or a plugin's.",
+)
 
 rebalance_option = click.option(
     "--rebalance",

@@ -60,3 +60,9 @@ class BacktestingExtractor:
 def register_signal_extractors(register: Register) -> None:
     """The built-in ``backtesting`` extractor, registered as a plugin's would be."""
     register("backtesting", BacktestingExtractor)
+
+
+if TYPE_CHECKING:  # mypy checks the built-in against the contract plugins implement
+    from .protocols import SignalExtractor
+
+    _contract: SignalExtractor[LoadedStrategy] = BacktestingExtractor()

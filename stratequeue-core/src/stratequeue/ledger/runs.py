@@ -21,11 +21,22 @@ class RunRecords(LedgerConnection):
         granularity: str,
         symbols: Sequence[str],
         account_equity: float | None,
+        extractor: str = "backtesting",
     ) -> int:
+        """A new run; ``extractor``: the signal extractor that loaded its strategy files."""
         cur = self._write(
             "INSERT INTO runs (started_at, mode, broker, data_source, granularity, symbols, "
-            "account_equity) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (_now(), mode, broker, data_source, granularity, ",".join(symbols), account_equity),
+            "account_equity, extractor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                _now(),
+                mode,
+                broker,
+                data_source,
+                granularity,
+                ",".join(symbols),
+                account_equity,
+                extractor,
+            ),
         )
         return int(cur.lastrowid or 0)
 

@@ -6,7 +6,7 @@ newer StrateQueue is refused with a clear error (never guessed at).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -98,5 +98,9 @@ CREATE TABLE controls (
 );
 CREATE INDEX controls_pending ON controls (status, id);
 ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+""",
+    # 3: the signal extractor that loaded each run's strategy files (--extractor)
+    3: """
+ALTER TABLE runs ADD COLUMN extractor TEXT NOT NULL DEFAULT 'backtesting';
 """,
 }
