@@ -22,7 +22,8 @@ def test_stratequeue_plugins_lists_the_toy_plugin_and_what_it_registers():
     out = run("plugins")
     assert out.returncode == 0, out.stderr
     line = next(line for line in out.stdout.splitlines() if "stratequeue-toy" in line)
-    assert "0.1.0" in line and "brokers: toy; data sources: toy" in line
+    assert "0.1.0" in line
+    assert "brokers: toy; data sources: toy; signal extractors: toy" in line
 
 
 def test_the_broker_and_data_source_are_listed():

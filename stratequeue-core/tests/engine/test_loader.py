@@ -33,6 +33,18 @@ def test_missing_file_names_the_path(tmp_path):
         load_strategy(tmp_path / "nope.py")
 
 
+def test_a_file_that_is_not_python_names_the_extractor_option(tmp_path):
+    """Before, a .toml file failed inside importlib (no loader for its suffix): a traceback."""
+    path = write(tmp_path, "band.toml", "buy_below = 99.0\n")
+    with pytest.raises(StrategyLoadError) as err:
+        load_strategy(path)
+    assert str(err.value) == (
+        f"{path.resolve()} is not a Python file: the backtesting extractor reads backtesting.py "
+        "strategies (.py). For another format, choose its extractor with --extractor NAME "
+        "(stratequeue plugins lists them)."
+    )
+
+
 def test_syntax_error_names_the_line(tmp_path):
     path = write(tmp_path, "bad.py", HEADER + "class A(Strategy):\n    def init(self)\n")
     with pytest.raises(StrategyLoadError, match=r"Syntax error in .*bad\.py line 3"):

@@ -1,6 +1,7 @@
 """The Toy Exchange plugin for StrateQueue: a broker (``--broker toy``), a data source
-(``--data-source toy``) and a command (``stratequeue toy-exchange``), registered through the
-``stratequeue`` entry-point group (see ``pyproject.toml``)."""
+(``--data-source toy``), a signal extractor for band rule files (``--extractor toy``) and a
+command (``stratequeue toy-exchange``), registered through the ``stratequeue`` entry-point
+group (see ``pyproject.toml``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from stratequeue import hookimpl
 from stratequeue.hookspecs import Register
 
 from .broker import ToyBroker
+from .extractor import ToyRuleExtractor
 from .source import ToySource
 
-__all__ = ["ToyBroker", "ToySource"]
+__all__ = ["ToyBroker", "ToyRuleExtractor", "ToySource"]
 
 
 @hookimpl
@@ -22,6 +24,11 @@ def register_brokers(register: Register) -> None:
 @hookimpl
 def register_data_sources(register: Register) -> None:
     register("toy", ToySource)
+
+
+@hookimpl
+def register_signal_extractors(register: Register) -> None:
+    register("toy", ToyRuleExtractor)
 
 
 @hookimpl

@@ -159,6 +159,12 @@ def load_strategy(path: str | Path) -> LoadedStrategy:
             f"Strategy file not found: {file}. Check the path (relative to {Path.cwd()})."
         )
     file = file.resolve()
+    if file.suffix != ".py":
+        raise StrategyLoadError(
+            f"{file} is not a Python file: the backtesting extractor reads backtesting.py "
+            "strategies (.py). For another format, choose its extractor with --extractor NAME "
+            "(stratequeue plugins lists them)."
+        )
     module = _exec_module(file)
     cls = _choose(module, file)
     return LoadedStrategy(
