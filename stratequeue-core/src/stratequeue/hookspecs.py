@@ -53,12 +53,19 @@ def register_signal_extractors(register: Register) -> None:
     """Register signal extractors: classes that turn a strategy file into order intents.
 
     Args:
-        register: call with a name and a class with ``load(path)`` (the strategy file, or a
-            :class:`~stratequeue.errors.StrategyLoadError`) and ``runner(loaded, *,
-            strategy_id, symbol, options, params, fills)`` (one runner per strategy and
-            symbol), as :class:`stratequeue.engine.extractor.BacktestingExtractor`.
+        register: call with the name users pass to ``--extractor`` and a class implementing
+            :class:`stratequeue.engine.protocols.SignalExtractor` (built with no arguments):
+            ``load(path)`` reads a strategy file into a
+            :class:`~stratequeue.engine.loader.LoadedStrategy` (or raises
+            :class:`~stratequeue.errors.StrategyLoadError`), ``runner(loaded, *,
+            strategy_id, symbol, options, params, fills)`` makes the
+            :class:`~stratequeue.engine.runner.StrategyRunner` of one (strategy, symbol)
+            sleeve, as :class:`stratequeue.engine.extractor.BacktestingExtractor` does.
 
-    Runs use the built-in ``backtesting`` extractor; there is no option choosing another yet.
+    A run uses one extractor for all its strategies: ``--extractor NAME`` (``replay`` too;
+    default ``backtesting``), :attr:`stratequeue.app.config.RunConfig.extractor`; the
+    ledger's ``runs`` table keeps its name. A name another plugin already registered raises
+    :class:`~stratequeue.errors.PluginError`.
     """
 
 
