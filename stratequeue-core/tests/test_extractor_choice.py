@@ -16,7 +16,7 @@ from stratequeue import hookimpl, plugins
 from stratequeue.app import App, RunConfig
 from stratequeue.cli import main
 from stratequeue.engine import BacktestingExtractor, LoadedStrategy
-from stratequeue.errors import PluginError
+from stratequeue.errors import PluginError, UsageError
 from stratequeue.portfolio.config import StrategySpec
 
 BURST = Path(__file__).parent / "portfolio_files" / "burst.py"  # 3 limit orders every bar
@@ -104,6 +104,18 @@ def test_the_default_is_backtesting_and_the_run_record_says_so(tmp_path):
     con = replay(tmp_path)
     assert con.execute("SELECT extractor FROM runs").fetchall() == [("backtesting",)]
     assert con.execute("SELECT count(*), min(order_type) FROM orders").fetchone() == (21, "limit")
+
+
+def test_a_strategys_books_are_not_rebuilt_by_another_extractor(tmp_path):
+    replay(tmp_path, extractor="fixed").close()
+    with pytest.raises(UsageError) as err:
+        replay(tmp_path)
+    assert str(err.value) == (
+        "Strategy 'burst' traded in this ledger with the signal extractor 'fixed'; this run asks "
+        "for 'backtesting'. Run it with --extractor fixed, or start a new ledger with --db."
+    )
+    con = replay(tmp_path, extractor="fixed")  # the same one: its books are rebuilt
+    assert con.execute("SELECT extractor FROM runs").fetchall() == [("fixed",), ("fixed",)]
 
 
 def test_an_unknown_extractor_is_the_registrys_one_line_usage_error(tmp_path):

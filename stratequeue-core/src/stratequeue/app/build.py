@@ -18,7 +18,7 @@ from ..portfolio.config import StrategySpec
 from ..portfolio.rebuild import go_live, rebalance, rebuild_sleeve, uncommitted, went_live
 from ..risk import FeedWatch
 from .config import RunConfig
-from .extractors import choose_extractor
+from .extractors import choose_extractor, same_extractor
 
 __all__ = ["RunParts", "build_run"]
 
@@ -69,6 +69,8 @@ def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
     )
     account_equity = broker.get_account_info().equity if broker is not None else cfg.cash
     ledger = Ledger(cfg.db)
+    for spec in cfg.strategies:
+        same_extractor(ledger, spec.strategy_id, extractor.name)
     run_id = ledger.start_run(
         mode=cfg.mode,
         broker=broker_name,

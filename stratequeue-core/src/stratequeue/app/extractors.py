@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import plugins
-from ..errors import PluginError
+from ..errors import PluginError, UsageError
 
 if TYPE_CHECKING:
     from ..engine.protocols import SignalExtractor
+    from ..ledger import Ledger
 
-__all__ = ["CheckedExtractor", "choose_extractor"]
+__all__ = ["CheckedExtractor", "choose_extractor", "same_extractor"]
 
 
 class CheckedExtractor:
@@ -56,3 +57,24 @@ def choose_extractor(name: str) -> CheckedExtractor:
         PluginError: no such extractor; the message lists the installed ones.
     """
     return CheckedExtractor(name)
+
+
+def same_extractor(ledger: Ledger, strategy_id: str, name: str) -> None:
+    """Refuse to rebuild a strategy's books with another extractor than the one that kept them
+    in this ledger: the same file read another way would replay its bars into another book.
+
+    Raises:
+        UsageError: naming both extractors and the fix.
+    """
+    key = f"extractor:{strategy_id}"
+    kept = ledger.get_meta(key)
+    if kept is None and any(row["strategy_id"] == strategy_id for row in ledger.sleeves()):
+        kept = "backtesting"  # books kept before a run could choose its extractor
+    if kept is not None and kept != name:
+        raise UsageError(
+            f"Strategy '{strategy_id}' traded in this ledger with the signal extractor "
+            f"'{kept}'; this run asks for '{name}'. Run it with --extractor {kept}, or start a "
+            "new ledger with --db."
+        )
+    if ledger.get_meta(key) is None:
+        ledger.set_meta(key, name)
