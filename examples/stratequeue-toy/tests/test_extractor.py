@@ -56,13 +56,21 @@ def implied_orders(bars: list[tuple[str, float, float]]) -> list[tuple[str, floa
     return fills
 
 
-def test_a_replay_with_the_toy_extractor_books_exactly_the_orders_the_rule_implies(tmp_path):
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("replay", "--data", "{csv}"),
+        # the main command over the same file, warmed up on its first 2 bars (no signal there)
+        ("--symbols", "TOY", "--data-source", "csv", "--data", "{csv}", "--granularity", "1d",
+         "--lookback", "2"),
+    ],
+    ids=["replay", "paper-run"],
+)  # fmt: skip
+def test_a_run_with_the_toy_extractor_books_exactly_the_orders_the_rule_implies(tmp_path, command):
     bars = write_csv(tmp_path / "TOY.csv")
     db = tmp_path / "ledger.sqlite"
-    out = run(
-        "replay", "--extractor", "toy", "--strategy", str(RULE), "--data",
-        str(tmp_path / "TOY.csv"), "--db", str(db),
-    )  # fmt: skip
+    args = [a.format(csv=tmp_path / "TOY.csv") for a in command]
+    out = run(*args, "--extractor", "toy", "--strategy", str(RULE), "--db", str(db))
     assert out.returncode == 0, out.stdout + out.stderr
     expected = implied_orders(bars)
     assert [side for side, *_ in expected] == ["buy", "sell", "buy", "sell"]
@@ -72,12 +80,11 @@ def test_a_replay_with_the_toy_extractor_books_exactly_the_orders_the_rule_impli
         "FROM orders o JOIN fills f USING (client_order_id) ORDER BY f.ts"
     ).fetchall()
     orders = con.execute("SELECT count(*) FROM orders").fetchone()[0]
-    runs = con.execute("SELECT extractor FROM runs").fetchall()
+    runs = con.execute("SELECT mode, extractor FROM runs").fetchall()
     con.close()
     assert booked == [(*fill, "market", "filled") for fill in expected]
     assert orders == len(expected)  # and no other order
-    assert runs == [("toy",)]
-    assert "2 closed trades, 0 open" in out.stdout
+    assert runs == [("paper", "toy")]
 
 
 def test_an_unknown_extractor_is_one_line_naming_the_installed_ones(tmp_path):
