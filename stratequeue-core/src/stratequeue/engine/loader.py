@@ -86,14 +86,20 @@ def _is_user_strategy(value: object) -> bool:
     )
 
 
+def _is_strategy(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, Strategy) and not inspect.isabstract(value)
+
+
 def _choose(module: ModuleType, path: Path) -> type[Strategy]:
     selector = getattr(module, "STRATEGY", None)
     if selector is not None:
+        # Named explicitly, a class from a library (backtesting.lib's, a shared package's)
+        # is the strategy too: only a search of the file skips imported library classes.
         chosen = getattr(module, selector, None) if isinstance(selector, str) else selector
-        if not _is_user_strategy(chosen):
+        if not _is_strategy(chosen):
             raise StrategyLoadError(
-                f"{path} sets STRATEGY = {selector!r}, which is not a backtesting.py Strategy "
-                "subclass in the file. Set it to the name of your strategy class."
+                f"{path} sets STRATEGY = {selector!r}, which is not a concrete backtesting.py "
+                "Strategy subclass. Set it to your strategy class (or its name in the file)."
             )
         return chosen  # type: ignore[return-value]
     found = {id(v): v for v in vars(module).values() if _is_user_strategy(v)}
