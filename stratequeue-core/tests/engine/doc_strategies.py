@@ -143,7 +143,7 @@ def ml_features(data: pd.DataFrame) -> pd.DataFrame:
     data["X_BB_lower"] = (lower - close) / close
     data["X_BB_width"] = (upper - lower) / close
     data["X_Sentiment"] = ~data.index.to_series().between("2017-09-27", "2017-12-14")
-    data["X_day"] = data.index.dayofweek
+    data["X_day"] = data.index.day_of_week
     data["X_hour"] = data.index.hour
     return data.dropna().astype(float)
 

@@ -20,7 +20,6 @@ import re
 import pandas as pd
 import pytest
 from backtesting.test import GOOG
-
 from own_cases import Case, harvest, outcome
 
 #: backtesting.py's test methods whose Backtest.run calls are cases (optimize, plot-only and

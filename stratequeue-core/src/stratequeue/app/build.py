@@ -156,7 +156,12 @@ def _books(
                 cash=row["capital"], fractional_unit=unit, **cfg.backtest_options
             )
             runner = extractor.runner(
-                strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
+                strategy,
+                strategy_id=spec.strategy_id,
+                symbol=symbol,
+                options=options,
+                fills=fills,
+                times=time_view(cfg, run.source, symbol, strategy, say),
             )
             sleeve = rebuild_sleeve(runner, spec, symbol, row, recorded, ledger, bars_to_frame)
             portfolio.add(sleeve)
@@ -182,7 +187,12 @@ def _books(
         capital = spec.allocation * account_equity / len(cfg.symbols)
         options = BacktestOptions(cash=capital, fractional_unit=unit, **cfg.backtest_options)
         runner = extractor.runner(
-            strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
+            strategy,
+            strategy_id=spec.strategy_id,
+            symbol=symbol,
+            options=options,
+            fills=fills,
+            times=time_view(cfg, run.source, symbol, strategy, say),
         )
         if history:
             runner.warm_start(bars_to_frame(history))
@@ -217,6 +227,26 @@ def _books(
                 say(note)
         sleeve.closed_before = len(runner.closed_trades)
         run.pending.append((sleeve, intents))
+
+
+def time_view(
+    cfg: RunConfig, source: BaseDataSource, symbol: str, strategy: Any, say: Callable[[str], None]
+) -> Any:
+    """How the strategy sees bar times: a recorded source's own dates (a CSV's, exactly as a
+    backtest over the file has them), else ``--timezone``, else the file's ``TIMEZONE`` (naive
+    wall times of that zone), else aware UTC."""
+    from ..engine.times import UTC_VIEW, zone_view
+
+    zone = cfg.timezone or getattr(strategy, "timezone", None)
+    own = getattr(source, "time_view", None)
+    if callable(own):
+        if zone:
+            say(
+                f"{cfg.data_source} bars keep the dates of their file; timezone {zone} is not "
+                "applied (a backtest over the file sees them as they are)."
+            )
+        return own(symbol)
+    return zone_view(zone, "--timezone / TIMEZONE") if zone else UTC_VIEW
 
 
 def fractional_unit(cfg: RunConfig, spec: StrategySpec, strategy: Any) -> float | None:

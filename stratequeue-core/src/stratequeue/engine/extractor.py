@@ -35,6 +35,7 @@ class BacktestingExtractor:
         options: BacktestOptions | None = None,
         params: dict[str, Any] | None = None,
         fills: str = "book",
+        times: Any = None,
     ) -> StrategyRunner:
         from .runner import StrategyRunner
         from .types import BacktestOptions
@@ -46,6 +47,8 @@ class BacktestingExtractor:
             options=options or BacktestOptions(),
             params=params,
             fills=fills,
+            times=times,
+            prepare=loaded.prepare_data,
         )
 
 

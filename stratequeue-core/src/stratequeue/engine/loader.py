@@ -10,9 +10,11 @@ import importlib.util
 import inspect
 import itertools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from backtesting import Strategy
 
@@ -33,6 +35,10 @@ class LoadedStrategy:
     lookback: int | None
     name: str
     fractional_unit: float | None = None
+    #: ``TIMEZONE``: the IANA zone whose naive wall times the strategy sees as bar times
+    timezone: str | None = None
+    #: module-level ``prepare_data(df) -> df``: adds columns to the history before the strategy
+    prepare_data: Callable[[Any], Any] | None = None
 
 
 def _module_name(path: Path) -> str:
@@ -145,6 +151,30 @@ def _fractional_unit(module: ModuleType, path: Path) -> float | None:
         raise StrategyLoadError(str(exc)) from None
 
 
+def _timezone(module: ModuleType, path: Path) -> str | None:
+    from ..errors import UsageError
+    from .times import zone_view
+
+    value = getattr(module, "TIMEZONE", None)
+    if value is None:
+        return None
+    try:
+        zone_view(value, f"{path} TIMEZONE")
+    except UsageError as exc:
+        raise StrategyLoadError(str(exc)) from None
+    return str(value)
+
+
+def _prepare_data(module: ModuleType, path: Path) -> Callable[[Any], Any] | None:
+    hook = getattr(module, "prepare_data", None)
+    if hook is not None and not callable(hook):
+        raise StrategyLoadError(
+            f"{path} sets prepare_data = {hook!r}; it must be a function taking the history "
+            "DataFrame and returning it with the columns the strategy reads."
+        )
+    return hook
+
+
 def load_strategy(path: str | Path) -> LoadedStrategy:
     """Import ``path`` under a unique module name and return its Strategy class."""
     file = Path(path).expanduser()
@@ -161,4 +191,6 @@ def load_strategy(path: str | Path) -> LoadedStrategy:
         lookback=_lookback(module, file),
         name=cls.__name__,
         fractional_unit=_fractional_unit(module, file),
+        timezone=_timezone(module, file),
+        prepare_data=_prepare_data(module, file),
     )

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,12 +39,13 @@ from ..errors import UsageError
 from ..models import Bar, OrderIntent, utc
 from .adopt import run_history
 from .book import FillEvent, LiveBroker, ref_of, set_ref
-from .data import COLUMNS, BarBuffer, LiveData
+from .data import COLUMNS, BarBuffer, LiveData, utc_nanos
 from .events import executions, fill_bar
 from .frames import trades_frame
 from .intents import OrderTracker
 from .lookback import default_lookback
 from .shadow import LookaheadCheck, _data_arrays, build_shadow, transfer, warmup_start
+from .times import UTC_VIEW, TimeView
 from .types import BacktestOptions, BarStep, Execution, FillResult
 from .units import Units, check_unit
 
@@ -74,6 +75,8 @@ class StrategyRunner:
         options: BacktestOptions = BacktestOptions(),  # noqa: B008 - frozen
         params: dict[str, Any] | None = None,
         fills: str = "book",
+        times: TimeView | None = None,
+        prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     ) -> None:
         if fills not in FILL_MODES:
             raise UsageError(f"Unknown fill mode '{fills}'. Use one of: {', '.join(FILL_MODES)}.")
@@ -90,6 +93,10 @@ class StrategyRunner:
         self.units = Units(check_unit(options.fractional_unit, f"Strategy {strategy_id}"))
         self.params = dict(params or {})
         self.fills = fills
+        #: how the strategy sees bar times (None: as the history's index; aware UTC without one)
+        self.times = times
+        #: the strategy file's ``prepare_data``: columns computed from the history every bar
+        self.prepare = prepare
         self.inherited_trades: tuple[Trade, ...] = ()
         self._margin_warned = False
         self.warm_start_intents: list[OrderIntent] = []
@@ -123,15 +130,28 @@ class StrategyRunner:
         broker.setup_live(self._new_ref, external=self.fills == "external")
         self._broker = broker
 
-    def _schema_from(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _schema_from(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """History as the strategy sees it (OHLCV first, then every other column; the index
+        in the runner's time view), and each row's UTC time in nanoseconds."""
         if len(frame) and frame[list(COLUMNS[:4])].isna().to_numpy().any():
             raise UsageError("History has missing (NaN) prices; drop or fill those rows first.")
-        if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            raise UsageError(
+                f"History must have a DatetimeIndex (got {type(frame.index).__name__}); "
+                "set the bar times as the index."
+            )
+        utc_ns = utc_nanos(frame.index)
+        if len(utc_ns) and not (np.diff(utc_ns) > 0).all():
             raise UsageError("History index must be strictly increasing bar times.")
-        out = frame[[c for c in COLUMNS if c in frame.columns]].copy()
+        columns = [c for c in COLUMNS if c in frame.columns]
+        out = frame[columns + [c for c in frame.columns if c not in COLUMNS]].copy()
         if "Volume" not in out:
-            out["Volume"] = np.nan
-        return out
+            out.insert(4, "Volume", np.nan)
+        if self.times is None:
+            self.times = TimeView.of(frame.index)
+        else:
+            out.index = self.times.present(frame.index).rename(frame.index.name)
+        return out, utc_ns
 
     def warm_start(self, history: pd.DataFrame, *, replay: bool = False) -> None:
         """Reach the state Backtest.run has after the last history bar, emitting no intents.
@@ -142,20 +162,25 @@ class StrategyRunner:
         """
         if self._buffer is not None:
             raise UsageError("warm_start() must come before the first on_bar() and only once.")
-        frame = self.units.frame(self._schema_from(history))
-        full = BarBuffer.from_frame(frame)
+        schema, utc_ns = self._schema_from(history)
+        frame = self.units.frame(schema)
+        full = BarBuffer.from_frame(frame, utc_ns)
         n = full.n
         if replay:
             self._setup(full.empty_like())
-            times = cast(pd.DatetimeIndex, frame.index).asi8
+            buffer = self._buffer
+            assert buffer is not None
             rows = frame[list(COLUMNS)].to_numpy(dtype=object)
+            extra = list(full.columns[5:])
+            extras = frame[extra].to_numpy(dtype=object) if extra else None
             for i in range(n):
-                self._buffer.append_raw(int(times[i]), tuple(rows[i]))  # type: ignore[union-attr,attr-defined]
-                self._step(utc(frame.index[i].to_pydatetime()), emit=False)
+                pairs = tuple(zip(extra, extras[i], strict=True)) if extras is not None else ()
+                buffer.append_raw(int(full._times[i]), tuple(rows[i]), int(full._utc[i]), pairs)
+                self._step(full.utc_time(i), emit=False)
         else:
             self._setup(full)
             if n:
-                self._begin_bar(utc(frame.index[-1].to_pydatetime()))
+                self._begin_bar(full.utc_time(n - 1))
                 live = build_shadow(self.strategy_cls, self._broker, self._data, self.params)
                 start = warmup_start(live)
                 if start is not None and start < n:
@@ -164,7 +189,7 @@ class StrategyRunner:
                     self._live, self._start = live, start
                 self._lookahead.observe(_data_arrays(self._live, n))  # type: ignore[arg-type]
         if n:
-            self._finish_warm_start(utc(frame.index[-1].to_pydatetime()))
+            self._finish_warm_start(full.utc_time(n - 1))
 
     def _adopt(self, frame: pd.DataFrame, start: int) -> None:
         strategy, ruined = run_history(frame, self.strategy_cls, self.options, self.params)
@@ -180,9 +205,9 @@ class StrategyRunner:
         broker = self._broker
         assert broker is not None and self._buffer is not None
         self._begin_bar(last_time)
-        index = self._buffer.index()
+        buffer = self._buffer
         for k, trade in enumerate(broker.trades):
-            set_ref(trade, f"{index[trade.entry_bar]:%Y%m%dT%H%M%S}-t{k + 1}")
+            set_ref(trade, f"{buffer.utc_time(trade.entry_bar):%Y%m%dT%H%M%S}-t{k + 1}")
         self._tracker.adopt(list(broker.orders), self._new_ref)
         self.inherited_trades = tuple(broker.trades)
         self.warm_start_intents = self._real(self._tracker.pending(last_time, self._last_close()))
@@ -191,10 +216,10 @@ class StrategyRunner:
     def on_bar(self, bar: Bar) -> BarStep:
         """Process one closed bar: the book fills, then ``strategy.next()`` decides."""
         if self._buffer is None:
+            view = self.times = self.times or UTC_VIEW
+            columns = (*COLUMNS, *(name for name, _ in bar.extra))
             self._setup(
-                BarBuffer(
-                    {c: np.dtype("float64") for c in COLUMNS}, pd.DatetimeTZDtype("ns", "UTC")
-                )
+                BarBuffer({c: np.dtype("float64") for c in columns}, view.dtype(), view=view)
             )
         assert self._buffer is not None
         self._buffer.append(self.units.bar(bar))
@@ -336,7 +361,7 @@ class StrategyRunner:
         intents, _ = self._tracker.diff(
             broker.orders,
             {order_ref},
-            self._stamp_time or utc(buffer.time(buffer.n - 1)),
+            self._stamp_time or buffer.utc_time(buffer.n - 1),
             self._last_close(),
             self._new_ref,
         )
@@ -392,6 +417,11 @@ class StrategyRunner:
     @property
     def orders(self) -> tuple[Order, ...]:
         return tuple(self._broker.orders) if self._broker else ()
+
+    def bar_time_utc(self, i: int) -> datetime:
+        """Bar ``i``'s time, aware UTC (the strategy may see it in another zone)."""
+        assert self._buffer is not None
+        return self._buffer.utc_time(i)
 
     @property
     def bar_count(self) -> int:
