@@ -125,9 +125,10 @@ class HeatmapSma4Cross(Strategy):
 N_TRAIN = 400
 
 
-def ml_features(data: pd.DataFrame) -> pd.DataFrame:
+def ml_features(data: pd.DataFrame, dropna: bool = True) -> pd.DataFrame:
     """The page's design matrix: distances to SMAs, SMA spreads, momentum, Bollinger bands,
-    a sentiment flag, day and hour; rows with a NaN feature dropped."""
+    a sentiment flag, day and hour; rows with a NaN feature dropped (as the page does), or
+    kept (``prepare_data`` keeps every bar)."""
     data = data.copy()
     close = data.Close.to_numpy()
     sma = {n: LIB_SMA(data.Close, n) for n in (10, 20, 50, 100)}
@@ -145,7 +146,12 @@ def ml_features(data: pd.DataFrame) -> pd.DataFrame:
     data["X_Sentiment"] = ~data.index.to_series().between("2017-09-27", "2017-12-14")
     data["X_day"] = data.index.day_of_week
     data["X_hour"] = data.index.hour
-    return data.dropna().astype(float)
+    return (data.dropna() if dropna else data).astype(float)
+
+
+def prepare_data(data: pd.DataFrame) -> pd.DataFrame:
+    """The ML page's features as a strategy file's hook: every bar kept."""
+    return ml_features(data, dropna=False)
 
 
 def design(frame: pd.DataFrame) -> np.ndarray:
@@ -166,9 +172,9 @@ class NearestNeighbours:
         self.k = k
 
     def fit(self, frame: pd.DataFrame) -> NearestNeighbours:
-        y = labels(frame).to_numpy()
-        keep = ~np.isnan(y)
-        self.x, self.y = design(frame)[keep], y[keep]
+        x, y = design(frame), labels(frame).to_numpy()
+        keep = ~np.isnan(y) & ~np.isnan(x).any(axis=1)  # the page's rows: no NaN feature
+        self.x, self.y = x[keep], y[keep]
         if len(self.y) < self.k:
             raise ValueError(f"{len(self.y)} training rows, fewer than k={self.k}")
         return self
@@ -224,7 +230,7 @@ class MLWalkForward(MLTrainOnce):
 ML_DATA = EURUSD.iloc[:1000]
 
 PREPARE = """
-from doc_strategies import ml_features as prepare_data
+from doc_strategies import prepare_data
 """
 
 
@@ -238,17 +244,21 @@ def doc_cases() -> list[Case]:
         Case("doc:Multiple Time Frames:System", MultiTimeFrameSystem, GOOG, commission),
         Case("doc:Parameter Heatmap:Sma4Cross", HeatmapSma4Cross, GOOG, commission),
         # the page computes the features on the whole data before the backtest: the CSV
-        # carries them as extra columns
-        Case("doc:Machine Learning:MLTrainOnceStrategy", MLTrainOnce, features, ml),
-        Case("doc:Machine Learning:MLWalkForwardStrategy", MLWalkForward, features, ml),
+        # carries them as extra columns. init() trains on the first N_TRAIN rows, so the
+        # replay starts with that much history (--warmup), as a live run would need it
+        Case("doc:Machine Learning:MLTrainOnceStrategy", MLTrainOnce, features, ml, warmup=450),
+        Case("doc:Machine Learning:MLWalkForwardStrategy", MLWalkForward, features, ml, warmup=450),
+        # without that history init() cannot train: the strategy's own error, reported as such
+        Case("doc:Machine Learning:MLTrainOnceStrategy(no history)", MLTrainOnce, features, ml),
         # live, the features come from the strategy file's prepare_data() over the history,
         # replayed from plain OHLCV; the matching backtest is Backtest(prepare_data(df), S)
         Case(
             "doc:Machine Learning:MLWalkForwardStrategy+prepare_data",
             MLWalkForward,
-            features,
+            prepare_data(ML_DATA),
             ml,
             preamble=PREPARE,
             csv_data=ML_DATA,
+            warmup=450,
         ),
     ]

@@ -14,6 +14,7 @@ through ``Backtest.run``; :func:`compare` says whether the closed trades are ide
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import types
 import warnings
@@ -220,8 +221,31 @@ def compare(got: pd.DataFrame, ref: pd.DataFrame) -> str | None:
     return None
 
 
+class _Warnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "looks ahead" in message or "init() sets" in message:
+            self.messages.append(message)
+
+
 def outcome(case: Case, folder: Path) -> str:
-    """'identical', or why not (what differs, or the error the replay ended with)."""
+    """'identical', or why not (what differs, or the error the replay ended with), followed
+    by the look-ahead and init() state warnings the replay gave."""
+    caught = _Warnings()
+    logger = logging.getLogger("stratequeue")
+    logger.addHandler(caught)
+    try:
+        result = _outcome(case, folder)
+    finally:
+        logger.removeHandler(caught)
+    return "; ".join([result, *(f"warned: {m}" for m in caught.messages)])
+
+
+def _outcome(case: Case, folder: Path) -> str:
     try:
         ref = reference(case)
     except Exception as exc:  # the backtest itself fails: the replay must fail the same way
@@ -236,6 +260,8 @@ def outcome(case: Case, folder: Path) -> str:
         return f"replay raised {type(exc).__name__}: {exc}"
     if ref_error is not None:
         return f"backtest raised {type(ref_error).__name__}, replay did not"
+    # trades that closed during a warm-up (history) were never live
+    ref = ref[ref["ExitBar"] >= case.warmup].reset_index(drop=True)
     return compare(got, ref) or "identical"
 
 

@@ -69,8 +69,41 @@ SUITE = (
     "TestRegressions.test_sl_value_in_trades_df_when_gapped_through",
 )
 
-#: cases that cannot replay like the backtest, and the one-line reason the replay gives
-EXPECTED: dict[str, str] = {}
+#: cases that cannot replay like the backtest: the outcome they must have instead (a refusal
+#: or warning naming the strategy's feature). Everything else must be "identical".
+NO_DATES = r"UsageError: CSV file .* holds numbers, not dates"
+EXPECTED: dict[str, str] = {
+    # the data has no dates (a RangeIndex): a live bar always has a time
+    r"TestBacktest\.test_commissions#1:S": NO_DATES,
+    r"TestPlot\.test_range_axis#1:SmaCross": NO_DATES,
+    r"TestRegressions\.test_gh_521#1:S": NO_DATES,
+    r"TestRegressions\.test_trade_on_close_closes_trades_on_close#\d:S": NO_DATES,
+    # init() asserts facts of the whole data set (the last weeks of GOOG): false on fewer bars
+    r"TestBacktest\.test_assertions#1:Assertive": (
+        r"StrategyError: Strategy Assertive raised AssertionError in init\(\) .*"
+        r"\(_test\.py line 146\)"
+    ),
+    # the backtest raises too (an invalid TP for the spread): the same error, the strategy's
+    r"TestBacktest\.test_check_adjusted_price_when_placing_order#1:S": (
+        r"^both raise: StrategyError: Strategy S raised ValueError in next\(\) .*"
+        r"Long orders require: SL \(None\) < LIMIT"
+    ),
+    # TrailingStrategy back-fills its ATR: warned from the first bar, and its NaN stop on the
+    # first bars makes backtesting.py's broker refuse it: the strategy's error
+    r"TestLib\.test_TrailingStrategy#1:S|doc:Strategies Library:SmaCross": (
+        r"StrategyError: .* raised AssertionError in next\(\) .* price: -inf.*"
+        r"warned: .*'TrailingStrategy\.__atr' looks ahead"
+    ),
+    # init() reads len(self.data): live its first init() saw 1 bar, the backtest all 20
+    r"TestLib\.test_MultiBacktest_handles_mixed_no_trade_results:20": (
+        r"^0 trades replayed, 1 in the backtest; warned: .*init\(\) sets '_will_trade'"
+    ),
+    # the model trains on the first 400 rows in init(): without that much history it cannot
+    r"doc:Machine Learning:MLTrainOnceStrategy\(no history\)": (
+        r"StrategyError: Strategy MLTrainOnce raised ValueError in init\(\) at bar .*"
+        r"\(doc_strategies\.py line \d+\): 0 training rows"
+    ),
+}
 
 
 def _manual() -> list[Case]:
@@ -122,8 +155,8 @@ def test_replays_like_backtest_run(name: str, tmp_path) -> None:
     case = next(c for c in all_cases() if c.name == name)
     got = outcome(case, tmp_path)
     reason = next((r for k, r in EXPECTED.items() if re.fullmatch(k, name)), None)
-    if reason is None:
-        assert got == "identical", f"{name}: {got}"
+    if reason is None:  # identical; warnings of unused look-ahead arrays may come with it
+        assert got.split("; ")[0] == "identical", f"{name}: {got}"
     else:
         assert re.search(reason, got), f"{name}: expected a refusal matching {reason!r}, got {got}"
 

@@ -244,7 +244,27 @@ class LiveData(_Data):
         self._set_length(self._buffer.n)
 
     def _update(self) -> None:
+        """After ``init()``: columns the strategy added to ``self.data.df`` become columns of
+        the data, as ``Backtest.run``'s ``data._update()`` makes them (recomputed every bar:
+        each bar's ``init()`` adds them to that bar's frame)."""
         self._refresh()
+        cache = self._df_cache
+        if cache is None or cache[0] != len(self):
+            return
+        added = [c for c in cache[1].columns if c not in self._buffer.columns]
+        arrays = self._Data__arrays
+        for name in added:
+            arrays[name] = _Array(np.asarray(cache[1][name]), name=name, index=arrays["__index"])
+            self._Data__cache.pop(name, None)
+
+    def install(self, frame: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+        """Make ``frame`` (the bars so far with columns added, e.g. by ``prepare_data``) this
+        bar's ``self.data.df``; returns the added columns."""
+        self._df_cache = (len(self), frame)
+        self._update()
+        return [
+            (str(c), np.asarray(frame[c])) for c in frame.columns if c not in self._buffer.columns
+        ]
 
     @property
     def df(self) -> pd.DataFrame:

@@ -38,13 +38,22 @@ from backtesting.backtesting import Order, Trade, _OutOfMoneyError
 from ..errors import UsageError
 from ..models import Bar, OrderIntent, utc
 from .adopt import run_history
+from .blame import strategy_code
 from .book import FillEvent, LiveBroker, ref_of, set_ref
 from .data import COLUMNS, BarBuffer, LiveData, utc_nanos
 from .events import executions, fill_bar
 from .frames import trades_frame
 from .intents import OrderTracker
 from .lookback import default_lookback
-from .shadow import LookaheadCheck, _data_arrays, build_shadow, transfer, warmup_start
+from .shadow import (
+    InitState,
+    LookaheadCheck,
+    _data_arrays,
+    build_shadow,
+    probe_lookahead,
+    transfer,
+    warmup_start,
+)
 from .times import UTC_VIEW, TimeView
 from .types import BacktestOptions, BarStep, Execution, FillResult
 from .units import Units, check_unit
@@ -77,6 +86,7 @@ class StrategyRunner:
         fills: str = "book",
         times: TimeView | None = None,
         prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+        settle_after: int | None = None,
     ) -> None:
         if fills not in FILL_MODES:
             raise UsageError(f"Unknown fill mode '{fills}'. Use one of: {', '.join(FILL_MODES)}.")
@@ -97,6 +107,9 @@ class StrategyRunner:
         self.times = times
         #: the strategy file's ``prepare_data``: columns computed from the history every bar
         self.prepare = prepare
+        #: bars after which an indicator still NaN everywhere counts as needing no warm-up
+        #: (Backtest.run's rule for an all-NaN indicator); None: wait while one is all-NaN
+        self.settle_after = settle_after
         self.inherited_trades: tuple[Trade, ...] = ()
         self._margin_warned = False
         self.warm_start_intents: list[OrderIntent] = []
@@ -108,6 +121,7 @@ class StrategyRunner:
         self._stopped = False
         self._tracker = OrderTracker(strategy_id, symbol)
         self._lookahead = LookaheadCheck(strategy_cls.__name__)
+        self._init_state = InitState(strategy_cls.__name__)
         self._stamp_time: datetime | None = None
         self._stamp = ""
         self._seq = 0
@@ -163,6 +177,8 @@ class StrategyRunner:
         if self._buffer is not None:
             raise UsageError("warm_start() must come before the first on_bar() and only once.")
         schema, utc_ns = self._schema_from(history)
+        if len(schema):
+            self.probe_lookahead(schema)
         frame = self.units.frame(schema)
         full = BarBuffer.from_frame(frame, utc_ns)
         n = full.n
@@ -180,16 +196,80 @@ class StrategyRunner:
         else:
             self._setup(full)
             if n:
-                self._begin_bar(full.utc_time(n - 1))
-                live = build_shadow(self.strategy_cls, self._broker, self._data, self.params)
-                start = warmup_start(live)
+                last = full.utc_time(n - 1)
+                self._begin_bar(last)
+                name = self.strategy_cls.__name__
+                prepared = self._prepared(last)
+                with strategy_code(name, "init()", last):
+                    live = build_shadow(self.strategy_cls, self._broker, self._data, self.params)
+                self._init_state.keep(live)
+                start = warmup_start(live, self._settled(n))
                 if start is not None and start < n:
-                    self._adopt(frame, start)
+                    with strategy_code(name, "Backtest.run over the history", last):
+                        self._adopt(self._data.df if prepared else frame, start)  # type: ignore[union-attr]
                 else:
                     self._live, self._start = live, start
-                self._lookahead.observe(_data_arrays(self._live, n))  # type: ignore[arg-type]
+                # the fresh instance's arrays: the adopted one's next() may have written into its
+                self._lookahead.observe(prepared + _data_arrays(live, n))
         if n:
             self._finish_warm_start(full.utc_time(n - 1))
+
+    def probe_lookahead(self, history: pd.DataFrame) -> None:
+        """Warn, before any decision, of arrays set in ``init()`` (indicators, the
+        ``prepare_data`` columns) that look ahead: computed on the first bars of ``history``
+        they differ from the same bars computed on all of it (``warm_start`` does this on its
+        history; a run from the first bar passes a sample)."""
+        frame = self.units.frame(self._schema_from_sample(history))
+        name = self.strategy_cls.__name__
+
+        def build(part: pd.DataFrame) -> tuple[Strategy, int]:
+            data = LiveData(BarBuffer.from_frame(part))
+            broker = LiveBroker(data=data, index=pd.Index([]), **self.options.kwargs())
+            broker.setup_live(lambda: "probe")
+            data._set_length(len(part))
+            extra: list[tuple[str, Any]] = []
+            if self.prepare is not None:
+                with strategy_code(name, "prepare_data()"):
+                    extra = [
+                        (f"prepare_data()['{c}']", v)
+                        for c, v in data.install(self.prepare(data.df.copy()))
+                    ]
+            with strategy_code(name, "init()"):
+                shadow = build_shadow(self.strategy_cls, broker, data, self.params)
+            for key, value in extra:
+                shadow.__dict__[key] = value  # checked with the indicators
+            return shadow, len(part)
+
+        probe_lookahead(self._lookahead, build, frame)
+
+    def _schema_from_sample(self, frame: pd.DataFrame) -> pd.DataFrame:
+        times = self.times
+        try:
+            return self._schema_from(frame)[0]
+        finally:
+            self.times = times
+
+    def _settled(self, n: int) -> bool:
+        return self.settle_after is not None and n >= self.settle_after
+
+    def _prepared(self, time: datetime) -> list[tuple[str, Any]]:
+        """The strategy file's ``prepare_data`` applied to the bars so far, as this bar's
+        ``self.data.df``; the columns it added, named for the look-ahead check."""
+        if self.prepare is None:
+            return []
+        data = self._data
+        assert data is not None
+        frame = data._buffer.frame(len(data))
+        with strategy_code(self.strategy_cls.__name__, "prepare_data()", time):
+            out = self.prepare(frame.copy())
+        if not isinstance(out, pd.DataFrame) or not out.index.equals(frame.index):
+            raise UsageError(
+                f"prepare_data() of strategy {self.strategy_id} must return the DataFrame it "
+                f"was given with columns added, one row per bar ({len(frame)} rows given, "
+                f"{len(out) if isinstance(out, pd.DataFrame) else type(out).__name__} returned)."
+                " Drop no rows: leave NaN where a value is not known yet."
+            )
+        return [(f"prepare_data()['{c}']", v) for c, v in data.install(out)]
 
     def _adopt(self, frame: pd.DataFrame, start: int) -> None:
         strategy, ruined = run_history(frame, self.strategy_cls, self.options, self.params)
@@ -234,32 +314,39 @@ class StrategyRunner:
         self._begin_bar(time)
         if self._stopped:
             return BarStep(i, time, [], [], False)
-        if self._live is None:
-            live = self._live = build_shadow(self.strategy_cls, broker, data, self.params)
-            moved = _data_arrays(live, n)
-        else:
-            live = self._live
-            shadow = build_shadow(self.strategy_cls, broker, data, self.params)
-            moved = transfer(shadow, live, n)
-        self._lookahead.observe(moved)
+        name = self.strategy_cls.__name__
+        prepared = self._prepared(time)
+        with strategy_code(name, "init()", time):
+            if self._live is None:
+                live = self._live = build_shadow(self.strategy_cls, broker, data, self.params)
+                self._init_state.keep(live)
+                moved = _data_arrays(live, n)
+            else:
+                live = self._live
+                shadow = build_shadow(self.strategy_cls, broker, data, self.params)
+                self._init_state.observe(shadow, n)
+                moved = transfer(shadow, live, n)
+        self._lookahead.observe(prepared + moved if prepared else moved)
         if self._start is None:
-            self._start = warmup_start(live)
+            self._start = warmup_start(live, self._settled(n))
         if self._start is None or i < self._start:
             return BarStep(i, time, [], [], False)
 
         before = list(broker.orders)
         caught: list[warnings.WarningMessage] = []
         with np.errstate(invalid="ignore"):
-            if before:  # only pending orders make the broker warn (margin cancels, SL/TP)
-                with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
-                    warnings.simplefilter("always")
+            with strategy_code(name, "backtesting.py's broker, filling its orders", time):
+                if before:  # only pending orders make the broker warn (margin cancels, SL/TP)
+                    with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
+                        warnings.simplefilter("always")
+                        self._broker_next()
+                else:
                     self._broker_next()
-            else:
-                self._broker_next()
             events = broker.take_events()
             reasons = self._cancel_reasons(before, events, caught) if caught else {}
             if not self._stopped:
-                live.next()
+                with strategy_code(name, "next()", time):
+                    live.next()
         if not emit:
             return BarStep(i, time, [], [], True)
         executions = self._executions(events)
