@@ -125,3 +125,20 @@ def test_a_csv_of_row_numbers_is_refused_not_replayed_silently(tmp_path) -> None
     data = GOOG.iloc[:30].reset_index(drop=True)
     with pytest.raises(UsageError, match="holds numbers, not dates"):
         replay(Case("rows", SeesTimes, data, {"cash": 10_000}), tmp_path)
+
+
+def test_a_warm_start_on_utc_history_shows_the_zone_too() -> None:
+    bars = _bars("2024-01-02 13:00", 8)
+    from stratequeue.data.base import bars_to_frame
+
+    runner = StrategyRunner(
+        Session, strategy_id="s", symbol="SPY", times=zone_view("America/New_York", "test")
+    )
+    runner.warm_start(bars_to_frame(bars[:5]))
+    runner.on_bar(bars[5])
+    index = runner.strategy.data.index
+    assert index.tz is None
+    assert list(index[:6]) == list(pd.date_range("2024-01-02 08:00", periods=6, freq="30min"))
+    # the 09:30 New York bar (14:30 UTC) was history: its order filled at the next bar, 15:00 UTC
+    assert [t.entry_bar for t in runner.open_trades] == [4]
+    assert runner.bar_time_utc(4) == datetime(2024, 1, 2, 15, 0, tzinfo=UTC)

@@ -60,10 +60,13 @@ class BarBuffer:
         self._alloc(max(capacity, 16))
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, utc_ns: np.ndarray | None = None) -> BarBuffer:
+    def from_frame(
+        cls, frame: pd.DataFrame, utc_ns: np.ndarray | None = None, view: TimeView | None = None
+    ) -> BarBuffer:
         """A buffer holding ``frame`` (OHLC[V] and any other numeric columns, a DatetimeIndex
         as the strategy sees it). ``utc_ns``: each row's UTC time in nanoseconds (default:
-        the index's, naive dates taken as UTC)."""
+        the index's, naive dates taken as UTC); ``view``: how later bars are shown (default:
+        as the index, naive as UTC wall times)."""
         if not isinstance(frame.index, pd.DatetimeIndex):
             raise UsageError(
                 "History must have a DatetimeIndex (got "
@@ -83,6 +86,7 @@ class BarBuffer:
             frame.index.dtype,
             cast(str | None, frame.index.name),
             capacity=2 * len(frame) + 64,
+            view=view,
         )
         n = len(frame)
         for c in buf.columns:

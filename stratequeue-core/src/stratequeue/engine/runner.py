@@ -180,7 +180,7 @@ class StrategyRunner:
         if len(schema):
             self.probe_lookahead(schema)
         frame = self.units.frame(schema)
-        full = BarBuffer.from_frame(frame, utc_ns)
+        full = BarBuffer.from_frame(frame, utc_ns, self.times)
         n = full.n
         if replay:
             self._setup(full.empty_like())
