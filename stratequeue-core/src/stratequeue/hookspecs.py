@@ -58,7 +58,7 @@ def register_signal_extractors(register: Register) -> None:
             ``load(path)`` reads a strategy file into a
             :class:`~stratequeue.engine.loader.LoadedStrategy` (or raises
             :class:`~stratequeue.errors.StrategyLoadError`), ``runner(loaded, *,
-            strategy_id, symbol, options, params, fills)`` makes the
+            strategy_id, symbol, options, params, fills, times)`` makes the
             :class:`~stratequeue.engine.runner.StrategyRunner` of one (strategy, symbol)
             sleeve, as :class:`stratequeue.engine.extractor.BacktestingExtractor` does.
 

@@ -46,6 +46,9 @@ class Bar:
     low: float
     close: float
     volume: float = math.nan
+    #: further columns of the bar's source (a CSV's market cap, features): ``(name, value)``
+    #: pairs the strategy reads as ``self.data.<name>``; nothing else keeps them
+    extra: tuple[tuple[str, float], ...] = ()
 
     def problem(self) -> str | None:
         """Why this bar must not reach a strategy, or None when it is sound."""

@@ -49,6 +49,7 @@ class ToyRuleExtractor:
         options: BacktestOptions | None = None,
         params: dict[str, Any] | None = None,
         fills: str = "book",
+        times: Any = None,
     ) -> StrategyRunner:
         """A runner of the rule for one (strategy, symbol) sleeve."""
         from stratequeue.engine import BacktestOptions, StrategyRunner
@@ -60,6 +61,7 @@ class ToyRuleExtractor:
             options=options or BacktestOptions(),
             params={**loaded.params, **(params or {})},
             fills=fills,
+            times=times,
         )
 
 

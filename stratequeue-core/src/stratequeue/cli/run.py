@@ -84,6 +84,7 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         env=dict(os.environ),
         data_options=data_options,
         fractional_unit=opts["fractional_unit"],
+        timezone=opts.get("timezone"),
         replay=replays(source),
         rebalance=opts["rebalance"],
         risk=risk_config(opts),

@@ -109,4 +109,7 @@ def bars_to_frame(bars: Sequence[Bar]):  # -> pandas.DataFrame (pandas imported 
         index=pd.DatetimeIndex([b.timestamp for b in bars], name="Date"),
         dtype=float,
     )
+    names = dict.fromkeys(name for b in bars for name, _ in b.extra)
+    for name in names:  # a source's further columns (a CSV's): NaN where a bar lacks one
+        frame[name] = [dict(b.extra).get(name, float("nan")) for b in bars]
     return frame

@@ -40,6 +40,7 @@ class BacktestingExtractor:
         options: BacktestOptions | None = None,
         params: dict[str, Any] | None = None,
         fills: str = "book",
+        times: Any = None,
     ) -> StrategyRunner:
         """A runner for one (strategy, symbol) sleeve: ``fills`` "book" (the paper broker's
         fill-time sizing) or "broker" (sizes at submission, real fills applied back)."""
@@ -53,6 +54,8 @@ class BacktestingExtractor:
             options=options or BacktestOptions(),
             params=params,
             fills=fills,
+            times=times,
+            prepare=loaded.prepare_data,
         )
 
 

@@ -6,8 +6,9 @@ symbol) sleeve, a :class:`~.runner.StrategyRunner` around it. The runner is the 
 not an interface: the portfolio keeps each sleeve's book in backtesting.py's broker and edits
 it directly (closing positions, dropping refused orders, sizing broker orders, rebalancing:
 :mod:`.flatten`, :mod:`stratequeue.portfolio.sizing`), so a runner of another kind could not
-be driven. What a run reads of ``load``'s result: ``lookback`` (or, when None, ``cls`` and
-``path`` for the measured warm-up) and ``fractional_unit``.
+be driven. What a run reads of ``load``'s result: ``lookback`` (or, when None, ``cls``,
+``path`` and ``prepare_data`` for the measured warm-up), ``fractional_unit`` and
+``timezone``.
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ class SignalExtractor(Protocol[L]):
         options: BacktestOptions | None = None,
         params: dict[str, Any] | None = None,
         fills: str = "book",
+        times: Any = None,
     ) -> StrategyRunner:
         """A fresh runner for one (strategy, symbol) sleeve of ``loaded``, with the sleeve's
-        ``options`` (cash, commission, fractional unit...) and ``fills`` mode ("book": the
-        book fills with backtest semantics; "external": a real broker's fills are applied
-        back). The run warms it up or rebuilds it from the ledger, then feeds it bars."""
+        ``options`` (cash, commission, fractional unit...), ``fills`` mode ("book": the book
+        fills with backtest semantics; "external": a real broker's fills are applied back) and
+        ``times`` (a :class:`~stratequeue.engine.times.TimeView`: how the strategy sees bar
+        times; pass it on to the runner). The run warms it up or rebuilds it from the ledger,
+        then feeds it bars."""
         ...
