@@ -206,6 +206,23 @@ def test_replay_trades_and_equity_equal_backtest_run(tmp_path, name, path, data,
     )
     assert_same(trades, ref.trades)
     assert_same_equity(ledger_equity(db, path.stem), ref.equity)
+    assert_orders_say_their_fills(db)
+
+
+def assert_orders_say_their_fills(db: Path) -> None:
+    """Each finished order's row says what its fills add up to: a filled order its booked
+    quantity, a cancelled one none."""
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "SELECT o.client_order_id, o.status, o.filled_qty, "
+        "(SELECT COALESCE(SUM(f.qty), 0) FROM fills f WHERE f.client_order_id = o.client_order_id) "
+        "FROM orders o"
+    ).fetchall()
+    con.close()
+    assert rows
+    for cid, status, filled_qty, booked in rows:
+        assert (status == "filled") == (booked > 0), (cid, status, booked)
+        assert (filled_qty or 0.0) == booked, (cid, status, filled_qty, booked)
 
 
 @pytest.mark.parametrize("warmup", [150, 400])

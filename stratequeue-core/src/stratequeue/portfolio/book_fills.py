@@ -64,15 +64,14 @@ class BookFills:
                 continue
             # the ledger is asked only when this bar booked no fill of it (the fills table is
             # not indexed by order: its scan grows with the ledger's history)
-            filled = (
-                any(f.fill.client_order_id == cid for f in actions.fills)
-                or p.ledger.db.execute(
-                    "SELECT COUNT(*) FROM fills WHERE client_order_id=?", (cid,)
-                ).fetchone()[0]
-                > 0
-            )
+            qty = sum(f.fill.qty for f in actions.fills if f.fill.client_order_id == cid)
+            if not qty:
+                qty = p.ledger.filled_qty(cid)
+            filled = qty > 0
             status = OrderStatus.FILLED if filled else OrderStatus.CANCELED
-            p.ledger.update_order(cid, status, event=status.value)
+            p.ledger.update_order(
+                cid, status, event=status.value, filled_qty=qty if filled else None
+            )
             actions.finished.append((cid, filled))
             del p.open_orders[cid]
 
