@@ -14,10 +14,12 @@ from ..data import create_data_source
 from ..data.base import BarFilter, BaseDataSource, bars_to_frame
 from ..errors import UsageError
 from ..ledger import Ledger
+from ..ledger.verification import bars_sha256
 from ..portfolio import Portfolio, Sleeve
 from ..portfolio.config import StrategySpec
 from ..portfolio.rebuild import go_live, rebalance, rebuild_sleeve, uncommitted, went_live
 from ..risk import FeedWatch
+from ..verify.record import record_run
 from .config import RunConfig
 
 __all__ = ["RunParts", "build_run"]
@@ -77,6 +79,7 @@ def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
         symbols=cfg.symbols,
         account_equity=account_equity,
     )
+    record_run(ledger, run_id, cfg, loaded, fills)
     portfolio = Portfolio(ledger=ledger, broker=broker, run_id=run_id)
     if cfg.risk is not None:
         from ..risk import RiskGuard
@@ -203,6 +206,7 @@ def _books(
                 len(history),
                 history[-1].timestamp if history else None,
                 bool(history) and not run.adopt_warmup,
+                bars_sha256(history) if history else None,
             )
         intents = list(runner.warm_start_intents)
         if history:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from .checked import verification_section
 from .data import load_frames
 from .stats import ACCOUNT, CurveStats, account_curve, curve_stats, strategy_curves
 
@@ -27,8 +29,9 @@ class Report:
     stats: list[CurveStats]
 
 
-def write_report(db: Path, out: Path) -> Report:
-    """Read the ledger ``db`` and write the HTML report to ``out``."""
+def write_report(db: Path, out: Path, verification: Any = None) -> Report:
+    """Read the ledger ``db`` and write the HTML report to ``out`` (with ``verification``, a
+    :class:`stratequeue.verify.Verification`: its section, both equity curves on one chart)."""
     from .html import render_report
 
     frames = load_frames(db)
@@ -55,6 +58,7 @@ def write_report(db: Path, out: Path) -> Report:
         trades=frames.trades,
         subtitle=subtitle,
         controls=frames.controls,
+        verification=None if verification is None else verification_section(verification, frames),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

@@ -215,13 +215,20 @@ def render_report(
     trades: pd.DataFrame,
     subtitle: str = "",
     controls: Sequence[dict[str, Any]] = (),
+    verification: tuple[Any, str] | None = None,
 ) -> str:
-    """The whole report as one HTML string; ``curves`` maps a name to its equity over time."""
+    """The whole report as one HTML string; ``curves`` maps a name to its equity over time;
+    ``verification``: the figure and the HTML of ``stratequeue verify``'s section."""
     from bokeh.embed import components
     from bokeh.resources import Resources
 
     layout = _figures(curves, controls)
-    script, div = components(layout)
+    section = ""
+    if verification is None:
+        script, div = components(layout)
+    else:
+        script, (div, checked) = components((layout, verification[0]))
+        section = f"<h2>Verification</h2>\n{verification[1]}\n{checked}"
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -242,6 +249,7 @@ def render_report(
 {_controls_table(controls) if controls else "<p>None.</p>"}
 <h2>Trades</h2>
 {_trades_table(trades)}
+{section}
 {script}
 </body>
 </html>
