@@ -117,6 +117,9 @@ def test_a_live_style_paper_run_with_restarts_verifies_identical(tmp_path, capsy
     con = sqlite3.connect(db)
     assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 3
     assert con.execute("SELECT MIN(flattened) FROM sleeves").fetchone()[0] == 1
+    assert con.execute("SELECT COUNT(history_sha256) FROM sleeves").fetchone()[0] == 2
+    kinds = [k for (k,) in con.execute("SELECT kind FROM run_events ORDER BY id")]
+    assert kinds == ["start", "warm-start", "warm-start"]
     con.close()
     code, out, err = verify(capsys, "--db", str(db))
     assert code == 0, out + err
@@ -198,3 +201,16 @@ def test_a_ledger_written_before_schema_3_opens_and_verifies_with_defaults(tmp_p
     assert ledger.schema_version == SCHEMA_VERSION == 3
     assert ledger.run_settings() == {}
     ledger.close()
+
+
+def test_a_risk_refusal_in_a_paper_run_explains_the_trades_after_it(tmp_path, capsys):
+    frame, cash = DATA["SYNTH"]
+    db = replay(tmp_path, EXAMPLES / "sma.py", frame, cash, "--max-position-value", "3000")
+    capsys.readouterr()
+    code, out, err = verify(capsys, "--db", str(db))
+    assert code == 0, out + err
+    assert "sma [paper/replay (exact)]: every difference explained" in out
+    assert "[risk] SYNTH: trade #" in out
+    assert "refused: risk rule max_position_value" in out
+    assert "the gap by cause: risk refusals / kill switch" in out
+    assert "BUG" not in out

@@ -111,6 +111,11 @@ def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
     previous = {row["strategy_id"]: row["allocation"] for row in ledger.strategies()}
     for symbol in cfg.symbols:
         _books(run, cfg, symbol, loaded, extractor, fills, lookback, account_equity, previous, say)
+    ledger.add_run_event(
+        run_id,
+        "warm-start" if run.resumed else "start",
+        {"resumed_books": run.resumed, "went_live_before": run.went_live},
+    )
     if run.resumed:
         portfolio.resume_orders()
         say(f"Resumed {run.resumed} strategy book(s) from the ledger {cfg.db}.")

@@ -56,7 +56,7 @@ def render_text(verification: Verification) -> list[str]:
         if slip:
             bps = sum(d.slippage_bps or 0.0 for d in slip) / len(slip)
             lines.append(
-                f"  slippage: {len(slip)} trade(s), {-parts['slippage']:+,.2f} in total, "
+                f"  slippage: {len(slip)} trade(s) cost {-parts['slippage']:,.2f} in total, "
                 f"{bps:+.1f} bps on average"
             )
         if parts:
