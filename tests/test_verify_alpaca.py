@@ -12,11 +12,11 @@ import pytest
 
 pytest.importorskip("stratequeue_alpaca")
 from stratequeue.app import App  # noqa: E402
-from stratequeue.cli import main  # noqa: E402
 from stratequeue.portfolio.config import StrategySpec  # noqa: E402
 from stratequeue_alpaca.testing import FakeAlpaca  # noqa: E402
 from stratequeue_alpaca.testing.replay import fake_replay_source, replay_config  # noqa: E402
 
+from .conftest import stratequeue  # noqa: E402
 from .test_replay_alpaca_parity import STRATEGIES, SYMBOL, synthetic  # noqa: E402
 
 CASH = 10_000.0
@@ -35,21 +35,19 @@ def alpaca_run(tmp_path: Path, *, slippage_bps: float = 0.0, faults: Any = None)
     return db
 
 
-def verify(capsys: pytest.CaptureFixture[str], db: Path) -> tuple[int, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as done:
-        main(["verify", "--db", str(db)])
-    out = capsys.readouterr()
-    return int(done.value.code or 0), out.out + out.err
+def verify(db: Path) -> tuple[int, str]:
+    """``stratequeue verify`` as a user runs it (the console script)."""
+    done = stratequeue("verify", "--db", str(db))
+    return done.returncode, done.stdout + done.stderr
 
 
-def test_a_run_the_broker_filled_as_the_backtest_is_identical(tmp_path, capsys):
-    code, out = verify(capsys, alpaca_run(tmp_path))
+def test_a_run_the_broker_filled_as_the_backtest_is_identical(tmp_path):
+    code, out = verify(alpaca_run(tmp_path))
     assert code == 0, out
     assert "units [real broker]: IDENTICAL to its backtest" in out
 
 
-def test_slippage_a_partial_fill_and_a_rejection_are_each_attributed(tmp_path, capsys):
+def test_slippage_a_partial_fill_and_a_rejection_are_each_attributed(tmp_path):
     db = alpaca_run(
         tmp_path,
         slippage_bps=5.0,
@@ -59,7 +57,7 @@ def test_slippage_a_partial_fill_and_a_rejection_are_each_attributed(tmp_path, c
     statuses = dict(con.execute("SELECT status, COUNT(*) FROM orders GROUP BY status").fetchall())
     con.close()
     assert statuses.get("rejected") == 1 and statuses.get("partially_filled") == 1, statuses
-    code, out = verify(capsys, db)
+    code, out = verify(db)
     assert code == 0, out
     assert "units [real broker]: every difference explained" in out
     assert "[slippage] SYNTH: size" in out and "bps)" in out
@@ -73,7 +71,7 @@ def test_slippage_a_partial_fill_and_a_rejection_are_each_attributed(tmp_path, c
     assert "UNEXPLAINED" not in out
 
 
-def test_a_difference_without_a_recorded_cause_is_unexplained(tmp_path, capsys):
+def test_a_difference_without_a_recorded_cause_is_unexplained(tmp_path):
     """The rejection happened, but its record is lost: verify cannot explain the trades it
     cost, and says so (exit 1)."""
     db = alpaca_run(tmp_path, faults={4: ("reject", "insufficient buying power")})
@@ -81,6 +79,6 @@ def test_a_difference_without_a_recorded_cause_is_unexplained(tmp_path, capsys):
     con.execute("DELETE FROM orders WHERE status='rejected'")
     con.commit()
     con.close()
-    code, out = verify(capsys, db)
+    code, out = verify(db)
     assert code == 1, out
     assert "UNEXPLAINED: only the backtest made the trade" in out

@@ -14,11 +14,10 @@ import pytest
 
 pytest.importorskip("stratequeue_polygon.testing")
 from stratequeue.app import App, RunConfig  # noqa: E402
-from stratequeue.cli import main  # noqa: E402
 from stratequeue.portfolio.config import StrategySpec  # noqa: E402
 from stratequeue_polygon.testing import FakePolygon  # noqa: E402
 
-from .conftest import EXAMPLES  # noqa: E402
+from .conftest import EXAMPLES, stratequeue  # noqa: E402
 
 KEY = "pk-verify-drift-5ecret-1c2d"
 START = datetime(2024, 6, 3, 13, 30, tzinfo=UTC)  # 9:30 New York, a Monday
@@ -63,9 +62,7 @@ def recorded_run(tmp_path: Path, frame: pd.DataFrame) -> Path:
     return db
 
 
-def test_a_missing_bar_and_a_different_close_are_found_against_the_fake_polygon(
-    tmp_path, capsys, monkeypatch
-):
+def test_a_missing_bar_and_a_different_close_are_found_against_the_fake_polygon(tmp_path):
     frame = minute_frame()
     db = recorded_run(tmp_path, frame)
     vendor = frame.copy()
@@ -80,13 +77,12 @@ def test_a_missing_bar_and_a_different_close_are_found_against_the_fake_polygon(
                 for ts, r in zip(vendor.index, vendor.itertuples(), strict=True)
             ],
         )
-        for name, value in fake.env.items():
-            monkeypatch.setenv(name, value)
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as done:
-            main(["verify", "--db", str(db), "--data-source", "polygon"])
-        out = capsys.readouterr().out
-    assert done.value.code == 0, out
+        done = stratequeue(
+            "verify", "--db", str(db), "--data-source", "polygon",
+            env=fake.env,
+        )  # fmt: skip
+        out = done.stdout + done.stderr
+    assert done.returncode == 0, out
     assert "sma [paper/replay (exact)]: IDENTICAL to its backtest" in out
     assert f"data drift AAPL vs polygon: {N - 1} bars received, {N} in the vendor's history" in out
     missing = START + timedelta(minutes=MISSING)

@@ -50,7 +50,7 @@ def verify(
         verification.drift = check_drift(verification, data_source)
     console = make_console()
     for line in render_text(verification):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if out:
         from ..report import write_report
 
