@@ -214,3 +214,27 @@ def test_a_risk_refusal_in_a_paper_run_explains_the_trades_after_it(tmp_path, ca
     assert "refused: risk rule max_position_value" in out
     assert "the gap by cause: risk refusals / kill switch" in out
     assert "BUG" not in out
+
+
+def test_positions_closed_at_the_runs_end_are_an_operator_action(tmp_path, capsys, live_csv):
+    frame, _ = DATA["SYNTH"]
+    csv = tmp_path / "bars.csv"
+    frame.iloc[:400].to_csv(csv)
+    db = tmp_path / "exit.sqlite"
+    with App(live_config(csv, db, on_exit="flatten")) as app:
+        app.execute()
+    code, out, err = verify(capsys, "--db", str(db))
+    assert code == 0, out + err
+    assert "every difference explained" in out
+    assert "[operator] SYNTH:" in out and "closed at the run's end (--on-exit flatten)" in out
+    assert "BUG" not in out
+
+
+def test_an_unknown_symbol_is_a_usage_error(tmp_path, capsys):
+    frame, cash = DATA["GOOG"]
+    db = replay(tmp_path, EXAMPLES / "sma.py", frame, cash)
+    capsys.readouterr()
+    code, _, err = verify(capsys, "--db", str(db), "--symbol", "MSFT")
+    assert code == 2 and "Unknown symbol 'MSFT'" in err and "one of SYNTH" in err
+    code, out, _ = verify(capsys, "--db", str(db), "--symbol", "synth")
+    assert code == 0 and "IDENTICAL" in out

@@ -72,6 +72,14 @@ def orders_of(ledger: Ledger, strategy_id: str, symbol: str) -> list[OrderFacts]
     ]
 
 
+#: sleeve events that closed a book's positions outside its strategy (ledger/runs.py)
+_CLOSES = {
+    "close": "its positions were closed outside the strategy (--rebalance close, "
+    "--on-exit flatten by orders, a flatten control or a kill switch)",
+    "exit": "its positions were closed at the run's end (--on-exit flatten)",
+}
+
+
 def _refusal_kind(message: str) -> str:
     if message.startswith("stale feed"):
         return "paused-feed"
@@ -132,6 +140,12 @@ def sleeve_causes(
     ).fetchall():
         when = datetime.fromisoformat(signal["bar_time"])
         causes.append(Cause("risk", _bar_of(index, when), when, f"kill switch: {signal['detail']}"))
+    for event in ledger.sleeve_events(strategy_id, symbol):
+        if event["kind"] not in _CLOSES:
+            continue
+        when = datetime.fromisoformat(event["after_ts"]) if event["after_ts"] else None
+        bar = _bar_of(index, when)
+        causes.append(Cause("operator", bar, when, _CLOSES[event["kind"]]))
     causes += _restarts(ledger, index, history)
     causes.sort(key=lambda c: c.bar)
     return causes, {o.ref: o for o in orders}

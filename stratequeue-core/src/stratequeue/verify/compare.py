@@ -111,6 +111,16 @@ def _cause_before(
     return found
 
 
+def _first_different_bar(a: RefTrade | None, b: RefTrade | None, n: int) -> int:
+    """The first bar at which two trades (either may be missing) differ: their entry, or else
+    their exit (an open trade exits after the last bar)."""
+    if a is None or b is None:
+        return max(t.entry_bar for t in (a, b) if t is not None)
+    if (a.entry_bar, a.size, a.entry_price) != (b.entry_bar, b.size, b.entry_price):
+        return min(a.entry_bar, b.entry_bar)
+    return min(n if t.exit_bar is None else t.exit_bar for t in (a, b))
+
+
 def _compare_book(
     live: list[RefTrade], ref: list[RefTrade], causes: list[Cause], index: pd.DatetimeIndex
 ) -> tuple[int, list[Difference]]:
@@ -121,8 +131,7 @@ def _compare_book(
         if a is not None and b is not None and _fields(a) == _fields(b):
             matched += 1
             continue
-        bars = [t.entry_bar for t in (a, b) if t is not None]
-        cause = _cause_before(causes, max(bars), _BOOK_CAUSES)
+        cause = _cause_before(causes, _first_different_bar(a, b, len(index)), _BOOK_CAUSES)
         what = (
             f"trade #{i + 1}: live {_say(a, index) if a else 'made no trade'}; "
             f"backtest {_say(b, index) if b else 'made no trade'}"
