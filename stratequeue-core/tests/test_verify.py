@@ -238,3 +238,21 @@ def test_an_unknown_symbol_is_a_usage_error(tmp_path, capsys):
     assert code == 2 and "Unknown symbol 'MSFT'" in err and "one of SYNTH" in err
     code, out, _ = verify(capsys, "--db", str(db), "--symbol", "synth")
     assert code == 0 and "IDENTICAL" in out
+
+
+def test_a_stale_feed_pause_and_its_resumption_are_kept_for_verify(tmp_path, capsys):
+    from test_stale_feed import SMA as GAP_SMA
+    from test_stale_feed import _Plugin as Gappy
+
+    plugins.register_plugin(Gappy(), name="gappy-verify")
+    db = tmp_path / "gap.sqlite"
+    main(["--strategy", str(GAP_SMA), "--symbols", "GAP", "--data-source", "gappy",
+          "--granularity", "1s", "--stale-after", "2", "--duration", "0.2", "--lookback", "40",
+          "--db", str(db)])  # fmt: skip
+    con = sqlite3.connect(db)
+    kinds = [(k, s) for k, s in con.execute("SELECT kind, symbol FROM run_events ORDER BY id")]
+    con.close()
+    assert kinds == [("start", None), ("feed-paused", "GAP"), ("feed-resumed", "GAP")]
+    capsys.readouterr()
+    code, out, err = verify(capsys, "--db", str(db))
+    assert code == 0, out + err

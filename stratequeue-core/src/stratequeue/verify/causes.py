@@ -146,6 +146,14 @@ def sleeve_causes(
         when = datetime.fromisoformat(event["after_ts"]) if event["after_ts"] else None
         bar = _bar_of(index, when)
         causes.append(Cause("operator", bar, when, _CLOSES[event["kind"]]))
+    for event in ledger.run_events():
+        if event["kind"] == "feed-paused" and event["symbol"] == symbol:
+            when = datetime.fromisoformat(event["ts"])
+            text = (
+                f"the {symbol} feed went stale (no bar for {event['detail'].get('periods')} "
+                f"periods) at {when:%Y-%m-%d %H:%M:%S}: trading paused"
+            )
+            causes.append(Cause("paused-feed", _bar_of(index, when), when, text))
     causes += _restarts(ledger, index, history)
     causes.sort(key=lambda c: c.bar)
     return causes, {o.ref: o for o in orders}
