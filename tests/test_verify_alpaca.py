@@ -22,14 +22,21 @@ from .test_replay_alpaca_parity import STRATEGIES, SYMBOL, synthetic  # noqa: E4
 CASH = 10_000.0
 
 
-def alpaca_run(tmp_path: Path, *, slippage_bps: float = 0.0, faults: Any = None) -> Path:
+def alpaca_run(
+    tmp_path: Path,
+    *,
+    slippage_bps: float = 0.0,
+    faults: Any = None,
+    strategy: str = "sma_units.py",
+    bars: int = 300,
+) -> Path:
     csv = tmp_path / "bars.csv"
-    synthetic(300).to_csv(csv)
+    synthetic(bars).to_csv(csv)
     db = tmp_path / "ledger.sqlite"
     with FakeAlpaca(fill_mode="on_bar", cash=CASH) as fake, fake_replay_source():
         fake.exchange.slippage_bps = slippage_bps
         fake.exchange.faults = dict(faults or {})
-        specs = [StrategySpec(STRATEGIES / "sma_units.py", "units", 1.0)]
+        specs = [StrategySpec(STRATEGIES / strategy, "units", 1.0)]
         with App(replay_config(fake, csv, specs, symbol=SYMBOL, db=db)) as app:
             app.execute()
     return db
@@ -82,3 +89,13 @@ def test_a_difference_without_a_recorded_cause_is_unexplained(tmp_path):
     code, out = verify(db)
     assert code == 1, out
     assert "UNEXPLAINED: only the backtest made the trade" in out
+
+
+def test_fraction_sizes_converted_at_submission_are_attributed(tmp_path):
+    """``buy(size=0.5)``: the units are sized from the last close at submission where
+    backtesting.py sizes them from the next open at the fill."""
+    code, out = verify(alpaca_run(tmp_path, strategy="fraction_sma.py", bars=400))
+    assert code == 0, out
+    assert "[quantity] SYNTH: size" in out and "converted to" in out, out
+    assert "at submission from the last close" in out
+    assert "UNEXPLAINED" not in out

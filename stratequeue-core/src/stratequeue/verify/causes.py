@@ -48,7 +48,8 @@ def _bar_of(index: pd.DatetimeIndex, when: datetime | None) -> int:
 
 def orders_of(ledger: Ledger, strategy_id: str, symbol: str) -> list[OrderFacts]:
     rows = ledger.db.execute(
-        "SELECT l.ref, o.client_order_id, o.qty, o.filled_qty, o.status, o.message, l.size, "
+        "SELECT l.ref, o.client_order_id, o.qty, o.filled_qty, o.status, o.message, "
+        "i.size AS asked, "
         "i.bar_time, (SELECT COUNT(*) FROM order_events e WHERE "
         "e.client_order_id = o.client_order_id AND e.event='risk') AS risk "
         "FROM order_legs l JOIN orders o USING (client_order_id) LEFT JOIN intents i ON "
@@ -61,7 +62,7 @@ def orders_of(ledger: Ledger, strategy_id: str, symbol: str) -> list[OrderFacts]
             ref=r["ref"],
             client_order_id=r["client_order_id"],
             bar_time=datetime.fromisoformat(r["bar_time"]) if r["bar_time"] else None,
-            asked=r["size"],
+            asked=r["asked"],
             qty=r["qty"],
             filled=float(r["filled_qty"] or 0.0),
             status=r["status"],

@@ -278,7 +278,10 @@ def _compare_external(
             else f"only the {'live run' if a is not None else 'backtest'} made the trade "
             f"{_say(both[0], index)}"
         )
-        if start is not None and not same:
+        own = None
+        if a is not None and b is not None and i is not None and a.size != b.size:
+            own = _size_cause(a, b, orders.get(live[i][1]), [])
+        if start is not None and not same and (own is None or own[0] == "unexplained"):
             cause = _cause_before(causes, start)
             out.append(_attributed(cause, f"{what} (positions differ from bar {start})", gap))
             continue
@@ -322,7 +325,8 @@ def _size_cause(
     if order is not None and order.asked is not None and abs(order.asked) < 1:
         return "quantity", (
             f"{what}: the strategy asked {abs(order.asked):g} of its equity, converted to "
-            f"{order.qty:g} at submission from the live book's equity"
+            f"{order.qty:g} at submission from the last close (the backtest sizes it at the "
+            "fill's price)"
         )
     cause = _cause_before(causes, a.entry_bar)
     if cause is not None:
