@@ -99,16 +99,29 @@ def live_config(csv: Path, db: Path, **changes: object) -> RunConfig:
     return RunConfig(**{**fields, **changes})  # type: ignore[arg-type]
 
 
-def live_run(tmp_path: Path, frame: pd.DataFrame, cuts: list[int]) -> Path:
-    """A paper run over ``frame`` (not a replay: warm-up, then a flat start), stopped after
-    each of ``cuts`` bars and restarted on the same ledger."""
+def live_run(tmp_path: Path, frame: pd.DataFrame, cuts: list[int], **changes: object) -> Path:
+    """A paper run over ``frame`` (by default not a replay: warm-up, then a flat start),
+    stopped after each of ``cuts`` bars and restarted on the same ledger."""
     db = tmp_path / "live.sqlite"
     for k, end in enumerate([*cuts, len(frame)]):
         csv = tmp_path / f"part{k}.csv"
         frame.iloc[:end].to_csv(csv)
-        with App(live_config(csv, db)) as app:
+        with App(live_config(csv, db, **changes)) as app:
             app.execute()
     return db
+
+
+def test_a_replay_with_restarts_verifies_identical(tmp_path, capsys):
+    frame, _ = DATA["SYNTH"]
+    db = live_run(tmp_path, frame, cuts=[350, 600], data_source="csv", replay=True)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 3
+    assert con.execute("SELECT MAX(flattened) FROM sleeves").fetchone()[0] == 0  # adopted
+    con.close()
+    code, out, err = verify(capsys, "--db", str(db))
+    assert code == 0, out + err
+    assert "random [paper/replay (exact)]: IDENTICAL to its backtest" in out
+    assert "sma [paper/replay (exact)]: IDENTICAL to its backtest" in out
 
 
 def test_a_live_style_paper_run_with_restarts_verifies_identical(tmp_path, capsys, live_csv):
