@@ -54,7 +54,7 @@ def record_run(
             ledger.record_strategy_file(
                 run_id,
                 spec.strategy_id,
-                str(spec.file),
+                str(spec.file.resolve()),  # verify may run from another folder
                 file_sha256(spec.file.read_bytes()),
                 strategy_params(strategy.cls),
             )
