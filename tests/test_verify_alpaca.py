@@ -99,3 +99,21 @@ def test_fraction_sizes_converted_at_submission_are_attributed(tmp_path):
     assert "[quantity] SYNTH: size" in out and "converted to" in out, out
     assert "at submission from the last close" in out
     assert "UNEXPLAINED" not in out
+
+
+def test_a_run_restarted_at_the_same_broker_is_identical(tmp_path):
+    """Stopped after 150 bars and started again on the same ledger and account: the second
+    start rebuilds the book from the ledger and the broker's fills; nothing differs."""
+    frame = synthetic(300)
+    db = tmp_path / "ledger.sqlite"
+    specs = [StrategySpec(STRATEGIES / "sma_units.py", "units", 1.0)]
+    with FakeAlpaca(fill_mode="on_bar", cash=CASH) as fake, fake_replay_source():
+        for k, end in enumerate((150, 300)):
+            csv = tmp_path / f"part{k}.csv"
+            frame.iloc[:end].to_csv(csv)
+            with App(replay_config(fake, csv, specs, symbol=SYMBOL, db=db)) as app:
+                app.execute()
+    code, out = verify(db)
+    assert code == 0, out
+    assert "units [real broker]: IDENTICAL to its backtest" in out
+    assert "trades matched 0/" not in out
