@@ -3,6 +3,7 @@
 nox                 # everything (what CI runs)
 nox -s core_alone   # the core with no plugin installed runs the demo
 nox -s lint typecheck
+nox -s docs         # the documentation site, mkdocs build --strict (site/)
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ nox.options.sessions = [
     "coinbase",
     "coinbase_sdk",
     "integration",
+    "analytics",
+    "example_plugin",
+    "docs",
 ]
 
 CORE = "./stratequeue-core"
@@ -37,6 +41,7 @@ PLUGINS = {
     "schwab": "./stratequeue-schwab",
     "coinbase": "./stratequeue-coinbase",
 }
+EXAMPLE_PLUGIN = "./examples/stratequeue-toy"
 ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
 # Two workers (this project's machines have 2 cores); a file's tests stay on one worker so
 # its module fixtures (fake servers, clean reference runs) are built once.
@@ -52,17 +57,32 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("mypy>=1.11", "pandas-stubs", "-e", CORE, *[f"-e{p}" for p in PLUGINS.values()])
-    session.run("mypy", "stratequeue-core/src", *[f"{p}/src" for p in PLUGINS.values()])
+    session.install(
+        "mypy>=1.11",
+        "pandas-stubs",
+        "-e",
+        CORE,
+        *[f"-e{p}" for p in PLUGINS.values()],
+        "-e",
+        EXAMPLE_PLUGIN,
+    )
+    session.run(
+        "mypy",
+        "stratequeue-core/src",
+        *[f"{p}/src" for p in PLUGINS.values()],
+        f"{EXAMPLE_PLUGIN}/src",
+    )
 
 
 @nox.session
 def core(session: nox.Session) -> None:
-    """The core's own tests, with no plugin installed."""
+    """The core's own tests, with no plugin installed (and no analytics extra: its tests run
+    in the ``analytics`` session)."""
     session.install("-e", f"{CORE}[test]", "pytest-xdist")
     session.run(
         "pytest",
         "stratequeue-core/tests",
+        "--ignore=stratequeue-core/tests/analytics",
         *XDIST,
         "-q",
         "-p",
@@ -180,4 +200,61 @@ def integration(session: nox.Session) -> None:
     )
     session.run(
         "pytest", "tests", *XDIST, "-q", "-p", "no:cacheprovider", *session.posargs, env=ENV
+    )
+
+
+@nox.session
+def analytics(session: nox.Session) -> None:
+    """``stratequeue[analytics]`` (scipy, TA-Lib): the TA-Lib example strategy replays exactly as
+    Backtest.run, and the report's returns distribution and probabilistic Sharpe ratio."""
+    session.install("-e", f"{CORE}[test]", "-e", ".[analytics]", "pytest-xdist")
+    session.run(
+        "pytest",
+        "stratequeue-core/tests/analytics",
+        *XDIST,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=ENV,
+    )
+
+
+@nox.session
+def example_plugin(session: nox.Session) -> None:
+    """The plugin the documentation's guide builds (examples/stratequeue-toy),
+    installed for real and tested with its own tests, the broker conformance kit among them."""
+    session.install("-e", CORE, "-e", f"{EXAMPLE_PLUGIN}[test]")
+    session.run(
+        "pytest",
+        f"{EXAMPLE_PLUGIN[2:]}/tests",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=ENV,
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (docs/, mkdocs.yml): ``mkdocs build --strict``, so a broken link,
+    a missing reference or a docstring that does not render fails the build."""
+    session.install(
+        "mkdocs-material>=9.5",
+        "mkdocstrings[python]>=0.26",
+        "mkdocs-click>=0.8",
+        "ruff>=0.6",  # formats the API pages' signatures
+        "-e",
+        CORE,
+        *[f"-e{p}" for p in PLUGINS.values()],
+    )
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--site-dir",
+        str(Path(session.create_tmp()) / "site"),
+        # the CLI reference lists the core's commands, not those of whatever plugin is installed
+        env={"STRATEQUEUE_LOAD_PLUGINS": "", "NO_MKDOCS_2_WARNING": "1"},
     )

@@ -43,6 +43,16 @@ def kill_when(proc: subprocess.Popen[bytes], landed: Callable[[], object], log: 
     raise AssertionError("the kill point was never reached")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _test_home(tmp_path_factory: pytest.TempPathFactory):
+    """Runs started by these tests keep their logs and default ledger in a temporary StrateQueue
+    home, never in the real ``~/.stratequeue`` of whoever runs the suite (a test that needs its
+    own home still sets ``STRATEQUEUE_HOME`` itself, e.g. with the ``home`` fixture)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STRATEQUEUE_HOME", str(tmp_path_factory.mktemp("stratequeue-home")))
+        yield
+
+
 @pytest.fixture
 def run():
     return stratequeue

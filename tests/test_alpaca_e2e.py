@@ -331,6 +331,7 @@ def test_a_stop_entry_keeps_the_oco_exit_and_cancels_reach_the_broker(fake, tmp_
 def test_live_needs_live_credentials_and_a_confirmation(fake, tmp_path):
     db = str(tmp_path / "live.sqlite")
     args = ("--strategy", SMA, "--symbols", "AAPL", "--granularity", "1s", "--live", "--db", db)
+    args += ("--data-source", "demo")
     paper_only = stratequeue(*args, env=env_for(fake), timeout=60)
     assert paper_only.returncode != 0 and "live" in paper_only.stderr.lower()
     assert "Traceback" not in paper_only.stderr
@@ -346,6 +347,15 @@ def test_live_needs_live_credentials_and_a_confirmation(fake, tmp_path):
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "needs a confirmation" in refused.stderr
     assert "LIVE TRADING" in refused.stdout and fake.exchange.account_number in refused.stdout
+    assert "trades real money on SIMULATED prices" in refused.stdout
+    assert fake.count("POST", "/v2/orders") == 0
+    # Without --data-source, a live run on a broker with no bars of its own is refused before
+    # anything connects: the demo feed's invented prices are never a silent default for money.
+    implicit = stratequeue(*args[:-2], "--yes", env=live_env, timeout=60)
+    assert implicit.returncode == 2, implicit.stdout + implicit.stderr
+    assert len(implicit.stderr.strip().splitlines()) == 1, implicit.stderr
+    assert "--live needs real prices: pass --data-source NAME" in implicit.stderr
+    assert "LIVE TRADING" not in implicit.stdout
     assert fake.count("POST", "/v2/orders") == 0
 
 

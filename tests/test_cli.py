@@ -32,6 +32,10 @@ SMA = str(EXAMPLES / "strategies" / "sma.py")
         ),
         (["--strategy", SMA, "--symbols", "AAPL", "--frobnicate"], "No such option '--frobnicate'"),
         (
+            ["--strategy", SMA, "--symbols", "AAPL", "--live"],
+            "--live needs real prices: pass --data-source NAME",
+        ),
+        (
             ["--strategies", "missing.txt", "--symbols", "AAPL"],
             "Strategies file 'missing.txt' not found",
         ),

@@ -25,6 +25,7 @@ from stratequeue_coinbase.testing import FakeCoinbase  # noqa: E402
 EVERY_BAR = str(Path(__file__).parent / "strategies" / "trade_every_bar.py")
 ORDERS = "/api/v3/brokerage/orders"
 LIVE = ("--symbols", "BTC-USD", "--granularity", "1s", "--broker", "coinbase", "--live", "--yes")
+LIVE += ("--data-source", "demo")
 
 
 @pytest.fixture
@@ -231,13 +232,13 @@ def test_live_without_broker_picks_coinbase_not_its_alias_too(
     fake: FakeCoinbase, tmp_path: Path
 ) -> None:
     out = stratequeue(
-        "--strategy", EVERY_BAR, "--symbols", "BTC-USD", "--granularity", "1s", "--live", "--yes",
+        "--strategy", EVERY_BAR, "--symbols", "BTC-USD", "--granularity", "1s", "--live", "--yes", "--data-source", "demo",
         "--duration", "0.05", "--db", str(tmp_path / "auto.sqlite"), env=fake.env(), timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "LIVE via Coinbase Advanced Trade" in out.stdout
     pro = stratequeue(
-        "--strategy", EVERY_BAR, "--symbols", "BTC-USD", "--granularity", "1s", "--live", "--yes",
+        "--strategy", EVERY_BAR, "--symbols", "BTC-USD", "--granularity", "1s", "--live", "--yes", "--data-source", "demo",
         "--broker", "coinbase-pro", "--duration", "0.05", "--db", str(tmp_path / "pro.sqlite"),
         env=fake.env(), timeout=120,
     )  # fmt: skip

@@ -83,7 +83,7 @@ def test_paper_session_end_to_end(tws: FakeTWS, tmp_path: Path) -> None:
 
 def test_live_refuses_a_paper_account_in_one_line(tws: FakeTWS, tmp_path: Path) -> None:
     out = stratequeue(
-        "--strategy", SMA, "--symbols", "AAPL", "--broker", "ib", "--live",
+        "--strategy", SMA, "--symbols", "AAPL", "--broker", "ib", "--live", "--data-source", "demo",
         "--db", str(tmp_path / "x.sqlite"), env={**env_for(tws), "IB_ACCOUNT": "DU123456"},
         timeout=60,
     )  # fmt: skip

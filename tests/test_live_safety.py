@@ -79,6 +79,7 @@ def kill_when(proc: subprocess.Popen[bytes], ready, timeout: float = 90) -> None
 def test_a_refused_live_run_sends_nothing_even_with_an_unsent_order_in_its_ledger(fake, tmp_path):
     db = tmp_path / "live.sqlite"
     args = ["--strategy", EVERY_BAR, "--symbols", "AAPL", "--granularity", "1s", "--live"]
+    args += ["--data-source", "demo"]
     args += ["--db", str(db)]
     # A live run whose orders are committed but cannot be sent (Alpaca's asset lookup, made
     # before the POST, keeps failing): killed while such an order waits in its ledger.

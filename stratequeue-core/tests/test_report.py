@@ -8,6 +8,7 @@ import math
 import re
 import statistics
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -218,3 +219,25 @@ def test_the_chromium_check_catches_a_javascript_error(tiny_ledger, tmp_path):
     report = write_report(tiny_ledger, tmp_path / "r.html")
     page = open_in_chromium(report.path, tmp_path, inject="<script>notDefined();</script>")
     assert any("notDefined" in e for e in page["errors"])
+
+
+def test_without_scipy_the_report_names_the_analytics_extra(tiny_ledger, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "scipy", None)  # as if scipy were not installed
+    report = write_report(tiny_ledger, tmp_path / "r.html")
+    assert report.returns is None
+    text = report.path.read_text(encoding="utf-8")
+    assert "pip install &quot;stratequeue[analytics]&quot; (scipy)" in text
+    assert 'id="returns"' not in text
+
+
+def test_replayed_talib_strategy_without_the_extra_is_one_line_exit_2(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "talib", None)
+    GOOG.iloc[:100].to_csv(tmp_path / "GOOG.csv")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["replay", "--strategy", str(EXAMPLES / "rsi_talib.py"), "--data",
+              str(tmp_path / "GOOG.csv"), "--db", str(tmp_path / "l.sqlite")])  # fmt: skip
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'pip install "stratequeue[analytics]"' in err

@@ -25,6 +25,7 @@ def _run(fake: FakeSchwab, tmp_path: Path, env: dict[str, str], *extra: str):
     exe = shutil.which("stratequeue", path=os.path.dirname(sys.executable)) or "stratequeue"
     args = ["--strategy", EVERY_BAR, "--symbols", "AAPL", "--granularity", "1s"]
     args += ["--duration", "0.06", "--live", "--yes", "--db", str(tmp_path / "ledger.sqlite")]
+    args += ["--data-source", "demo"]
     full = {**os.environ, "TQDM_DISABLE": "1", "STRATEQUEUE_HOME": str(tmp_path / "home"), **env}
     return subprocess.run(
         [exe, *args, *extra], capture_output=True, text=True, timeout=120, env=full, cwd=tmp_path

@@ -29,3 +29,8 @@ class DataSourceError(StrateQueueError):
 
 class BrokerError(StrateQueueError):
     """A broker that cannot be used (missing credentials, refused connection)."""
+
+
+class StrategyError(StrateQueueError):
+    """A strategy (or backtesting.py on its behalf) raised: the strategy's error, not ours.
+    The message names the strategy, where it raised (file, line) and what."""

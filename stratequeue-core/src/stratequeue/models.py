@@ -46,6 +46,9 @@ class Bar:
     low: float
     close: float
     volume: float = math.nan
+    #: further columns of the bar's source (a CSV's market cap, features): ``(name, value)``
+    #: pairs the strategy reads as ``self.data.<name>``; nothing else keeps them
+    extra: tuple[tuple[str, float], ...] = ()
 
     def problem(self) -> str | None:
         """Why this bar must not reach a strategy, or None when it is sound."""
@@ -64,11 +67,15 @@ class Bar:
 
 
 class Side(StrEnum):
+    """Which way an order or a fill trades."""
+
     BUY = "buy"
     SELL = "sell"
 
 
 class OrderType(StrEnum):
+    """How an order executes; a broker declares which it takes (``Capability``)."""
+
     MARKET = "market"
     LIMIT = "limit"
     STOP = "stop"
@@ -77,12 +84,16 @@ class OrderType(StrEnum):
 
 
 class IntentAction(StrEnum):
+    """What an order intent asks for."""
+
     NEW = "new"  # place an order
     CANCEL = "cancel"  # cancel a pending order
     REPLACE = "replace"  # change a pending order's prices (trade.sl / trade.tp edits)
 
 
 class OrderStatus(StrEnum):
+    """Where an order is, as the ledger and the brokers' answers (``OrderAck``) say."""
+
     PENDING = "pending"  # written to the ledger, not yet acknowledged by the broker
     #: sent, but the broker's answer was lost (a timeout, or a duplicate id it could not show):
     #: the broker may hold it, so it is open until a poll or the next start finds out
@@ -184,6 +195,8 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class Position:
+    """A holding of the account: signed quantity, average price, last market price."""
+
     symbol: str
     qty: float  # signed: negative is short
     avg_price: float
@@ -196,6 +209,9 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class AccountInfo:
+    """A broker account: cash, equity (cash plus positions at market), buying power,
+    positions, and ``mode`` ("paper" or "live")."""
+
     account_id: str
     cash: float
     equity: float

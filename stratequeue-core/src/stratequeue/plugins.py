@@ -66,6 +66,11 @@ class Registry:
     owners: dict[str, str] = field(default_factory=dict)
 
     def add(self, name: str, cls: type[Any], owner: str) -> None:
+        """Register ``cls`` as ``name`` for plugin ``owner``.
+
+        Raises:
+            PluginError: another plugin already registered ``name``; the message names both.
+        """
         key = name.lower()
         if key in self.classes and self.owners[key] != owner:
             word = _KIND_WORDS[self.kind][0]
@@ -77,9 +82,16 @@ class Registry:
         self.owners[key] = owner
 
     def names(self) -> list[str]:
+        """Every registered name, sorted."""
         return sorted(self.classes)
 
     def get(self, name: str) -> type[Any]:
+        """The class registered as ``name`` (any case).
+
+        Raises:
+            PluginError: no such name; the message lists the installed names and, for a
+                first-party plugin, the ``pip install "stratequeue[EXTRA]"`` that adds it.
+        """
         key = (name or "").lower()
         if key in self.classes:
             return self.classes[key]
@@ -95,6 +107,8 @@ class Registry:
 
 @dataclass(frozen=True)
 class PluginInfo:
+    """One loaded plugin, as ``stratequeue plugins`` lists it: what each kind registers."""
+
     name: str
     distribution: str
     version: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 
 import pytest
@@ -96,3 +97,28 @@ def test_bad_lookback_is_rejected(tmp_path):
     path = write(tmp_path, "lb.py", HEADER + f"LOOKBACK = 'x'\nclass A(Strategy):\n{BODY}")
     with pytest.raises(StrategyLoadError, match="LOOKBACK"):
         load_strategy(path)
+
+
+def test_talib_example_without_the_extra_names_the_analytics_extra(monkeypatch, examples):
+    monkeypatch.setitem(sys.modules, "talib", None)  # as if ta-lib were not installed
+    with pytest.raises(StrategyLoadError) as err:
+        load_strategy(examples / "strategies" / "rsi_talib.py")
+    message = str(err.value)
+    assert "imports 'talib', which is not installed" in message
+    assert 'pip install "stratequeue[analytics]"' in message and "\n" not in message
+
+
+def test_strategy_may_name_a_library_class_and_prepare_data_must_be_a_function(tmp_path):
+    file = tmp_path / "lib.py"
+    file.write_text("from backtesting.test._test import SmaCross\nSTRATEGY = SmaCross\n")
+    loaded = load_strategy(file)
+    assert loaded.cls.__module__ == "backtesting.test._test" and loaded.prepare_data is None
+    # found by a search, an imported library class is still not the file's strategy
+    file.write_text("from backtesting.test._test import SmaCross\n")
+    with pytest.raises(StrategyLoadError, match="No backtesting.py Strategy subclass"):
+        load_strategy(file)
+    file.write_text(
+        "from backtesting.test._test import SmaCross\nSTRATEGY = SmaCross\nprepare_data = 3\n"
+    )
+    with pytest.raises(StrategyLoadError, match="prepare_data = 3; it must be a function"):
+        load_strategy(file)

@@ -138,6 +138,12 @@ def _books(
     from ..engine import BacktestOptions
 
     ledger, portfolio = run.ledger, run.portfolio
+    # before the history is read: a sample read after it would move a file's cursor
+    samples: dict[str, Any] = {}
+    settles = {
+        spec.strategy_id: settle_after(run.source, symbol, strategy, lookback, samples)
+        for spec, strategy in loaded
+    }
     recorded = ledger.bars(symbol)
     fresh = [spec for spec, _ in loaded if ledger.sleeve(spec.strategy_id, symbol) is None]
     history: list[Any] = []
@@ -157,6 +163,7 @@ def _books(
             recorded[-1].timestamp, run.bar_filter.last.get(symbol, recorded[-1].timestamp)
         )
     for spec, strategy in loaded:
+        settle = settles[spec.strategy_id]
         row = ledger.sleeve(spec.strategy_id, symbol)
         unit = same_unit(ledger, spec.strategy_id, fractional_unit(cfg, spec, strategy))
         if row is not None:
@@ -164,8 +171,14 @@ def _books(
                 cash=row["capital"], fractional_unit=unit, **cfg.backtest_options
             )
             runner = extractor.runner(
-                strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
+                strategy,
+                strategy_id=spec.strategy_id,
+                symbol=symbol,
+                options=options,
+                fills=fills,
+                times=time_view(cfg, run.source, symbol, strategy, say),
             )
+            runner.settle_after = settle
             sleeve = rebuild_sleeve(runner, spec, symbol, row, recorded, ledger, bars_to_frame)
             portfolio.add(sleeve)
             run.resumed += 1
@@ -190,10 +203,18 @@ def _books(
         capital = spec.allocation * account_equity / len(cfg.symbols)
         options = BacktestOptions(cash=capital, fractional_unit=unit, **cfg.backtest_options)
         runner = extractor.runner(
-            strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
+            strategy,
+            strategy_id=spec.strategy_id,
+            symbol=symbol,
+            options=options,
+            fills=fills,
+            times=time_view(cfg, run.source, symbol, strategy, say),
         )
+        runner.settle_after = settle
         if history:
             runner.warm_start(bars_to_frame(history))
+        elif len(samples.get(symbol, ())):  # no history: look-ahead checked on the sample
+            runner.probe_lookahead(samples[symbol])
         sleeve = Sleeve(spec, symbol, runner, capital)
         portfolio.add(sleeve)
         with ledger.transaction():
@@ -226,6 +247,42 @@ def _books(
                 say(note)
         sleeve.closed_before = len(runner.closed_trades)
         run.pending.append((sleeve, intents))
+
+
+def settle_after(
+    source: BaseDataSource, symbol: str, strategy: Any, lookback: int, samples: dict[str, Any]
+) -> int:
+    """Bars after which an indicator NaN on every bar so far counts as NaN for good (needing
+    no warm-up, as in Backtest.run): the history asked for, or without one (a replay from
+    the first bar) the warm-up Backtest.run's rule measures on the first 500 bars."""
+    if lookback > 0:
+        return lookback
+    from ..engine.lookback import measured_warmup
+
+    if symbol not in samples:
+        samples[symbol] = bars_to_frame(source.history(symbol, 500))
+    sample = samples[symbol]
+    return measured_warmup(strategy, sample) if len(sample) else 2
+
+
+def time_view(
+    cfg: RunConfig, source: BaseDataSource, symbol: str, strategy: Any, say: Callable[[str], None]
+) -> Any:
+    """How the strategy sees bar times: a recorded source's own dates (a CSV's, exactly as a
+    backtest over the file has them), else ``--timezone``, else the file's ``TIMEZONE`` (naive
+    wall times of that zone), else aware UTC."""
+    from ..engine.times import UTC_VIEW, zone_view
+
+    zone = cfg.timezone or getattr(strategy, "timezone", None)
+    own = getattr(source, "time_view", None)
+    if callable(own):
+        if zone:
+            say(
+                f"{cfg.data_source} bars keep the dates of their file; timezone {zone} is not "
+                "applied (a backtest over the file sees them as they are)."
+            )
+        return own(symbol)
+    return zone_view(zone, "--timezone / TIMEZONE") if zone else UTC_VIEW
 
 
 def fractional_unit(cfg: RunConfig, spec: StrategySpec, strategy: Any) -> float | None:

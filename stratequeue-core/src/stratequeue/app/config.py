@@ -48,6 +48,9 @@ class RunConfig:
     cash: float = 100_000.0
     backtest_options: Mapping[str, Any] = field(default_factory=dict)
     fractional_unit: float | None = None
+    #: IANA zone whose naive wall times strategies see as bar times (``--timezone``); None:
+    #: each strategy file's ``TIMEZONE``, else aware UTC (a CSV replay: the file's own dates)
+    timezone: str | None = None
     data_options: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     replay: bool = False
@@ -81,5 +84,9 @@ class RunConfig:
             raise UsageError(f"lookback {self.lookback}: give a number of bars >= 0 or None.")
         if self.cash <= 0:
             raise UsageError(f"cash {self.cash:g}: give a positive amount.")
+        if self.timezone is not None:
+            from ..engine.times import zone_view
+
+            zone_view(self.timezone, "--timezone")
         if self.stale_after < 0:
             raise UsageError(f"stale_after {self.stale_after}: give periods >= 0 (0: never).")

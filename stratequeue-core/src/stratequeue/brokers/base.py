@@ -52,7 +52,14 @@ class Capability(StrEnum):
 
 @dataclass(frozen=True)
 class BrokerConfig:
-    """How to build a broker. ``credentials`` never appear in reprs, logs or the ledger."""
+    """How to build a broker. ``credentials`` never appear in reprs, logs or the ledger.
+
+    Attributes:
+        broker_type: the registered name (``--broker``).
+        paper_trading: False for ``--live``: the broker must then use live credentials only.
+        credentials: the environment and ``.env`` (read the broker's variables from it).
+        additional_params: options of the run (the paper broker's ``path`` and ``cash``).
+    """
 
     broker_type: str
     paper_trading: bool = True
@@ -81,7 +88,17 @@ class CredentialStatus:
 
 @dataclass(frozen=True)
 class OrderAck:
-    """A broker's answer about one order."""
+    """A broker's answer about one order.
+
+    Attributes:
+        client_order_id: StrateQueue's id of the order (a bracket leg: ``<entry id>/sl|tp``).
+        status: where the order is; REJECTED carries the broker's reason in ``message``,
+            UNKNOWN means the answer was lost and the order may exist.
+        broker_order_id: the broker's own id ("" when it has none yet).
+        filled_qty: the quantity filled so far (cumulative).
+        filled_avg_price: the average price of ``filled_qty``, when the broker says it.
+        side, qty: what the order does, for orders StrateQueue did not send (reconciliation).
+    """
 
     client_order_id: str
     status: OrderStatus
@@ -151,6 +168,7 @@ class BaseBroker(ABC):
 
     @classmethod
     def setup_instructions(cls) -> str:
+        """What ``--broker-setup NAME`` prints: the variables to set and where to get them."""
         return f"The '{cls.name}' broker needs no setup."
 
     @classmethod
@@ -164,14 +182,21 @@ class BaseBroker(ABC):
     # -- the account ------------------------------------------------------------------------
     @abstractmethod
     def connect(self) -> bool:
-        """Open the connection; True when the account answered."""
+        """Open the connection and check the credentials.
+
+        Returns:
+            True when the account answered.
+
+        Raises:
+            BrokerError: credentials missing (name the variables to set) or refused.
+        """
 
     def disconnect(self) -> None:  # noqa: B027 - optional hook
         """Close connections."""
 
     @abstractmethod
     def get_account_info(self) -> AccountInfo:
-        """Cash, equity and positions of the account."""
+        """Cash, equity (cash plus positions at market) and signed positions of the account."""
 
     @abstractmethod
     def get_positions(self) -> list[Position]:
@@ -181,15 +206,29 @@ class BaseBroker(ABC):
     @abstractmethod
     def submit_order(self, order: BrokerOrder) -> OrderAck:
         """Send ``order``. Must be idempotent on ``order.client_order_id``: a second call with
-        an id the broker already knows returns that order's state and places nothing."""
+        an id the broker already knows returns that order's state and places nothing.
+
+        Returns:
+            The order's state: ACCEPTED (or already filled) with ``broker_order_id``;
+            REJECTED with the broker's reason in ``message`` (use :meth:`_refused`); UNKNOWN
+            when the answer was lost and the broker may hold the order (use :meth:`_unknown`):
+            StrateQueue looks it up again and never books it as rejected.
+
+        A refusal or a lost answer is an answer, not an exception: the run goes on.
+        """
 
     @abstractmethod
     def cancel_order(self, client_order_id: str) -> OrderAck:
-        """Cancel a working order."""
+        """Cancel a working order; returns its state after the request (CANCELED, or FILLED
+        when it filled first)."""
 
     @abstractmethod
     def get_order(self, client_order_id: str) -> OrderAck | None:
-        """The order's current state, or None when the broker never received it."""
+        """The order's current state, or None when the broker never received it.
+
+        Must work from a new connection (after a restart): StrateQueue finds its orders by
+        client order id, never by a handle kept in memory.
+        """
 
     @abstractmethod
     def get_open_orders(self) -> list[OrderAck]:
@@ -209,7 +248,8 @@ class BaseBroker(ABC):
         raise NotImplementedError(f"the '{self.name}' broker cannot replace orders")
 
     def poll_fills(self) -> list[Fill]:
-        """Executions since the last call (streaming brokers queue them here)."""
+        """Executions since the last call (streaming brokers queue them here), each once,
+        with the broker's ``execution_id`` and the order's cumulative quantity ``cum_qty``."""
         return []
 
     def get_executions(self, since: datetime | None = None) -> list[Fill]:
@@ -252,8 +292,15 @@ class BookPricedBroker(Protocol):
         final: bool = True,
         execution_id: str = "",
         cash_flow: float | None = None,
-    ) -> Fill: ...
+    ) -> Fill:
+        """Book a part of order ``client_order_id`` that a strategy's book filled
+        (``signed_qty`` at ``price``); ``final`` on the last part. Returns the execution."""
+        ...
 
-    def close_book_order(self, client_order_id: str, filled: bool) -> None: ...
+    def close_book_order(self, client_order_id: str, filled: bool) -> None:
+        """The books are done with the order: close it, filled or not."""
+        ...
 
-    def deposit(self, amount: float, transfer_id: str = "") -> None: ...
+    def deposit(self, amount: float, transfer_id: str = "") -> None:
+        """Add ``amount`` of cash (negative: withdraw), once per ``transfer_id``."""
+        ...

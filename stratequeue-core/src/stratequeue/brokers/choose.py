@@ -69,14 +69,36 @@ def choose_broker(
 
 
 def default_data_source(mode: str, requested_broker: str | None) -> str:
-    """Where bars come from when ``--data-source`` is not given: a paper run with a broker that
-    has no paper trading trades on the local paper broker with that venue's own bars (when its
-    plugin has a data source); every other run, the demo feed."""
-    if mode == "paper" and requested_broker:
+    """Where bars come from when ``--data-source`` is not given.
+
+    A paper run with a broker that has no paper trading trades on the local paper broker with
+    that venue's own bars (when its plugin has a data source). A live run takes the broker's
+    own bars, and without them is refused: real money never trades on the demo feed's invented
+    prices unless the user names that feed. Every other run uses the demo feed.
+    """
+    sources = plugins.registry("data_sources")
+    own = None
+    if requested_broker:
         cls = plugins.registry("brokers").get(requested_broker)
-        name = cls.data_source
-        if not cls.paper_account and name and name in plugins.registry("data_sources").names():
-            return name
+        if cls.data_source and cls.data_source in sources.names():
+            own = cls.data_source
+            if mode == "live" or not cls.paper_account:
+                return own
+    if mode == "live":
+        real = [
+            n
+            for n in sources.names()
+            if not (sources.get(n).simulated or sources.get(n).historical)
+        ]
+        choice = (
+            f" (installed: {', '.join(real)})"
+            if real
+            else ('; install one, e.g. pip install "stratequeue[polygon]"')
+        )
+        raise UsageError(
+            "--live needs real prices: pass --data-source NAME"
+            f"{choice}. The demo feed's prices are simulated."
+        )
     return "demo"
 
 

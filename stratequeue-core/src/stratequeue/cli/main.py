@@ -112,6 +112,13 @@ class _Group(click.Group):
 @rebalance_option
 @fractional_unit_option
 @click.option(
+    "--timezone",
+    default=None,
+    help="Show strategies bar times as naive wall times of this IANA zone "
+    "(America/New_York), as exchange-local CSVs have them [default: aware UTC; a strategy "
+    "file's TIMEZONE].",
+)
+@click.option(
     "--on-exit",
     type=click.Choice(["keep", "cancel", "flatten"]),
     default="keep",

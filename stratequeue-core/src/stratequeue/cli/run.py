@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from .. import plugins
 from ..display import Display
 from ..errors import UsageError
 from ..models import AccountInfo
@@ -83,12 +84,17 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         env=dict(os.environ),
         data_options=data_options,
         fractional_unit=opts["fractional_unit"],
+        timezone=opts.get("timezone"),
         replay=replays(source),
         rebalance=opts["rebalance"],
         risk=risk_config(opts),
         on_exit=opts["on_exit"],
         stale_after=opts["stale_after"],
     )
+    if mode == "live" and plugins.registry("data_sources").get(source).simulated:
+        click.echo(
+            f"⚠️  --data-source {source}: this LIVE run trades real money on SIMULATED prices."
+        )
     mode_label = {"paper": "paper", "live": "LIVE", "signals": "signals only"}[mode]
     display = Display(mode_label=mode_label, broker_label="–")
 

@@ -44,8 +44,13 @@ class BaseDataSource(ABC):
     env_vars: ClassVar[tuple[str, ...]] = ()
     #: True for a source of recorded bars (a file): a run over it is a replay.
     historical: ClassVar[bool] = False
+    #: True for a source of invented prices (the demo feed): never a live run's default.
+    simulated: ClassVar[bool] = False
 
     def __init__(self, config: DataSourceConfig) -> None:
+        """Raises:
+        UsageError: ``config.granularity`` is not one of :attr:`granularities`.
+        """
         if str(config.granularity) not in self.granularities:
             raise UsageError(
                 f"The {self.display_name or self.name} data source does not offer "
@@ -85,6 +90,7 @@ class BaseDataSource(ABC):
 
     @classmethod
     def missing_env(cls, env: Mapping[str, str]) -> list[str]:
+        """The variables of :attr:`env_vars` that ``env`` lacks (empty: ready)."""
         return [var for var in cls.env_vars if not env.get(var)]
 
 
@@ -103,4 +109,7 @@ def bars_to_frame(bars: Sequence[Bar]):  # -> pandas.DataFrame (pandas imported 
         index=pd.DatetimeIndex([b.timestamp for b in bars], name="Date"),
         dtype=float,
     )
+    names = dict.fromkeys(name for b in bars for name, _ in b.extra)
+    for name in names:  # a source's further columns (a CSV's): NaN where a bar lacks one
+        frame[name] = [dict(b.extra).get(name, float("nan")) for b in bars]
     return frame

@@ -1,7 +1,10 @@
 """The ``csv`` data source: replays OHLCV files in backtesting.py's CSV shape.
 
 A file has a date index column and ``Open, High, Low, Close[, Volume]`` columns (the shape of
-``backtesting.test.GOOG``). Option ``path`` is one file, or a template with ``{symbol}``.
+``backtesting.test.GOOG``), and any further numeric columns, which reach the strategy as
+``self.data.<name>`` as they would in ``Backtest``. Dates are kept as the file has them:
+naive dates stay naive for the strategy (and are taken as UTC everywhere else), a UTC offset
+stays. Option ``path`` is one file, or a template with ``{symbol}``.
 ``history(symbol, n)`` returns the file's first ``n`` bars and ``stream()`` yields the rest as
 fast as the consumer takes them, in time order across symbols.
 """
@@ -9,6 +12,7 @@ fast as the consumer takes them, in time order across symbols.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,9 +27,13 @@ __all__ = ["CsvDataSource", "read_ohlcv", "register_data_sources"]
 
 _COLUMNS = ("Open", "High", "Low", "Close")
 
+log = logging.getLogger(__name__)
+
 
 def read_ohlcv(path: str | Path) -> Any:
-    """Read an OHLCV CSV into backtesting.py's DataFrame shape (UTC DatetimeIndex)."""
+    """Read an OHLCV CSV into backtesting.py's DataFrame shape: a DatetimeIndex as the file
+    has it (naive, or with its UTC offset; mixed offsets become UTC), OHLCV as floats, then
+    the file's other numeric columns."""
     import pandas as pd
 
     file = Path(path)
@@ -39,24 +47,47 @@ def read_ohlcv(path: str | Path) -> Any:
         raise UsageError(
             f"CSV file '{path}' could not be read ({exc}). Check that it is a CSV."
         ) from exc
-    frame.columns = [str(c).strip().capitalize() for c in frame.columns]
+    ohlcv = {c.lower(): c for c in (*_COLUMNS, "Volume")}
+    frame.columns = [ohlcv.get(str(c).strip().lower(), str(c).strip()) for c in frame.columns]
     missing = [c for c in _COLUMNS if c not in frame.columns]
     if missing:
         raise UsageError(
             f"CSV file '{path}' lacks column(s) {', '.join(missing)}. "
             "Expected a date column then Open, High, Low, Close and optionally Volume."
         )
-    try:
-        index = pd.to_datetime(frame.index, utc=True, format="mixed")
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"CSV file '{path}': the first column must hold dates ({exc}).") from exc
-    frame.index = pd.DatetimeIndex(index, name="Date")
+    frame.index = _dates(frame.index, path)
     if "Volume" not in frame.columns:
         frame["Volume"] = math.nan
-    frame = frame[[*_COLUMNS, "Volume"]].astype(float)
+    base = [*_COLUMNS, "Volume"]
+    extra = [c for c in frame.columns if c not in base]
+    kept = [c for c in extra if frame[c].dtype.kind in "fiub"]
+    if len(kept) < len(extra):
+        log.warning(
+            "CSV file '%s': column(s) %s are not numbers and are left out of self.data.",
+            path,
+            ", ".join(c for c in extra if c not in kept),
+        )
+    frame = frame[base + kept].astype(float)
     if not frame.index.is_monotonic_increasing:
         frame = frame.sort_index()
     return frame
+
+
+def _dates(index: Any, path: str | Path) -> Any:
+    import pandas as pd
+
+    if index.dtype.kind in "iuf":  # 0, 1, 2...: a row number, which pandas reads as epoch ns
+        raise UsageError(
+            f"CSV file '{path}': the first column holds numbers, not dates. A live bar has a "
+            "time: give each row its date or time."
+        )
+    try:
+        parsed = pd.to_datetime(index, format="mixed")
+        if not isinstance(parsed, pd.DatetimeIndex):  # several UTC offsets: as UTC
+            parsed = pd.to_datetime(index, utc=True, format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"CSV file '{path}': the first column must hold dates ({exc}).") from exc
+    return pd.DatetimeIndex(parsed, name="Date")
 
 
 class CsvDataSource(BaseDataSource):
@@ -81,17 +112,30 @@ class CsvDataSource(BaseDataSource):
             self._frames[symbol] = read_ohlcv(self.path.format(symbol=symbol))
         return self._frames[symbol]
 
+    def time_view(self, symbol: str) -> Any:
+        """How a backtest over this file sees its dates (naive, or its offset)."""
+        from ..engine.times import TimeView
+
+        return TimeView.of(self.frame(symbol).index)
+
     def _bars(self, symbol: str, start: int, stop: int | None = None) -> list[Bar]:
         frame = self.frame(symbol).iloc[start:stop]
+        names = list(frame.columns[5:])
+        extras = (
+            [tuple(zip(names, row, strict=True)) for row in frame[names].itertuples(False)]
+            if names
+            else [()] * len(frame)
+        )
         return [
-            Bar(symbol, utc(ts.to_pydatetime()), o, h, low, c, v)
-            for ts, o, h, low, c, v in zip(
+            Bar(symbol, utc(ts.to_pydatetime()), o, h, low, c, v, extra)
+            for ts, o, h, low, c, v, extra in zip(
                 frame.index,
                 frame.Open,
                 frame.High,
                 frame.Low,
                 frame.Close,
                 frame.Volume,
+                extras,
                 strict=True,
             )
         ]

@@ -82,6 +82,7 @@ def _round(price: float) -> float:
 class DemoDataSource(BaseDataSource):
     name = "demo"
     display_name = "Demo (simulated)"
+    simulated = True
 
     def __init__(self, config: DataSourceConfig) -> None:
         super().__init__(config)

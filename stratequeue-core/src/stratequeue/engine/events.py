@@ -31,7 +31,7 @@ def executions(
         if ev.order is not None and ref_of(ev.order) is None:
             set_ref(ev.order, new_ref())
         order_ref = ref_of(ev.order) if ev.order is not None else "liquidation"
-        when = time or utc(buffer.time(ev.time_index).to_pydatetime())
+        when = time or buffer.utc_time(ev.time_index)
         if ev.kind == "open":
             trade._sq_entry_time = when  # type: ignore[attr-defined]  # its bar may be next
             out.append(
@@ -76,7 +76,7 @@ def entry_time(trade: Trade, buffer: BarBuffer) -> datetime:
     """A trade's entry time: its entry bar's, or (a real fill in the bar not yet seen) the
     time of the fill that opened it."""
     if trade.entry_bar < buffer.n:
-        return utc(buffer.time(trade.entry_bar).to_pydatetime())
+        return buffer.utc_time(trade.entry_bar)
     return cast(datetime, trade._sq_entry_time)  # type: ignore[attr-defined]
 
 
@@ -87,6 +87,6 @@ def fill_bar(buffer: BarBuffer, time: datetime | None) -> int:
     A fill at the last bar's own time (crossed inside the account) or with no time belongs
     to the last bar."""
     last = buffer.n - 1
-    if time is not None and buffer.n and utc(time) > utc(buffer.time(last).to_pydatetime()):
+    if time is not None and buffer.n and utc(time) > buffer.utc_time(last):
         return buffer.n
     return last

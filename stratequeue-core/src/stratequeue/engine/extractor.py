@@ -22,6 +22,11 @@ class BacktestingExtractor:
     name = "backtesting"
 
     def load(self, path: str | Path) -> LoadedStrategy:
+        """The strategy class of the file at ``path``, with its ``LOOKBACK`` and fractional unit.
+
+        Raises:
+            StrategyLoadError: one line naming the file and the fix.
+        """
         from .loader import load_strategy
 
         return load_strategy(path)
@@ -35,7 +40,10 @@ class BacktestingExtractor:
         options: BacktestOptions | None = None,
         params: dict[str, Any] | None = None,
         fills: str = "book",
+        times: Any = None,
     ) -> StrategyRunner:
+        """A runner for one (strategy, symbol) sleeve: ``fills`` "book" (the paper broker's
+        fill-time sizing) or "broker" (sizes at submission, real fills applied back)."""
         from .runner import StrategyRunner
         from .types import BacktestOptions
 
@@ -46,9 +54,12 @@ class BacktestingExtractor:
             options=options or BacktestOptions(),
             params=params,
             fills=fills,
+            times=times,
+            prepare=loaded.prepare_data,
         )
 
 
 @hookimpl
 def register_signal_extractors(register: Register) -> None:
+    """The built-in ``backtesting`` extractor, registered as a plugin's would be."""
     register("backtesting", BacktestingExtractor)

@@ -10,9 +10,11 @@ import importlib.util
 import inspect
 import itertools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from backtesting import Strategy
 
@@ -33,11 +35,27 @@ class LoadedStrategy:
     lookback: int | None
     name: str
     fractional_unit: float | None = None
+    #: ``TIMEZONE``: the IANA zone whose naive wall times the strategy sees as bar times
+    timezone: str | None = None
+    #: module-level ``prepare_data(df) -> df``: adds columns to the history before the strategy
+    prepare_data: Callable[[Any], Any] | None = None
 
 
 def _module_name(path: Path) -> str:
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
     return f"stratequeue_strategies.{path.stem}_{digest}_{next(_counter)}"
+
+
+#: Modules a strategy may import that come with an extra of the ``stratequeue`` distribution.
+_EXTRAS = {"talib": "analytics", "scipy": "analytics"}
+
+
+def _install_hint(module: str | None) -> str:
+    """The command that installs ``module``: an extra of ours where one provides it."""
+    top = (module or "").partition(".")[0]
+    if top in _EXTRAS:
+        return f'pip install "stratequeue[{_EXTRAS[top]}]"'
+    return f"pip install {module}"
 
 
 def _exec_module(path: Path) -> ModuleType:
@@ -64,7 +82,7 @@ def _exec_module(path: Path) -> ModuleType:
         sys.modules.pop(name, None)
         raise StrategyLoadError(
             f"{path} imports '{exc.name}', which is not installed. "
-            f"Install it (pip install {exc.name}) or remove the import."
+            f"Install it ({_install_hint(exc.name)}) or remove the import."
         ) from exc
     except ImportError as exc:
         sys.modules.pop(name, None)
@@ -86,14 +104,20 @@ def _is_user_strategy(value: object) -> bool:
     )
 
 
+def _is_strategy(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, Strategy) and not inspect.isabstract(value)
+
+
 def _choose(module: ModuleType, path: Path) -> type[Strategy]:
     selector = getattr(module, "STRATEGY", None)
     if selector is not None:
+        # Named explicitly, a class from a library (backtesting.lib's, a shared package's)
+        # is the strategy too: only a search of the file skips imported library classes.
         chosen = getattr(module, selector, None) if isinstance(selector, str) else selector
-        if not _is_user_strategy(chosen):
+        if not _is_strategy(chosen):
             raise StrategyLoadError(
-                f"{path} sets STRATEGY = {selector!r}, which is not a backtesting.py Strategy "
-                "subclass in the file. Set it to the name of your strategy class."
+                f"{path} sets STRATEGY = {selector!r}, which is not a concrete backtesting.py "
+                "Strategy subclass. Set it to your strategy class (or its name in the file)."
             )
         return chosen  # type: ignore[return-value]
     found = {id(v): v for v in vars(module).values() if _is_user_strategy(v)}
@@ -139,6 +163,30 @@ def _fractional_unit(module: ModuleType, path: Path) -> float | None:
         raise StrategyLoadError(str(exc)) from None
 
 
+def _timezone(module: ModuleType, path: Path) -> str | None:
+    from ..errors import UsageError
+    from .times import zone_view
+
+    value = getattr(module, "TIMEZONE", None)
+    if value is None:
+        return None
+    try:
+        zone_view(value, f"{path} TIMEZONE")
+    except UsageError as exc:
+        raise StrategyLoadError(str(exc)) from None
+    return str(value)
+
+
+def _prepare_data(module: ModuleType, path: Path) -> Callable[[Any], Any] | None:
+    hook = getattr(module, "prepare_data", None)
+    if hook is not None and not callable(hook):
+        raise StrategyLoadError(
+            f"{path} sets prepare_data = {hook!r}; it must be a function taking the history "
+            "DataFrame and returning it with the columns the strategy reads."
+        )
+    return hook
+
+
 def load_strategy(path: str | Path) -> LoadedStrategy:
     """Import ``path`` under a unique module name and return its Strategy class."""
     file = Path(path).expanduser()
@@ -155,4 +203,6 @@ def load_strategy(path: str | Path) -> LoadedStrategy:
         lookback=_lookback(module, file),
         name=cls.__name__,
         fractional_unit=_fractional_unit(module, file),
+        timezone=_timezone(module, file),
+        prepare_data=_prepare_data(module, file),
     )

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,13 +38,23 @@ from backtesting.backtesting import Order, Trade, _OutOfMoneyError
 from ..errors import UsageError
 from ..models import Bar, OrderIntent, utc
 from .adopt import run_history
+from .blame import strategy_code
 from .book import FillEvent, LiveBroker, ref_of, set_ref
-from .data import COLUMNS, BarBuffer, LiveData
+from .data import COLUMNS, BarBuffer, LiveData, utc_nanos
 from .events import executions, fill_bar
 from .frames import trades_frame
 from .intents import OrderTracker
 from .lookback import default_lookback
-from .shadow import LookaheadCheck, _data_arrays, build_shadow, transfer, warmup_start
+from .shadow import (
+    InitState,
+    LookaheadCheck,
+    _data_arrays,
+    build_shadow,
+    probe_lookahead,
+    transfer,
+    warmup_start,
+)
+from .times import UTC_VIEW, TimeView
 from .types import BacktestOptions, BarStep, Execution, FillResult
 from .units import Units, check_unit
 
@@ -74,6 +84,9 @@ class StrategyRunner:
         options: BacktestOptions = BacktestOptions(),  # noqa: B008 - frozen
         params: dict[str, Any] | None = None,
         fills: str = "book",
+        times: TimeView | None = None,
+        prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+        settle_after: int | None = None,
     ) -> None:
         if fills not in FILL_MODES:
             raise UsageError(f"Unknown fill mode '{fills}'. Use one of: {', '.join(FILL_MODES)}.")
@@ -90,6 +103,13 @@ class StrategyRunner:
         self.units = Units(check_unit(options.fractional_unit, f"Strategy {strategy_id}"))
         self.params = dict(params or {})
         self.fills = fills
+        #: how the strategy sees bar times (None: as the history's index; aware UTC without one)
+        self.times = times
+        #: the strategy file's ``prepare_data``: columns computed from the history every bar
+        self.prepare = prepare
+        #: bars after which an indicator still NaN everywhere counts as needing no warm-up
+        #: (Backtest.run's rule for an all-NaN indicator); None: wait while one is all-NaN
+        self.settle_after = settle_after
         self.inherited_trades: tuple[Trade, ...] = ()
         self._margin_warned = False
         self.warm_start_intents: list[OrderIntent] = []
@@ -101,6 +121,7 @@ class StrategyRunner:
         self._stopped = False
         self._tracker = OrderTracker(strategy_id, symbol)
         self._lookahead = LookaheadCheck(strategy_cls.__name__)
+        self._init_state = InitState(strategy_cls.__name__)
         self._stamp_time: datetime | None = None
         self._stamp = ""
         self._seq = 0
@@ -123,15 +144,28 @@ class StrategyRunner:
         broker.setup_live(self._new_ref, external=self.fills == "external")
         self._broker = broker
 
-    def _schema_from(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _schema_from(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """History as the strategy sees it (OHLCV first, then every other column; the index
+        in the runner's time view), and each row's UTC time in nanoseconds."""
         if len(frame) and frame[list(COLUMNS[:4])].isna().to_numpy().any():
             raise UsageError("History has missing (NaN) prices; drop or fill those rows first.")
-        if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            raise UsageError(
+                f"History must have a DatetimeIndex (got {type(frame.index).__name__}); "
+                "set the bar times as the index."
+            )
+        utc_ns = utc_nanos(frame.index)
+        if len(utc_ns) and not (np.diff(utc_ns) > 0).all():
             raise UsageError("History index must be strictly increasing bar times.")
-        out = frame[[c for c in COLUMNS if c in frame.columns]].copy()
+        columns = [c for c in COLUMNS if c in frame.columns]
+        out = frame[columns + [c for c in frame.columns if c not in COLUMNS]].copy()
         if "Volume" not in out:
-            out["Volume"] = np.nan
-        return out
+            out.insert(4, "Volume", np.nan)
+        if self.times is None:
+            self.times = TimeView.of(frame.index)
+        else:
+            out.index = self.times.present(frame.index).rename(frame.index.name)
+        return out, utc_ns
 
     def warm_start(self, history: pd.DataFrame, *, replay: bool = False) -> None:
         """Reach the state Backtest.run has after the last history bar, emitting no intents.
@@ -142,29 +176,100 @@ class StrategyRunner:
         """
         if self._buffer is not None:
             raise UsageError("warm_start() must come before the first on_bar() and only once.")
-        frame = self.units.frame(self._schema_from(history))
-        full = BarBuffer.from_frame(frame)
+        schema, utc_ns = self._schema_from(history)
+        if len(schema):
+            self.probe_lookahead(schema)
+        frame = self.units.frame(schema)
+        full = BarBuffer.from_frame(frame, utc_ns, self.times)
         n = full.n
         if replay:
             self._setup(full.empty_like())
-            times = cast(pd.DatetimeIndex, frame.index).asi8
+            buffer = self._buffer
+            assert buffer is not None
             rows = frame[list(COLUMNS)].to_numpy(dtype=object)
+            extra = list(full.columns[5:])
+            extras = frame[extra].to_numpy(dtype=object) if extra else None
             for i in range(n):
-                self._buffer.append_raw(int(times[i]), tuple(rows[i]))  # type: ignore[union-attr,attr-defined]
-                self._step(utc(frame.index[i].to_pydatetime()), emit=False)
+                pairs = tuple(zip(extra, extras[i], strict=True)) if extras is not None else ()
+                buffer.append_raw(int(full._times[i]), tuple(rows[i]), int(full._utc[i]), pairs)
+                self._step(full.utc_time(i), emit=False)
         else:
             self._setup(full)
             if n:
-                self._begin_bar(utc(frame.index[-1].to_pydatetime()))
-                live = build_shadow(self.strategy_cls, self._broker, self._data, self.params)
-                start = warmup_start(live)
+                last = full.utc_time(n - 1)
+                self._begin_bar(last)
+                name = self.strategy_cls.__name__
+                prepared = self._prepared(last)
+                with strategy_code(name, "init()", last):
+                    live = build_shadow(self.strategy_cls, self._broker, self._data, self.params)
+                self._init_state.keep(live)
+                start = warmup_start(live, self._settled(n))
                 if start is not None and start < n:
-                    self._adopt(frame, start)
+                    with strategy_code(name, "Backtest.run over the history", last):
+                        self._adopt(self._data.df if prepared else frame, start)  # type: ignore[union-attr]
                 else:
                     self._live, self._start = live, start
-                self._lookahead.observe(_data_arrays(self._live, n))  # type: ignore[arg-type]
+                # the fresh instance's arrays: the adopted one's next() may have written into its
+                self._lookahead.observe(prepared + _data_arrays(live, n))
         if n:
-            self._finish_warm_start(utc(frame.index[-1].to_pydatetime()))
+            self._finish_warm_start(full.utc_time(n - 1))
+
+    def probe_lookahead(self, history: pd.DataFrame) -> None:
+        """Warn, before any decision, of arrays set in ``init()`` (indicators, the
+        ``prepare_data`` columns) that look ahead: computed on the first bars of ``history``
+        they differ from the same bars computed on all of it (``warm_start`` does this on its
+        history; a run from the first bar passes a sample)."""
+        frame = self.units.frame(self._schema_from_sample(history))
+        name = self.strategy_cls.__name__
+
+        def build(part: pd.DataFrame) -> tuple[Strategy, int]:
+            data = LiveData(BarBuffer.from_frame(part))
+            broker = LiveBroker(data=data, index=pd.Index([]), **self.options.kwargs())
+            broker.setup_live(lambda: "probe")
+            data._set_length(len(part))
+            extra: list[tuple[str, Any]] = []
+            if self.prepare is not None:
+                with strategy_code(name, "prepare_data()"):
+                    extra = [
+                        (f"prepare_data()['{c}']", v)
+                        for c, v in data.install(self.prepare(data.df.copy()))
+                    ]
+            with strategy_code(name, "init()"):
+                shadow = build_shadow(self.strategy_cls, broker, data, self.params)
+            for key, value in extra:
+                shadow.__dict__[key] = value  # checked with the indicators
+            return shadow, len(part)
+
+        probe_lookahead(self._lookahead, build, frame)
+
+    def _schema_from_sample(self, frame: pd.DataFrame) -> pd.DataFrame:
+        times = self.times
+        try:
+            return self._schema_from(frame)[0]
+        finally:
+            self.times = times
+
+    def _settled(self, n: int) -> bool:
+        return self.settle_after is not None and n >= self.settle_after
+
+    def _prepared(self, time: datetime) -> list[tuple[str, Any]]:
+        """The strategy file's ``prepare_data`` applied to the bars so far, as this bar's
+        ``self.data.df``; the columns it added, named for the look-ahead check."""
+        if self.prepare is None:
+            return []
+        data = self._data
+        assert data is not None
+        frame = data._buffer.frame(len(data))
+        with strategy_code(self.strategy_cls.__name__, "prepare_data()", time):
+            out = self.prepare(frame.copy())
+        if not isinstance(out, pd.DataFrame) or not out.index.equals(frame.index):
+            raise UsageError(
+                f"prepare_data() of strategy {self.strategy_id} must return the DataFrame it "
+                f"was given with columns added, one row per bar ({len(frame)} rows given, "
+                f"{len(out) if isinstance(out, pd.DataFrame) else type(out).__name__} returned)."
+                " Drop no rows: leave NaN where a value is not known yet."
+            )
+        return [(f"prepare_data()['{c}']", v) for c, v in data.install(out)]
 
     def _adopt(self, frame: pd.DataFrame, start: int) -> None:
         strategy, ruined = run_history(frame, self.strategy_cls, self.options, self.params)
@@ -180,9 +285,9 @@ class StrategyRunner:
         broker = self._broker
         assert broker is not None and self._buffer is not None
         self._begin_bar(last_time)
-        index = self._buffer.index()
+        buffer = self._buffer
         for k, trade in enumerate(broker.trades):
-            set_ref(trade, f"{index[trade.entry_bar]:%Y%m%dT%H%M%S}-t{k + 1}")
+            set_ref(trade, f"{buffer.utc_time(trade.entry_bar):%Y%m%dT%H%M%S}-t{k + 1}")
         self._tracker.adopt(list(broker.orders), self._new_ref)
         self.inherited_trades = tuple(broker.trades)
         self.warm_start_intents = self._real(self._tracker.pending(last_time, self._last_close()))
@@ -191,10 +296,10 @@ class StrategyRunner:
     def on_bar(self, bar: Bar) -> BarStep:
         """Process one closed bar: the book fills, then ``strategy.next()`` decides."""
         if self._buffer is None:
+            view = self.times = self.times or UTC_VIEW
+            columns = (*COLUMNS, *(name for name, _ in bar.extra))
             self._setup(
-                BarBuffer(
-                    {c: np.dtype("float64") for c in COLUMNS}, pd.DatetimeTZDtype("ns", "UTC")
-                )
+                BarBuffer({c: np.dtype("float64") for c in columns}, view.dtype(), view=view)
             )
         assert self._buffer is not None
         self._buffer.append(self.units.bar(bar))
@@ -209,32 +314,39 @@ class StrategyRunner:
         self._begin_bar(time)
         if self._stopped:
             return BarStep(i, time, [], [], False)
-        if self._live is None:
-            live = self._live = build_shadow(self.strategy_cls, broker, data, self.params)
-            moved = _data_arrays(live, n)
-        else:
-            live = self._live
-            shadow = build_shadow(self.strategy_cls, broker, data, self.params)
-            moved = transfer(shadow, live, n)
-        self._lookahead.observe(moved)
+        name = self.strategy_cls.__name__
+        prepared = self._prepared(time)
+        with strategy_code(name, "init()", time):
+            if self._live is None:
+                live = self._live = build_shadow(self.strategy_cls, broker, data, self.params)
+                self._init_state.keep(live)
+                moved = _data_arrays(live, n)
+            else:
+                live = self._live
+                shadow = build_shadow(self.strategy_cls, broker, data, self.params)
+                self._init_state.observe(shadow, n)
+                moved = transfer(shadow, live, n)
+        self._lookahead.observe(prepared + moved if prepared else moved)
         if self._start is None:
-            self._start = warmup_start(live)
+            self._start = warmup_start(live, self._settled(n))
         if self._start is None or i < self._start:
             return BarStep(i, time, [], [], False)
 
         before = list(broker.orders)
         caught: list[warnings.WarningMessage] = []
         with np.errstate(invalid="ignore"):
-            if before:  # only pending orders make the broker warn (margin cancels, SL/TP)
-                with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
-                    warnings.simplefilter("always")
+            with strategy_code(name, "backtesting.py's broker, filling its orders", time):
+                if before:  # only pending orders make the broker warn (margin cancels, SL/TP)
+                    with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
+                        warnings.simplefilter("always")
+                        self._broker_next()
+                else:
                     self._broker_next()
-            else:
-                self._broker_next()
             events = broker.take_events()
             reasons = self._cancel_reasons(before, events, caught) if caught else {}
             if not self._stopped:
-                live.next()
+                with strategy_code(name, "next()", time):
+                    live.next()
         if not emit:
             return BarStep(i, time, [], [], True)
         executions = self._executions(events)
@@ -336,7 +448,7 @@ class StrategyRunner:
         intents, _ = self._tracker.diff(
             broker.orders,
             {order_ref},
-            self._stamp_time or utc(buffer.time(buffer.n - 1)),
+            self._stamp_time or buffer.utc_time(buffer.n - 1),
             self._last_close(),
             self._new_ref,
         )
@@ -392,6 +504,11 @@ class StrategyRunner:
     @property
     def orders(self) -> tuple[Order, ...]:
         return tuple(self._broker.orders) if self._broker else ()
+
+    def bar_time_utc(self, i: int) -> datetime:
+        """Bar ``i``'s time, aware UTC (the strategy may see it in another zone)."""
+        assert self._buffer is not None
+        return self._buffer.utc_time(i)
 
     @property
     def bar_count(self) -> int:

@@ -20,7 +20,16 @@ import pandas as pd
 from backtesting import Strategy
 from backtesting._util import _Array, _as_str, _Indicator, _strategy_indicators
 
-__all__ = ["LookaheadCheck", "build_shadow", "transfer", "warmup_start"]
+from ..errors import StrategyError
+
+__all__ = [
+    "InitState",
+    "LookaheadCheck",
+    "build_shadow",
+    "probe_lookahead",
+    "transfer",
+    "warmup_start",
+]
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +156,7 @@ def build_shadow(cls: type[Strategy], broker: Any, data: Any, params: dict[str, 
         del shadow.I
     else:
         shadow.init()
+    data._update()  # init() may have added columns to data.df (Backtest.run does the same)
     return shadow
 
 
@@ -180,20 +190,25 @@ def transfer(shadow: Strategy, live: Strategy, n: int) -> list[tuple[str, Any]]:
     return moved
 
 
-def warmup_start(strategy: Strategy) -> int | None:
-    """First bar Backtest.run would call ``next()`` on, or None while an indicator is all-NaN.
+def warmup_start(strategy: Strategy, settled: bool = True) -> int | None:
+    """First bar Backtest.run calls ``next()`` on: ``1 + _indicator_warmup_nbars``, the
+    longest run of leading NaN among the non-scatter indicator attributes, where an indicator
+    NaN everywhere counts as needing none.
 
-    Matches ``1 + _indicator_warmup_nbars`` once every non-scatter indicator has a value.
+    Live, an indicator NaN on every bar so far may still be warming up: unless ``settled``
+    (enough bars seen to call it NaN for good), the answer is None while one is.
     """
     nbars = 0
     for _, indicator in _strategy_indicators(strategy):
         if indicator._opts["scatter"]:
             continue
         isnan = np.isnan(indicator.astype(float))
-        if isnan.size and isnan.all(axis=-1).any():
+        if not isnan.size:
+            continue
+        if not settled and isnan.all(axis=-1).any():
             return None
-        if isnan.size:
-            nbars = max(nbars, int(isnan.argmin(axis=-1).max()))
+        # argmin of an all-True row is 0: Backtest.run's "needs none"
+        nbars = max(nbars, int(isnan.argmin(axis=-1).max()))
     return 1 + nbars
 
 
@@ -213,7 +228,7 @@ class LookaheadCheck:
         self.dense = dense
         self.every = every
         self._count = 0
-        self._previous: dict[str, np.ndarray] = {}
+        self._previous: dict[str, tuple[int, np.ndarray]] = {}
         self.flagged: set[str] = set()
 
     def reset(self) -> None:
@@ -230,22 +245,122 @@ class LookaheadCheck:
             arr = value if isinstance(value, np.ndarray) else np.asarray(value)
             if arr.dtype.kind not in "fiub":
                 continue
-            current[name] = arr
-            old = previous.get(name)
-            if old is None or old.shape[:-1] != arr.shape[:-1]:
+            # a copy of the tail: next() may write into an indicator (a plotted forecast)
+            current[name] = (arr.shape[-1], arr[..., -self.window :].copy())
+            old_entry = previous.get(name)
+            if old_entry is None:
                 continue
-            m = old.shape[-1]
-            lo = max(0, m - self.window)
-            if m > arr.shape[-1] or not _same(old[..., lo:m], arr[..., lo:m]):
-                self.flagged.add(name)
-                log.warning(
-                    "Strategy %s: indicator '%s' changed values of bars already seen when a "
-                    "new bar arrived: it looks ahead (centred window, bfill, whole-series "
-                    "statistic), so live decisions can differ from the backtest's.",
-                    self.strategy_name,
-                    _display(name),
-                )
+            m, old = old_entry
+            if old.shape[:-1] != arr.shape[:-1]:
+                continue
+            lo = m - old.shape[-1]
+            if m > arr.shape[-1] or not _same(old, arr[..., lo:m]):
+                self.flag(name)
         self._previous = current
+
+    def flag(self, name: str, first: int | None = None) -> None:
+        """Warn once that ``name`` looks ahead (``first``: found by :func:`probe_lookahead`
+        on the first bars)."""
+        if name in self.flagged:
+            return
+        self.flagged.add(name)
+        how = (
+            f"its values on the first {first} bars change once later bars exist"
+            if first is not None
+            else "it changed values of bars already seen when a new bar arrived"
+        )
+        log.warning(
+            "Strategy %s: '%s' looks ahead (%s: bfill, a centred window, a whole-series "
+            "statistic), so live decisions can differ from the backtest's.",
+            self.strategy_name,
+            _display(name),
+            how,
+        )
+
+
+def probe_lookahead(
+    check: LookaheadCheck, build: Any, frame: pd.DataFrame, prefixes: int = 10
+) -> None:
+    """Look-ahead from the first bar: ``init()`` on short prefixes of ``frame`` (2, 4, 8, ...
+    bars) against ``init()`` on all of it. An array whose values on a prefix differ from the
+    whole's first values used later bars (``bfill``, a centred window, a whole-series
+    statistic): warned once by name, before any decision. ``build(frame)`` returns
+    ``(strategy, n)``: a shadow instance with ``init()`` run on ``frame``."""
+    n = len(frame)
+    if n < 4:
+        return
+    whole = dict(_data_arrays(*build(frame)))
+    k = 2
+    while k < n and prefixes:
+        prefixes -= 1
+        try:
+            part, m = build(frame.iloc[:k])
+        except StrategyError:  # init() needs more bars than k (a model trained on N rows)
+            k *= 2
+            continue
+        for name, value in _data_arrays(part, m):
+            full = whole.get(name)
+            if full is None or name in check.flagged:
+                continue
+            a = np.asarray(value)
+            b = np.asarray(full)
+            if (
+                a.dtype.kind not in "fiub"
+                or b.dtype.kind not in "fiub"
+                or a.shape[:-1] != b.shape[:-1]
+            ):
+                continue
+            if not _same(a, b[..., :m]):
+                check.flag(name, first=k)
+        k *= 2
+
+
+_PLAIN = (bool, int, float, str, type(None), np.bool_, np.integer, np.floating)
+
+
+def _plain_state(strategy: Strategy) -> dict[str, Any]:
+    """Attributes ``init()`` set to plain values (flags, counts, thresholds, names)."""
+    return {
+        name: value
+        for name, value in strategy.__dict__.items()
+        if name not in _BASE_ATTRS and isinstance(value, _PLAIN)
+    }
+
+
+class InitState:
+    """Warn once per attribute when ``init()`` computes a plain value from the data that
+    differs from the live instance's: live, an attribute set in ``init()`` keeps the value of
+    the instance's own first ``init()`` (on the bars of that moment), while the backtest's was
+    computed over all its data (``self.flag = len(self.data) > 20``)."""
+
+    def __init__(self, strategy_name: str) -> None:
+        self.strategy_name = strategy_name
+        self._live: dict[str, Any] = {}
+        self.flagged: set[str] = set()
+
+    def keep(self, live: Strategy) -> None:
+        """The live instance's values right after its ``init()``."""
+        self._live = _plain_state(live)
+
+    def observe(self, shadow: Strategy, n: int) -> None:
+        for name, value in _plain_state(shadow).items():
+            if name in self.flagged or name not in self._live:
+                continue
+            kept = self._live[name]
+            if kept == value or (kept != kept and value != value):  # NaN is NaN
+                continue
+            self.flagged.add(name)
+            log.warning(
+                "Strategy %s: init() sets '%s' from the data: %r on the bars of the live "
+                "instance's init(), %r on the %d bars now. Live it keeps the first value; a "
+                "backtest computes it over all its data, so decisions can differ. Compute it "
+                "in next(), or as an indicator.",
+                self.strategy_name,
+                _display(name),
+                kept,
+                value,
+                n,
+            )
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

@@ -34,7 +34,7 @@ from ..errors import StrateQueueError
 from ..ledger import Allocation
 from ..models import BrokerOrder, Fill, OrderStatus, Side
 from .ids import client_order_id
-from .state import ADOPTED, OpenOrder, Sleeve, oco_leg, order_from_row, to_utc
+from .state import ADOPTED, OpenOrder, Sleeve, oco_leg, order_from_row
 
 if TYPE_CHECKING:
     from .pipeline import Portfolio
@@ -315,7 +315,7 @@ def adopt(p: Portfolio, sleeve: Sleeve, trades: Sequence[Any]) -> None:
             side = Side.BUY if trade.size > 0 else Side.SELL
             order = BrokerOrder(cid, sleeve.symbol, side, None)
             p.ledger.record_order(p.run_id, order, [(sleeve.strategy_id, ref, trade.size)])
-            entry_time = to_utc(trade.entry_time)
+            entry_time = sleeve.runner.bar_time_utc(trade.entry_bar)
             fill = Fill(
                 cid,
                 sleeve.symbol,

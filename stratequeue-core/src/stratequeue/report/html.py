@@ -4,6 +4,7 @@ Each curve (the account first, then each strategy) gets an equity figure named
 ``equity:<name>`` with a drawdown figure ``drawdown:<name>`` under it, sharing its time axis.
 Operator controls applied (``stratequeue pause`` ...) are marked on the curves they concern
 (the account's shows all), as a glyph named ``controls:<name>``, and listed in a table.
+With scipy installed, a returns-distribution section follows (:mod:`.distribution`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from .analytics import ReturnsStats
+from .distribution import distribution_figures, distribution_section
 from .stats import ACCOUNT, CurveStats, drawdown
 
 __all__ = ["render_report"]
@@ -215,20 +218,29 @@ def render_report(
     trades: pd.DataFrame,
     subtitle: str = "",
     controls: Sequence[dict[str, Any]] = (),
+    returns: Sequence[ReturnsStats] | None = None,
     verification: tuple[Any, str] | None = None,
 ) -> str:
-    """The whole report as one HTML string; ``curves`` maps a name to its equity over time;
-    ``verification``: the figure and the HTML of ``stratequeue verify``'s section."""
+    """The whole report as one HTML string; ``curves`` maps a name to its equity over time.
+
+    ``returns`` holds each curve's returns statistics (needs scipy); None prints the line
+    naming the ``analytics`` extra in that section instead. ``verification``: the figure and
+    the HTML of ``stratequeue verify``'s section.
+    """
     from bokeh.embed import components
     from bokeh.resources import Resources
 
-    layout = _figures(curves, controls)
+    layouts = [_figures(curves, controls)]
+    spread = distribution_figures(returns) if returns is not None else None
+    if spread is not None:
+        layouts.append(spread)
+    if verification is not None:
+        layouts.append(verification[0])
+    script, divs = components(tuple(layouts))
+    div, spread_div = divs[0], (divs[1] if spread is not None else "")
     section = ""
-    if verification is None:
-        script, div = components(layout)
-    else:
-        script, (div, checked) = components((layout, verification[0]))
-        section = f"<h2>Verification</h2>\n{verification[1]}\n{checked}"
+    if verification is not None:
+        section = f"<h2>Verification</h2>\n{verification[1]}\n{divs[-1]}"
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -245,6 +257,8 @@ def render_report(
 {_stats_table(stats)}
 <h2>Equity and drawdown</h2>
 {div}
+<h2>Returns distribution</h2>
+{distribution_section(returns, _table, spread_div)}
 <h2>Operator controls</h2>
 {_controls_table(controls) if controls else "<p>None.</p>"}
 <h2>Trades</h2>

@@ -84,6 +84,7 @@ def max_drawdown(curve: pd.Series) -> float:
 
 
 def total_return(curve: pd.Series) -> float:
+    """Last value over first, minus one; 0 for an empty curve or one starting at 0."""
     if len(curve) < 1 or curve.iloc[0] == 0:
         return 0.0
     return float(curve.iloc[-1] / curve.iloc[0] - 1.0)

@@ -49,6 +49,11 @@ class ServerThread:
         self._thread = threading.Thread(target=self._run, name="fake-vendor", daemon=True)
 
     def start(self) -> None:
+        """Serve on a thread; returns once listening (``port`` then holds the real one).
+
+        Raises:
+            RuntimeError: the server did not start within 10 s, or failed to bind.
+        """
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("the fake server did not start within 10 s")
@@ -86,6 +91,7 @@ class ServerThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
+        """Stop serving and join the thread."""
         if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(5)
@@ -95,6 +101,8 @@ _DONE = object()
 
 
 class StreamRunner:
+    """Drain ``source.stream(symbols)`` on a thread, so a test can take bars with a timeout."""
+
     def __init__(self, source, symbols: list[str]) -> None:
         self.source = source
         self.bars: queue.Queue = queue.Queue()
@@ -112,6 +120,11 @@ class StreamRunner:
             self.bars.put(_DONE)
 
     def take(self, n: int, timeout: float = 5.0) -> list[Bar]:
+        """The next ``n`` bars, waiting up to ``timeout`` seconds in all.
+
+        Raises:
+            AssertionError: fewer arrived, or the stream ended (with its error).
+        """
         out: list[Bar] = []
         deadline = time.monotonic() + timeout
         while len(out) < n:
@@ -136,6 +149,11 @@ class StreamRunner:
         return out
 
     def stop(self) -> float:
+        """Stop the source and wait for ``stream()`` to return; returns the seconds it took.
+
+        Raises:
+            AssertionError: ``stream()`` did not return within 5 s of ``stop()``.
+        """
         started = time.monotonic()
         self.source.stop()
         self.thread.join(5)
@@ -177,12 +195,14 @@ class LoopbackFake:
         """Close connections before the server stops."""
 
     def start(self) -> Self:
+        """Start serving (and the live loop when ``live``); returns the fake."""
         self.server.start()
         if self.live:
             self._live_task = asyncio.run_coroutine_threadsafe(self._live_loop(), self.server.loop)
         return self
 
     def stop(self) -> None:
+        """Stop the live loop, close connections, stop serving."""
         if self._live_task is not None:
             self._live_task.cancel()
         self._before_stop()
@@ -227,6 +247,7 @@ class ManualClock:
             return self.now
 
     def set(self, now: datetime) -> None:
+        """Move the clock to ``now`` (aware UTC)."""
         with self._lock:
             self.now = now
 
@@ -280,5 +301,6 @@ class SourceFactory:
         return source
 
     def close_all(self) -> None:
+        """Close every source this factory built."""
         for source in self.made:
             source.close()

@@ -85,9 +85,11 @@ class Reconnecting(Generic[B]):
         raise NotImplementedError
 
     def connect_new(self) -> B:
+        """Disconnect ``broker``, connect a new one with ``_connect`` and return it."""
         self.broker.disconnect()
         self.broker = self._connect()
         return self.broker
 
     def close(self) -> None:
+        """Disconnect ``broker``."""
         self.broker.disconnect()

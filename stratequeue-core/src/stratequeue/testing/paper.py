@@ -28,6 +28,13 @@ __all__ = ["PaperHarness"]
 
 
 class PaperHarness(Reconnecting[PaperBroker]):
+    """The paper broker with its account in the file ``path``; ``symbol`` at ``price``.
+
+    The venue actions are mapped as the module's description says; ``fail_next`` and
+    ``drop_connection`` raise NotImplementedError (no network: the broker does not declare
+    ``Capability.NETWORK``, so the kit never calls them).
+    """
+
     def __init__(self, path: str | Path, symbol: str = "SPY", price: float = 100.0) -> None:
         self.path = str(path)
         self.symbol = symbol

@@ -38,6 +38,9 @@ class BarFilter:
             self.last[symbol] = start
 
     def accept(self, bar: Bar, *, check_future: bool = True) -> bool:
+        """True, and ``bar`` is recorded as delivered, when a strategy may see it; False (the
+        reason logged, ``dropped`` counted) for a repeated, older, future (``check_future``)
+        or unsound (:meth:`Bar.problem`) bar."""
         reason = bar.problem()
         if reason is None and check_future and bar.timestamp > self.clock():
             reason = f"its time {bar.timestamp.isoformat()} is in the future"
@@ -56,6 +59,7 @@ class BarFilter:
         return True
 
     def filter(self, bars: Iterable[Bar], *, check_future: bool = True) -> Iterator[Bar]:
+        """The bars of ``bars`` that :meth:`accept` lets through, in their order."""
         for bar in bars:
             if self.accept(bar, check_future=check_future):
                 yield bar

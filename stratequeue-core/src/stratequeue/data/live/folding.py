@@ -30,6 +30,7 @@ VolumeRule = Callable[[Sequence[Bar], timedelta], float]
 
 
 def summed_volume(subs: Sequence[Bar], length: timedelta) -> float:
+    """The default :data:`VolumeRule`: the sub-bars' volumes added up."""
     return sum(b.volume for b in subs)
 
 
@@ -45,6 +46,20 @@ def quote_bar(symbol: str, at: datetime, bid: float, ask: float) -> Bar:
 
 
 class BarFolder:
+    """Folds sub-bars of several symbols into closed bars (see the module's description).
+
+    Args:
+        grids: each symbol's :class:`BarGrid` (where its periods start and end).
+        sub_length: how long one sub-bar lasts (``timedelta(minutes=1)`` for minute bars,
+            ``timedelta(0)`` for trades and quotes).
+        bar_filter: the source's filter: closed bars pass through it, and it says which
+            periods were already delivered.
+        sparse: the feed sends nothing for a quiet period: a sub-bar of a later period closes
+            the open one.
+        volume: how a period's volume comes from its sub-bars (:data:`VolumeRule`).
+        logger: where late and refused sub-bars are logged (default ``stratequeue.data``).
+    """
+
     def __init__(
         self,
         grids: Mapping[str, BarGrid],
