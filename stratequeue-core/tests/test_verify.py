@@ -269,3 +269,18 @@ def test_a_stale_feed_pause_and_its_resumption_are_kept_for_verify(tmp_path, cap
     capsys.readouterr()
     code, out, err = verify(capsys, "--db", str(db))
     assert code == 0, out + err
+
+
+def _flat_fee(size: float, price: float) -> float:
+    return 1.0
+
+
+def test_a_commission_function_is_kept_as_what_it_was_and_refused(tmp_path, capsys):
+    frame, _ = DATA["SYNTH"]
+    db = live_run(
+        tmp_path, frame.iloc[:300], cuts=[], data_source="csv", replay=True,
+        backtest_options={"commission": _flat_fee},
+    )  # fmt: skip
+    code, _, err = verify(capsys, "--db", str(db))
+    assert code == 2 and err.count("\n") == 1, err
+    assert "Backtest option commission=<function _flat_fee" in err and "cannot keep" in err

@@ -20,7 +20,7 @@ from typing import Any
 from ..models import Bar
 from .connection import LedgerConnection, _now, _ts
 
-__all__ = ["VerificationRecords", "bars_sha256", "file_sha256"]
+__all__ = ["OPAQUE", "VerificationRecords", "bars_sha256", "file_sha256"]
 
 
 def file_sha256(content: bytes) -> str:
@@ -34,6 +34,16 @@ def bars_sha256(bars: Iterable[Bar]) -> str:
         row = (_ts(bar.timestamp), bar.open, bar.high, bar.low, bar.close, bar.volume)
         digest.update(repr(row).encode())
     return digest.hexdigest()
+
+
+def _opaque(value: object) -> dict[str, str]:
+    """An option JSON cannot keep (a commission function): kept as what it was, which a
+    verification refuses to guess (:func:`opaque_option`)."""
+    return {OPAQUE: repr(value)}
+
+
+#: the key marking an option that could not be kept
+OPAQUE = "not-kept"
 
 
 class VerificationRecords(LedgerConnection):
@@ -55,7 +65,7 @@ class VerificationRecords(LedgerConnection):
                 int(replay),
                 cash,
                 lookback,
-                json.dumps(dict(backtest_options), sort_keys=True),
+                json.dumps(dict(backtest_options), sort_keys=True, default=_opaque),
             ),
         )
 

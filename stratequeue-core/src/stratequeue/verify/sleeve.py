@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..ledger import Ledger
-from ..ledger.verification import bars_sha256, file_sha256
+from ..ledger.verification import OPAQUE, bars_sha256, file_sha256
 from ..models import Bar
 
 __all__ = ["SleeveRecord", "load_sleeves"]
@@ -42,6 +42,12 @@ def _unit(ledger: Ledger, strategy_id: str) -> float | None:
 
 def _options(raw: dict[str, Any]) -> dict[str, Any]:
     options = dict(raw)
+    for name, value in options.items():
+        if isinstance(value, dict) and OPAQUE in value:
+            raise UsageError(
+                f"The run's Backtest option {name}={value[OPAQUE]} is Python code the ledger "
+                "cannot keep; verify cannot re-create it. Verify runs with plain-number options."
+            )
     if isinstance(options.get("commission"), list):  # a (fixed, relative) pair, JSON-kept
         options["commission"] = tuple(options["commission"])
     return options
