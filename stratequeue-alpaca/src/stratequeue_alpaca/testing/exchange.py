@@ -100,6 +100,14 @@ class Exchange:
         #: Alpaca's rule: shares that working sell orders hold cannot be sold again
         #: ("insufficient qty available"); off only to isolate StrateQueue's own translation
         self.hold_shares = True
+        #: market orders filled by a bar (:meth:`on_bar`) pay this many basis points over the
+        #: bar's open (buys) or get as much under it (sells): a real market's slippage
+        self.slippage_bps = 0.0
+        #: scripted faults by the order's number (1: the first order placed): ``("reject",
+        #: message)`` refuses it (HTTP 403, Alpaca's code 40310000); ``("partial", fraction)``
+        #: fills that whole-share part of it where it fills, and cancels the rest
+        self.faults: dict[int, tuple[str, Any]] = {}
+        self._placed = 0
         self.is_open = True
         self.account_id = str(uuid.uuid4())
         self.activities = ActivityLog(self.account_id)
@@ -365,10 +373,16 @@ class Exchange:
         """Place an order (or raise ApiError); the order and its events."""
         with self.lock:
             asset = self._validate(body)
+            self._placed += 1
+            fault = self.faults.get(self._placed)
+            if fault is not None and fault[0] == "reject":
+                raise ApiError(403, 40310000, str(fault[1]))
             over = {}
             if body.get("order_class") == "oco" and body.get("limit_price") is None:
                 over["limit_price"] = str(body["take_profit"]["limit_price"])
             order = self._order_json(body, asset, **over)
+            if fault is not None and fault[0] == "partial":
+                order["_partial"] = float(fault[1])
             self.orders[order["id"]] = order
             if order["order_class"] in ("bracket", "oto"):
                 order["legs"] = self._legs(body, asset, order)
@@ -544,6 +558,14 @@ class Exchange:
         at = _bar_price(order, bar) if bar is not None else self._trigger_price(order, price)
         if at is None:
             return []
+        if bar is not None and order["type"] == "market" and self.slippage_bps:
+            sign = 1.0 if order["side"] == "buy" else -1.0
+            at = at * (1.0 + sign * self.slippage_bps / 1e4)
+        part = order.pop("_partial", None)
+        if part is not None and _num(order["qty"]) is not None:
+            qty = float(int(float(order["qty"]) * part))
+            events = self.fill(order["id"], qty, at) if qty > 0 else []
+            return [*events, self._close(order, "canceled")]
         return self.fill(order["id"], None, at)
 
     def fill(

@@ -13,10 +13,12 @@ from ..data import create_data_source
 from ..data.base import BarFilter, BaseDataSource, bars_to_frame
 from ..errors import UsageError
 from ..ledger import Ledger
+from ..ledger.verification import bars_sha256
 from ..portfolio import Portfolio, Sleeve
 from ..portfolio.config import StrategySpec
 from ..portfolio.rebuild import go_live, rebalance, rebuild_sleeve, uncommitted, went_live
 from ..risk import FeedWatch
+from ..verify.record import record_run
 from .config import RunConfig
 from .extractors import choose_extractor, same_extractor
 
@@ -80,6 +82,7 @@ def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
         account_equity=account_equity,
         extractor=extractor.name,
     )
+    record_run(ledger, run_id, cfg, loaded, fills)
     portfolio = Portfolio(ledger=ledger, broker=broker, run_id=run_id)
     if cfg.risk is not None:
         from ..risk import RiskGuard
@@ -111,6 +114,11 @@ def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
     previous = {row["strategy_id"]: row["allocation"] for row in ledger.strategies()}
     for symbol in cfg.symbols:
         _books(run, cfg, symbol, loaded, extractor, fills, lookback, account_equity, previous, say)
+    ledger.add_run_event(
+        run_id,
+        "warm-start" if run.resumed else "start",
+        {"resumed_books": run.resumed, "went_live_before": run.went_live},
+    )
     if run.resumed:
         portfolio.resume_orders()
         say(f"Resumed {run.resumed} strategy book(s) from the ledger {cfg.db}.")
@@ -227,6 +235,7 @@ def _books(
                 len(history),
                 history[-1].timestamp if history else None,
                 bool(history) and not run.adopt_warmup,
+                bars_sha256(history) if history else None,
             )
         intents = list(runner.warm_start_intents)
         if history:

@@ -202,4 +202,4 @@ def resolve_db(value: object) -> Path:
 from . import commands, control  # noqa: E402,F401  (register subcommands, operator controls)
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-from . import report  # noqa: E402,F401  (registers the report command)
+from . import report, verify  # noqa: E402,F401  (register the report and verify commands)

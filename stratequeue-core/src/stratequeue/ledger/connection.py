@@ -52,6 +52,9 @@ TABLES = (
     "positions",
     "bars",
     "controls",
+    "run_settings",
+    "strategy_files",
+    "run_events",
 )
 
 #: deferred rows are written by the first transaction to end this long after the last commit

@@ -73,9 +73,14 @@ class RunRecords(LedgerConnection):
         history_bars: int,
         first_live: datetime | None,
         flattened: bool,
+        history_sha256: str | None = None,
     ) -> None:
+        """A strategy's book on ``symbol``: its capital and warm-up (``history_bars`` bars up to
+        ``first_live``, kept in the bars table; ``history_sha256`` their hash, see
+        :func:`stratequeue.ledger.verification.bars_sha256`)."""
         self._write(
-            "INSERT OR REPLACE INTO sleeves VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO sleeves (strategy_id, symbol, capital, history_bars, "
+            "first_live, flattened, history_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 strategy_id,
                 symbol,
@@ -83,6 +88,7 @@ class RunRecords(LedgerConnection):
                 history_bars,
                 _ts(first_live) if first_live else None,
                 int(flattened),
+                history_sha256,
             ),
         )
 

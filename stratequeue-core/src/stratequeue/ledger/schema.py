@@ -98,6 +98,21 @@ CREATE TABLE controls (
 );
 CREATE INDEX controls_pending ON controls (status, id);
 ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+""",  # 3: what `stratequeue verify` needs to re-run a sleeve's backtest (ledger/verification.py)
+    3: """
+CREATE TABLE run_settings (
+    run_id INTEGER PRIMARY KEY, fills TEXT NOT NULL, replay INTEGER NOT NULL,
+    cash REAL NOT NULL, lookback INTEGER, backtest_options TEXT NOT NULL
+);
+CREATE TABLE strategy_files (
+    run_id INTEGER NOT NULL, strategy_id TEXT NOT NULL, file TEXT NOT NULL,
+    sha256 TEXT NOT NULL, params TEXT NOT NULL, PRIMARY KEY (run_id, strategy_id)
+);
+CREATE TABLE run_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER, strategy_id TEXT, symbol TEXT,
+    kind TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '{}', ts TEXT NOT NULL
+);
+ALTER TABLE sleeves ADD COLUMN history_sha256 TEXT;
 """,
     # 3: the signal extractor that loaded each run's strategy files (--extractor)
     3: """

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .analytics import ReturnsStats, returns_stats, scipy_available
+from .checked import verification_section
 from .data import load_frames
 from .stats import ACCOUNT, CurveStats, account_curve, curve_stats, strategy_curves
 
@@ -34,8 +36,9 @@ class Report:
     returns: list[ReturnsStats] | None = None
 
 
-def write_report(db: Path, out: Path) -> Report:
-    """Read the ledger ``db`` and write the HTML report to ``out``.
+def write_report(db: Path, out: Path, verification: Any = None) -> Report:
+    """Read the ledger ``db`` and write the HTML report to ``out`` (with ``verification``, a
+    :class:`stratequeue.verify.Verification`: its section, both equity curves on one chart).
 
     Raises:
         UsageError: ``db`` is not a ledger, or holds no equity snapshot yet.
@@ -72,6 +75,7 @@ def write_report(db: Path, out: Path) -> Report:
         subtitle=subtitle,
         controls=frames.controls,
         returns=returns,
+        verification=None if verification is None else verification_section(verification, frames),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

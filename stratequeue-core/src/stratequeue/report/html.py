@@ -219,11 +219,13 @@ def render_report(
     subtitle: str = "",
     controls: Sequence[dict[str, Any]] = (),
     returns: Sequence[ReturnsStats] | None = None,
+    verification: tuple[Any, str] | None = None,
 ) -> str:
     """The whole report as one HTML string; ``curves`` maps a name to its equity over time.
 
     ``returns`` holds each curve's returns statistics (needs scipy); None prints the line
-    naming the ``analytics`` extra in that section instead.
+    naming the ``analytics`` extra in that section instead. ``verification``: the figure and
+    the HTML of ``stratequeue verify``'s section.
     """
     from bokeh.embed import components
     from bokeh.resources import Resources
@@ -232,8 +234,13 @@ def render_report(
     spread = distribution_figures(returns) if returns is not None else None
     if spread is not None:
         layouts.append(spread)
+    if verification is not None:
+        layouts.append(verification[0])
     script, divs = components(tuple(layouts))
-    div, spread_div = divs[0], (divs[1] if len(divs) > 1 else "")
+    div, spread_div = divs[0], (divs[1] if spread is not None else "")
+    section = ""
+    if verification is not None:
+        section = f"<h2>Verification</h2>\n{verification[1]}\n{divs[-1]}"
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -256,6 +263,7 @@ def render_report(
 {_controls_table(controls) if controls else "<p>None.</p>"}
 <h2>Trades</h2>
 {_trades_table(trades)}
+{section}
 {script}
 </body>
 </html>

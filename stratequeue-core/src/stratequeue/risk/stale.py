@@ -83,6 +83,7 @@ class FeedWatch:
             self.target.paused.discard(symbol)
             self.target.alerts.append(f"{symbol}: bars are back; trading resumed.")
             log.warning("%s: bars are back; trading resumed", symbol)
+            self._record("feed-resumed", symbol, own_connection=False)
 
     def start(self, stop: threading.Event) -> threading.Thread:
         """Watch on a daemon thread until ``stop`` is set."""
@@ -101,3 +102,27 @@ class FeedWatch:
                 )
                 log.warning(message)
                 self.notify(f"⏸  {message}")
+                self._record("feed-paused", symbol, own_connection=True)
+
+    def _record(self, kind: str, symbol: str, *, own_connection: bool) -> None:
+        """Keep the pause or resumption in the target's ledger (``run_events``), if it has one:
+        what ``stratequeue verify`` attributes refused orders to. The watcher thread writes on
+        its own connection (a ledger in memory is another database there: not recorded)."""
+        ledger = getattr(self.target, "ledger", None)
+        if ledger is None:
+            return
+        detail = {"periods": self.periods, "granularity": self.label}
+        run_id = int(getattr(self.target, "run_id", 0))
+        try:
+            if not own_connection:
+                ledger.add_run_event(run_id, kind, detail, symbol=symbol)
+            elif str(ledger.path) != ":memory:":
+                from ..ledger import Ledger
+
+                mine = Ledger(ledger.path)
+                try:
+                    mine.add_run_event(run_id, kind, detail, symbol=symbol)
+                finally:
+                    mine.close()
+        except Exception:  # the pause itself must not fail for its record
+            log.warning("could not record %s of %s in the ledger", kind, symbol, exc_info=True)
