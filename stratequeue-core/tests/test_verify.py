@@ -199,7 +199,7 @@ def test_a_ledger_written_before_schema_3_opens_and_verifies_with_defaults(tmp_p
     con = sqlite3.connect(db)  # back to what a StrateQueue of schema 2 wrote
     con.executescript(
         "DROP TABLE run_settings; DROP TABLE strategy_files; DROP TABLE run_events; "
-        "ALTER TABLE sleeves DROP COLUMN history_sha256; "
+        "ALTER TABLE sleeves DROP COLUMN history_sha256; ALTER TABLE runs DROP COLUMN extractor; "
         "UPDATE meta SET value='2' WHERE key='schema_version';"
     )
     con.close()
@@ -211,7 +211,7 @@ def test_a_ledger_written_before_schema_3_opens_and_verifies_with_defaults(tmp_p
     from stratequeue.ledger import SCHEMA_VERSION, Ledger
 
     ledger = Ledger(db)
-    assert ledger.schema_version == SCHEMA_VERSION == 3
+    assert ledger.schema_version == SCHEMA_VERSION == 4
     assert ledger.run_settings() == {}
     ledger.close()
 

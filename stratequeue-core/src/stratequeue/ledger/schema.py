@@ -6,7 +6,7 @@ newer StrateQueue is refused with a clear error (never guessed at).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -114,8 +114,8 @@ CREATE TABLE run_events (
 );
 ALTER TABLE sleeves ADD COLUMN history_sha256 TEXT;
 """,
-    # 3: the signal extractor that loaded each run's strategy files (--extractor)
-    3: """
+    # 4: the signal extractor that loaded each run's strategy files (--extractor)
+    4: """
 ALTER TABLE runs ADD COLUMN extractor TEXT NOT NULL DEFAULT 'backtesting';
 """,
 }
