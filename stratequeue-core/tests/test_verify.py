@@ -43,6 +43,7 @@ CASES = [
     ("random", FILES / "random_orders.py", "SYNTH", ["--warmup", "150", "--hedging"]),
     ("bracket", FILES / "bracket_breakout.py", "GOOG", ["--spread", "0.0008"]),
     ("mean_revert", EXAMPLES / "mean_revert.py", "GOOG", ["--margin", "0.5", "--warmup", "300"]),
+    ("prepare_data", FILES / "prepared_cross.py", "GOOG", ["--commission", "0.001"]),
 ]
 
 

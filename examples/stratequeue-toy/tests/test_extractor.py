@@ -85,6 +85,10 @@ def test_a_run_with_the_toy_extractor_books_exactly_the_orders_the_rule_implies(
     assert booked == [(*fill, "market", "filled") for fill in expected]
     assert orders == len(expected)  # and no other order
     assert runs == [("paper", "toy")]
+    # verify re-reads the rule file through the extractor the run used, not as Python
+    checked = run("verify", "--db", str(db))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "IDENTICAL to its backtest" in checked.stdout
 
 
 def test_an_unknown_extractor_is_one_line_naming_the_installed_ones(tmp_path):

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..app.extractors import choose_extractor
 from ..data.base import bars_to_frame
-from ..engine import load_strategy
 from ..models import utc
 from .sleeve import SleeveRecord
 
@@ -92,7 +92,15 @@ def run_reference(sleeve: SleeveRecord, bars: list[Any] | None = None) -> Refere
     for after, amount in sleeve.capital_events:
         at = len(index) - 1 if after is None else int(index.searchsorted(after, side="right")) - 1
         capital[at] = capital.get(at, 0.0) + amount
-    cls = load_strategy(sleeve.file).cls
+    # the strategy as the run's extractor made it: its class, its parameters (a rule file's
+    # numbers), and the columns its prepare_data adds (the matching backtest is
+    # Backtest(prepare_data(df), S))
+    extractor = choose_extractor(sleeve.extractor)
+    loaded = extractor.load(sleeve.file)
+    made = extractor.runner(loaded, strategy_id=sleeve.strategy_id, symbol=sleeve.symbol)
+    cls, params = made.strategy_cls, made.params
+    if loaded.prepare_data is not None:
+        frame = loaded.prepare_data(frame)
     if sleeve.flattened or capital:
         cls = _flat_start(cls, sleeve.history if sleeve.flattened else 0, sleeve.capital, capital)
     kwargs: dict[str, Any] = {"cash": sleeve.capital, "finalize_trades": False, **sleeve.options}
@@ -104,7 +112,7 @@ def run_reference(sleeve: SleeveRecord, bars: list[Any] | None = None) -> Refere
             )
         else:
             bt = Backtest(frame, cls, **kwargs)
-        stats = bt.run()
+        stats = bt.run(**params)
     trades = []
     closed = stats._trades
     for row in closed.itertuples(index=False):

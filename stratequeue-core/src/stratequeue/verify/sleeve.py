@@ -33,6 +33,7 @@ class SleeveRecord:
     fractional_unit: float | None
     capital_events: list[tuple[datetime | None, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    extractor: str = "backtesting"  # the signal extractor that read the file (--extractor)
 
 
 def _unit(ledger: Ledger, strategy_id: str) -> float | None:
@@ -164,6 +165,7 @@ def load_sleeves(
                 fractional_unit=_unit(ledger, sid),
                 capital_events=events,
                 notes=[*notes, *bar_notes],
+                extractor=str(ledger.get_meta(f"extractor:{sid}") or "backtesting"),
             )
         )
     return out
