@@ -42,6 +42,8 @@ class RunParts:
     #: a replay with a book-priced broker: the account adopts the warm-up's trades
     adopt_warmup: bool = False
     resumed: int = 0
+    #: (strategy id, symbol) -> its runner rebuilt from the ledger (a lost worker's runners)
+    respawn: Callable[[str, str], Any] | None = None
 
 
 def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
@@ -108,6 +110,7 @@ def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
     previous = {row["strategy_id"]: row["allocation"] for row in ledger.strategies()}
     for symbol in cfg.symbols:
         _books(run, cfg, symbol, loaded, extractor, fills, lookback, account_equity, previous, say)
+    run.respawn = _respawner(run, cfg, loaded, extractor, fills)
     if run.resumed:
         portfolio.resume_orders()
         say(f"Resumed {run.resumed} strategy book(s) from the ledger {cfg.db}.")
@@ -217,6 +220,34 @@ def _books(
                 say(note)
         sleeve.closed_before = len(runner.closed_trades)
         run.pending.append((sleeve, intents))
+
+
+def _respawner(
+    run: RunParts,
+    cfg: RunConfig,
+    loaded: Sequence[tuple[StrategySpec, Any]],
+    extractor: Any,
+    fills: str,
+) -> Callable[[str, str], Any]:
+    """Rebuilds one sleeve's runner from the ledger, as a restart does (rebuild.py)."""
+    from ..engine import BacktestOptions
+
+    by_id = {spec.strategy_id: (spec, strategy) for spec, strategy in loaded}
+
+    def respawn(strategy_id: str, symbol: str) -> Any:
+        spec, strategy = by_id[strategy_id]
+        row = run.ledger.sleeve(strategy_id, symbol)
+        assert row is not None  # every sleeve is recorded when it is built
+        unit = same_unit(run.ledger, strategy_id, fractional_unit(cfg, spec, strategy))
+        options = BacktestOptions(cash=row["capital"], fractional_unit=unit, **cfg.backtest_options)
+        runner = extractor.runner(
+            strategy, strategy_id=strategy_id, symbol=symbol, options=options, fills=fills
+        )
+        recorded = run.ledger.bars(symbol)
+        rebuild_sleeve(runner, spec, symbol, row, recorded, run.ledger, bars_to_frame)
+        return runner
+
+    return respawn
 
 
 def fractional_unit(cfg: RunConfig, spec: StrategySpec, strategy: Any) -> float | None:

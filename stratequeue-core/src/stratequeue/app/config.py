@@ -55,6 +55,14 @@ class RunConfig:
     risk: Any = None
     on_exit: str = "keep"
     stale_after: int = 3
+    #: where runners run (stratequeue.executors): auto, inline, process or ray
+    executor: str = "auto"
+    #: worker processes or Ray actors (None: one per core, or the cluster's CPUs)
+    workers: int | None = None
+    #: the Ray cluster to join (None: RAY_ADDRESS, else a local Ray instance)
+    ray_address: str | None = None
+    #: bars each runner keeps for its indicators (None: all, or the file's MAX_HISTORY)
+    max_history: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategies", tuple(self.strategies))
@@ -81,5 +89,15 @@ class RunConfig:
             raise UsageError(f"lookback {self.lookback}: give a number of bars >= 0 or None.")
         if self.cash <= 0:
             raise UsageError(f"cash {self.cash:g}: give a positive amount.")
+        from ..executors import EXECUTORS
+
+        if self.executor not in EXECUTORS:
+            raise UsageError(
+                f"Unknown executor '{self.executor}': use one of {', '.join(EXECUTORS)}."
+            )
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"workers {self.workers}: give 1 or more (or None: one per core).")
+        if self.max_history is not None and self.max_history < 1:
+            raise UsageError(f"max_history {self.max_history}: give 1 or more bars (or None).")
         if self.stale_after < 0:
             raise UsageError(f"stale_after {self.stale_after}: give periods >= 0 (0: never).")

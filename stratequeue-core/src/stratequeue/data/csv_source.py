@@ -1,7 +1,8 @@
 """The ``csv`` data source: replays OHLCV files in backtesting.py's CSV shape.
 
 A file has a date index column and ``Open, High, Low, Close[, Volume]`` columns (the shape of
-``backtesting.test.GOOG``). Option ``path`` is one file, or a template with ``{symbol}``.
+``backtesting.test.GOOG``). Option ``path`` is one file, a template with ``{symbol}``, or a
+folder holding one file per symbol, named by it (``AAPL.csv``).
 ``history(symbol, n)`` returns the file's first ``n`` bars and ``stream()`` yields the rest as
 fast as the consumer takes them, in time order across symbols.
 """
@@ -19,7 +20,7 @@ from ..errors import UsageError
 from ..models import Bar, utc
 from .base import BaseDataSource, DataSourceConfig
 
-__all__ = ["CsvDataSource", "read_ohlcv", "register_data_sources"]
+__all__ = ["CsvDataSource", "folder_symbols", "read_ohlcv", "register_data_sources"]
 
 _COLUMNS = ("Open", "High", "Low", "Close")
 
@@ -59,6 +60,23 @@ def read_ohlcv(path: str | Path) -> Any:
     return frame
 
 
+def folder_symbols(folder: str | Path) -> dict[str, Path]:
+    """A folder of CSV files, one per symbol: symbol (the file name, upper-cased) -> file."""
+    files = sorted(Path(folder).glob("*.csv"))
+    found: dict[str, Path] = {}
+    for file in files:
+        symbol = file.stem.upper()
+        if symbol in found:
+            raise UsageError(
+                f"{found[symbol].name} and {file.name} in {folder} are both symbol {symbol}: "
+                "keep one file per symbol."
+            )
+        found[symbol] = file
+    if not found:
+        raise UsageError(f"No .csv file in {folder}. Put one OHLCV file per symbol, SYMBOL.csv.")
+    return found
+
+
 class CsvDataSource(BaseDataSource):
     name = "csv"
     display_name = "CSV files"
@@ -73,12 +91,21 @@ class CsvDataSource(BaseDataSource):
                 "(or a template such as --data 'data/{symbol}.csv')."
             )
         self.path = str(path)
+        self._folder = folder_symbols(path) if Path(self.path).is_dir() else None
         self._frames: dict[str, Any] = {}
         self._cursor: dict[str, int] = {}
 
     def frame(self, symbol: str) -> Any:
         if symbol not in self._frames:
-            self._frames[symbol] = read_ohlcv(self.path.format(symbol=symbol))
+            if self._folder is not None:
+                if symbol not in self._folder:
+                    raise UsageError(
+                        f"No file for symbol {symbol} in {self.path}: add {symbol}.csv there."
+                    )
+                file = str(self._folder[symbol])
+            else:
+                file = self.path.format(symbol=symbol)
+            self._frames[symbol] = read_ohlcv(file)
         return self._frames[symbol]
 
     def _bars(self, symbol: str, start: int, stop: int | None = None) -> list[Bar]:

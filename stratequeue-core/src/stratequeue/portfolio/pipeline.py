@@ -59,6 +59,8 @@ class Portfolio:
         self.unsure: set[str] = set()
         #: where fills come from, chosen once for this broker (fill_model.py)
         self.fills: FillModel = fill_model_for(self)
+        #: where the runners step (stratequeue.executors): this process unless a run says
+        self.executor: Any = None
 
     @property
     def external(self) -> bool:
@@ -96,7 +98,11 @@ class Portfolio:
                 bar.close,
                 bar.volume,
             )
-        steps = [(sleeve, sleeve.runner.on_bar(bar)) for sleeve in sleeves]
+        steps = (
+            self.executor.step(bar, sleeves)
+            if self.executor is not None
+            else [(sleeve, sleeve.runner.on_bar(bar)) for sleeve in sleeves]
+        )
         actions = Actions()
         with self.ledger.transaction():
             self.ledger.record_bar(bar)
