@@ -76,6 +76,8 @@ class RayExecutor(ShardedExecutor):
             runtime_env = {"working_dir": folders[0]} if len(folders) == 1 else {}
             ray.init(
                 address=self.address,
+                # a local instance of --workers CPUs (a cluster has its own)
+                num_cpus=self.size if self._size_given and self.address is None else None,
                 runtime_env=runtime_env or None,
                 include_dashboard=False,
                 log_to_driver=False,
