@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from backtesting.test import GOOG
 from stratequeue.app import App, RunConfig
-from stratequeue.app.pacing import moments
+from stratequeue.app.moments import moments
 from stratequeue.cli import main
 from stratequeue.cli.scale_options import read_symbols
 from stratequeue.errors import UsageError

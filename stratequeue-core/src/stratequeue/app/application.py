@@ -30,7 +30,8 @@ from ..portfolio import Portfolio
 from .build import RunParts, build_run
 from .config import RunConfig
 from .controls import ControlDesk, allocations_from_controls
-from .pacing import Heartbeat, moments, paced
+from .moments import SUMMARISE_ABOVE, EngineBudget, Moment, moments
+from .pacing import Heartbeat, paced
 
 __all__ = ["App", "Confirm", "LifecycleError", "NotConfirmed", "RunSummary"]
 
@@ -228,6 +229,10 @@ class App:
             heartbeat = Heartbeat(cfg.db, parts.run_id, desk.pending)
             heartbeat.start()
         executor = self._executor(parts)
+        runners = len(portfolio.all_sleeves())
+        budget = EngineBudget(parts.source.granularity.timedelta.total_seconds(), self._say)
+        # many runners: one line per moment instead of every signal and fill
+        moment = Moment(self._show_moment) if runners > SUMMARISE_ABOVE else None
         bars = parts.source.stream(list(cfg.symbols))
         reason = "feed ended"
         try:  # a live feed's bars come through a queue: controls apply between slow bars
@@ -240,6 +245,8 @@ class App:
                 if self.stop_event.is_set():
                     break
                 if item is None:
+                    if moment is not None:
+                        moment.flush()
                     self._show(desk.apply())
                     continue
                 batch = [
@@ -247,6 +254,7 @@ class App:
                     for bar in (item if isinstance(item, list) else [item])
                     if parts.bar_filter.accept(bar, check_future=not cfg.replay)
                 ]
+                began = time.perf_counter()
                 executor.prefetch(batch)
                 for bar in batch:
                     parts.watch.on_bar(bar.symbol, bar.timestamp)
@@ -256,9 +264,16 @@ class App:
                     if not cfg.replay:  # a live bar is durable before the next one is awaited
                         parts.ledger.flush()
                     self.bars_seen += 1
-                    self._show(events)
+                    if moment is None:
+                        self._show(events)
+                    else:
+                        moment.add(bar.timestamp, events)
+                if batch:
+                    budget.add(time.perf_counter() - began, runners)
                 if desk.pending.is_set():  # between this moment and the next, on this thread
                     self._show(desk.apply())
+            if moment is not None:
+                moment.flush()
             if self.stop_event.is_set():
                 reason = self._stop_reason
             if portfolio.external:
@@ -373,6 +388,16 @@ class App:
             return
         if events:
             self.display.events(events)
+        for alert in alerts:
+            self.display.line(f"🚨 {alert}")
+        self.display.portfolio(panel_data(portfolio, self.broker, self.config.mode))
+
+    def _show_moment(self, when: Any, bars: int, events: list[Any]) -> None:
+        portfolio = self.portfolio
+        alerts, portfolio.alerts = portfolio.alerts, []
+        if self.display is None or not self.show_events:
+            return
+        self.display.moment(when, bars, events)
         for alert in alerts:
             self.display.line(f"🚨 {alert}")
         self.display.portfolio(panel_data(portfolio, self.broker, self.config.mode))

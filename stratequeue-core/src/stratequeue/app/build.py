@@ -3,6 +3,7 @@ rebuild every strategy's book. Reads the broker account and changes nothing in i
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,6 +162,7 @@ def _books(
             runner = extractor.runner(
                 strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
             )
+            runner.max_history = max_history(cfg, strategy)
             sleeve = rebuild_sleeve(runner, spec, symbol, row, recorded, ledger, bars_to_frame)
             portfolio.add(sleeve)
             run.resumed += 1
@@ -187,6 +189,7 @@ def _books(
         runner = extractor.runner(
             strategy, strategy_id=spec.strategy_id, symbol=symbol, options=options, fills=fills
         )
+        runner.max_history = max_history(cfg, strategy)
         if history:
             runner.warm_start(bars_to_frame(history))
         sleeve = Sleeve(spec, symbol, runner, capital)
@@ -243,11 +246,29 @@ def _respawner(
         runner = extractor.runner(
             strategy, strategy_id=strategy_id, symbol=symbol, options=options, fills=fills
         )
+        runner.max_history = max_history(cfg, strategy)
         recorded = run.ledger.bars(symbol)
         rebuild_sleeve(runner, spec, symbol, row, recorded, run.ledger, bars_to_frame)
         return runner
 
     return respawn
+
+
+def max_history(cfg: RunConfig, strategy: Any) -> int | None:
+    """Bars a runner keeps for its indicators: ``--max-history``, else the file's
+    ``MAX_HISTORY``, else all (exact parity)."""
+    if cfg.max_history is not None:
+        return cfg.max_history
+    module = sys.modules.get(strategy.cls.__module__)
+    value = getattr(module, "MAX_HISTORY", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(
+            f"{strategy.path} sets MAX_HISTORY = {value!r}; it must be a whole number of bars "
+            "(at least 10x the longest indicator window keeps decisions unchanged)."
+        )
+    return value
 
 
 def fractional_unit(cfg: RunConfig, spec: StrategySpec, strategy: Any) -> float | None:

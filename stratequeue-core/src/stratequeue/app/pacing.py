@@ -15,7 +15,7 @@ from typing import Any
 from ..ledger.controls import HEARTBEAT_SECONDS, ControlRecords
 from ..models import Bar
 
-__all__ = ["Heartbeat", "moments", "paced"]
+__all__ = ["Heartbeat", "paced"]
 
 log = logging.getLogger(__name__)
 
@@ -110,18 +110,3 @@ def _asked(bars: Iterator[Bar], want: threading.Event, done: threading.Event) ->
         if bar is None:
             return
         yield bar
-
-
-def moments(bars: Iterator[Bar]) -> Iterator[list[Bar]]:
-    """A replay's bars grouped by moment: consecutive bars of one time, one per symbol (a
-    symbol seen twice starts a new group), so that their runners can step together."""
-    group: list[Bar] = []
-    symbols: set[str] = set()
-    for bar in bars:
-        if group and (bar.timestamp != group[0].timestamp or bar.symbol in symbols):
-            yield group
-            group, symbols = [], set()
-        group.append(bar)
-        symbols.add(bar.symbol)
-    if group:
-        yield group

@@ -91,7 +91,7 @@ class CsvDataSource(BaseDataSource):
                 "(or a template such as --data 'data/{symbol}.csv')."
             )
         self.path = str(path)
-        self._folder = folder_symbols(path) if Path(self.path).is_dir() else None
+        self._folder = folder_symbols(self.path) if Path(self.path).is_dir() else None
         self._frames: dict[str, Any] = {}
         self._cursor: dict[str, int] = {}
 

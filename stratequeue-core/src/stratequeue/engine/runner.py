@@ -42,6 +42,7 @@ from .book import FillEvent, LiveBroker, ref_of, set_ref
 from .data import COLUMNS, BarBuffer, LiveData
 from .events import executions, fill_bar
 from .frames import trades_frame
+from .history import extend, window
 from .intents import OrderTracker
 from .lookback import default_lookback
 from .shadow import LookaheadCheck, _data_arrays, build_shadow, transfer, warmup_start
@@ -104,6 +105,8 @@ class StrategyRunner:
         self._stamp_time: datetime | None = None
         self._stamp = ""
         self._seq = 0
+        #: indicators from the last N bars only (MAX_HISTORY, --max-history): see history.py
+        self.max_history: int | None = None
 
     # -- refs ----------------------------------------------------------------------------
     def _new_ref(self) -> str:
@@ -214,8 +217,13 @@ class StrategyRunner:
             moved = _data_arrays(live, n)
         else:
             live = self._live
-            shadow = build_shadow(self.strategy_cls, broker, data, self.params)
-            moved = transfer(shadow, live, n)
+            view = window(data, self.max_history)
+            shadow = build_shadow(self.strategy_cls, broker, view, self.params)
+            if view is data:
+                moved = transfer(shadow, live, n)
+            else:
+                extend(shadow, live, len(view), n)
+                moved = []  # the look-ahead check needs the whole history
         self._lookahead.observe(moved)
         if self._start is None:
             self._start = warmup_start(live)
