@@ -171,9 +171,9 @@ def test_a_killed_worker_is_rebuilt_from_the_ledger_and_the_run_is_unchanged(
     deadline = time.monotonic() + 120
     while app.bars_seen < 300 and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.01)
-    executor = app.portfolio.executor
-    assert executor is not None and thread.is_alive(), "the run ended before the kill"
-    victim = executor.workers()[0]
+    workers = app.portfolio.executor
+    assert workers is not None and thread.is_alive(), "the run ended before the kill"
+    victim = workers.workers()[0]
     os.kill(victim, signal.SIGKILL)
     killed_at = app.bars_seen
     thread.join(timeout=300)
@@ -185,7 +185,7 @@ def test_a_killed_worker_is_rebuilt_from_the_ledger_and_the_run_is_unchanged(
     lost = [n for n in notes if "was lost" in n]
     assert len(lost) == 1 and f"pid {victim}" in lost[0], notes
     assert ("SIGKILL" if executor == "process" else "actor died") in lost[0], lost
-    assert executor.restarts == 1
+    assert workers.restarts == 1
     got = dump(db)
     for table in TABLES:
         assert got[table] == expected[table], table

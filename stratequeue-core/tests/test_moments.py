@@ -53,3 +53,12 @@ def test_a_moment_is_one_line_with_rejections_kept(capsys):
     assert any("REJECTED BBB" in line and "insufficient buying power" in line for line in lines)
     moment.flush()
     assert len(shown) == 2 and shown[1][1] == 1
+
+
+def test_the_budget_sums_the_bars_of_one_moment():
+    said: list[str] = []
+    budget = EngineBudget(1.0, said.append)
+    for t in range(30):
+        for _symbol in range(100):  # 100 bars of 5 ms each: half a second per moment
+            budget.spent(t, 0.005, 400)
+    assert len(said) == 1 and "500 ms per bar for 400 runner(s)" in said[0]

@@ -23,7 +23,7 @@ from ..brokers.base import BaseBroker, BookPricedBroker
 from ..data.base import BaseDataSource
 from ..display import Display, panel_data
 from ..errors import StrateQueueError, UsageError
-from ..executors import Executor, InlineExecutor, create_executor
+from ..executors import Executor, create_executor
 from ..ledger import Ledger
 from ..models import AccountInfo
 from ..portfolio import Portfolio
@@ -239,8 +239,8 @@ class App:
             executor.attach(portfolio.all_sleeves())
             portfolio.executor = executor
             feed: Iterator[Any] = bars if cfg.replay else paced(bars, desk.pending, self.stop_event)
-            if cfg.replay and not isinstance(executor, InlineExecutor):
-                feed = moments(feed)  # a moment's bars step in parallel
+            if cfg.replay:
+                feed = moments(feed)  # a moment's bars step together (in parallel: workers)
             for item in feed:
                 if self.stop_event.is_set():
                     break
@@ -256,6 +256,8 @@ class App:
                 ]
                 began = time.perf_counter()
                 executor.prefetch(batch)
+                if len(batch) > 1:
+                    portfolio.begin_moment()
                 for bar in batch:
                     parts.watch.on_bar(bar.symbol, bar.timestamp)
                     if broker is not None:
@@ -268,8 +270,10 @@ class App:
                         self._show(events)
                     else:
                         moment.add(bar.timestamp, events)
+                if len(batch) > 1:
+                    portfolio.end_moment(batch[-1].timestamp)
                 if batch:
-                    budget.add(time.perf_counter() - began, runners)
+                    budget.spent(batch[0].timestamp, time.perf_counter() - began, runners)
                 if desk.pending.is_set():  # between this moment and the next, on this thread
                     self._show(desk.apply())
             if moment is not None:

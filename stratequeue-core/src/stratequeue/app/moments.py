@@ -20,7 +20,8 @@ __all__ = ["SUMMARISE_ABOVE", "EngineBudget", "Moment", "moments"]
 
 
 class EngineBudget:
-    """Feeds on each moment's engine seconds; warns once through ``say``."""
+    """Feeds on the engine's seconds per bar (:meth:`spent`), summed per moment (the bars of
+    one time, however they arrive); warns once through ``say``."""
 
     def __init__(
         self,
@@ -38,8 +39,19 @@ class EngineBudget:
         self.average: float | None = None
         self.seen = 0
         self.warned = False
+        self._when: Any = None
+        self._spent = 0.0
+
+    def spent(self, when: Any, seconds: float, runners: int) -> None:
+        """``seconds`` of engine time on a bar of time ``when``."""
+        if self._when is not None and when != self._when:
+            self.add(self._spent, runners)
+            self._spent = 0.0
+        self._when = when
+        self._spent += seconds
 
     def add(self, seconds: float, runners: int) -> None:
+        """One whole moment's engine time."""
         self.seen += 1
         if self.warned or self.seen <= self.settle:
             return
