@@ -93,20 +93,44 @@ def rss(pid: int) -> int:
     return 0
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (10 ms resolution)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 class Recorder(EngineBudget):
-    """The run's own per-moment engine time, kept; plus memory at each moment."""
+    """The run's own per-moment engine time, kept; plus memory and CPU time at each moment.
+
+    On a shared machine wall time includes waiting for a core. The CPU figure of a moment is
+    this process's CPU time plus the busiest worker's: what the moment would take with a
+    core free for each worker (this process waits while the workers step, and the workers
+    wait while it writes the ledger)."""
 
     def __init__(self, app: App, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.app = app
         self.moments: list[float] = []
+        self.cpu: list[float] = []
         self.peak = 0
+        self._last: dict[int, float] = {}
 
     def add(self, seconds: float, runners: int) -> None:
         self.moments.append(seconds)
         executor = self.app.portfolio.executor
-        pids = [os.getpid(), *(executor.workers() if executor is not None else [])]
-        self.peak = max(self.peak, sum(rss(p) for p in pids))
+        workers = executor.workers() if executor is not None else []
+        now = {p: cpu_seconds(p) for p in [os.getpid(), *workers]}
+        spent = {p: now[p] - self._last.get(p, now[p]) for p in now}
+        self._last = now
+        own = spent.pop(os.getpid())
+        self.cpu.append(own + max(spent.values(), default=0.0))
+        self.peak = max(self.peak, sum(rss(p) for p in now))
 
 
 def measure(tmp: Path, strategies: list[StrategySpec], symbols: list[str], args, executor: str):
@@ -145,11 +169,13 @@ def measure(tmp: Path, strategies: list[StrategySpec], symbols: list[str], args,
             application.EngineBudget = original  # type: ignore[misc]
     recorder = recorders[-1]
     timed = recorder.moments[args.settle : args.settle + args.bars]
+    cpu = recorder.cpu[args.settle : args.settle + args.bars]
     return {
         "executor": executor,
         "runners": 4 * len(symbols),
         "median_s": statistics.median(timed),
         "p90_s": float(np.percentile(timed, 90)),
+        "cpu_s": statistics.median(cpu),
         "bars": len(timed),
         "build_s": built,
         "peak_gb": recorder.peak / 2**30,
@@ -175,8 +201,11 @@ def main() -> None:
             StrategySpec(tmp / "slow_cross.py", "slow_cross", 0.25),
         ]
         print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
-        print("| runners | executor | median s/bar | p90 s/bar | build s | peak memory GB | load |")
-        print("|---:|---|---:|---:|---:|---:|---:|")
+        print(
+            "| runners | executor | median s/bar (wall) | p90 s/bar | median CPU s/bar "
+            "(main + busiest worker) | build s | peak memory GB | load |"
+        )
+        print("|---:|---|---:|---:|---:|---:|---:|---:|")
         for n in (int(x) for x in args.runners.split(",")):
             symbols = write_universe(
                 tmp / f"data{n // 4}", n // 4, args.history + args.settle + args.bars
@@ -185,7 +214,8 @@ def main() -> None:
                 row = measure(tmp, strategies, symbols, args, executor)
                 print(
                     f"| {row['runners']} | {executor} | {row['median_s']:.3f} | "
-                    f"{row['p90_s']:.3f} | {row['build_s']:.0f} | {row['peak_gb']:.2f} | "
+                    f"{row['p90_s']:.3f} | {row['cpu_s']:.3f} | {row['build_s']:.0f} | "
+                    f"{row['peak_gb']:.2f} | "
                     f"{os.getloadavg()[0]:.2f} |",
                     flush=True,
                 )
