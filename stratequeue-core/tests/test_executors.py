@@ -230,3 +230,16 @@ def test_replay_of_a_folder_refuses_a_symbol_flag_and_an_empty_folder(tmp_path, 
         main(["replay", "--strategy", strategy, "--data", str(tmp_path), "--symbol", "X"])
     assert exit_info.value.code == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("executor", REMOTE)
+def test_risk_refusals_change_the_books_in_the_workers_as_inline(tmp_path, executor):
+    """A refused order leaves its book (engine.flatten.drop_order), here in the worker."""
+    limits = ["--max-order-value", "2500"]
+    expected = dump(replay(tmp_path, "inline", "inline", *limits))
+    with sqlite3.connect(tmp_path / "inline.sqlite") as con:
+        refused = con.execute("SELECT COUNT(*) FROM sleeve_events WHERE kind='refuse'").fetchone()
+    assert refused[0] > 5  # the limit bites
+    got = dump(replay(tmp_path, executor, executor, *limits))
+    for table in TABLES:
+        assert got[table] == expected[table], table

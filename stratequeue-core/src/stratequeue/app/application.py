@@ -214,7 +214,7 @@ class App:
         self.stop("SIGTERM")
 
     def _loop(self, parts: RunParts) -> str:
-        cfg, portfolio, broker = self.config, parts.portfolio, parts.broker
+        cfg, portfolio = self.config, parts.portfolio
         timer = None
         if cfg.duration:
             timer = threading.Timer(cfg.duration * 60, self.stop, args=("duration reached",))
@@ -255,23 +255,7 @@ class App:
                     if parts.bar_filter.accept(bar, check_future=not cfg.replay)
                 ]
                 began = time.perf_counter()
-                executor.prefetch(batch)
-                if len(batch) > 1:
-                    portfolio.begin_moment()
-                for bar in batch:
-                    parts.watch.on_bar(bar.symbol, bar.timestamp)
-                    if broker is not None:
-                        broker.on_bar(bar)
-                    events = portfolio.on_bar(bar)
-                    if not cfg.replay:  # a live bar is durable before the next one is awaited
-                        parts.ledger.flush()
-                    self.bars_seen += 1
-                    if moment is None:
-                        self._show(events)
-                    else:
-                        moment.add(bar.timestamp, events)
-                if len(batch) > 1:
-                    portfolio.end_moment(batch[-1].timestamp)
+                self._step_moment(parts, executor, batch, moment)
                 if batch:
                     budget.spent(batch[0].timestamp, time.perf_counter() - began, runners)
                 if desk.pending.is_set():  # between this moment and the next, on this thread
@@ -295,6 +279,30 @@ class App:
         if cfg.on_exit != "keep" and portfolio.external:
             self._drain_fills()
         return reason
+
+    def _step_moment(
+        self, parts: RunParts, executor: Executor, batch: list[Any], moment: Moment | None
+    ) -> None:
+        """The bars of one time (a live feed's: one bar): runners step (all at once in
+        workers), then bar by bar the broker sees the bar and the portfolio takes the steps."""
+        portfolio, broker = parts.portfolio, parts.broker
+        executor.prefetch(batch)
+        if len(batch) > 1:
+            portfolio.begin_moment()
+        for bar in batch:
+            parts.watch.on_bar(bar.symbol, bar.timestamp)
+            if broker is not None:
+                broker.on_bar(bar)
+            events = portfolio.on_bar(bar)
+            if not self.config.replay:  # a live bar is durable before the next one is awaited
+                parts.ledger.flush()
+            self.bars_seen += 1
+            if moment is None:
+                self._show(events)
+            else:
+                moment.add(bar.timestamp, events)
+        if len(batch) > 1:
+            portfolio.end_moment(batch[-1].timestamp)
 
     def _executor(self, parts: RunParts) -> Executor:
         """Where the runners step (``RunConfig.executor``): chosen once the run has started."""

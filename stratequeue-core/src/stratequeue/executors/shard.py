@@ -60,10 +60,8 @@ class Shard:
         return out
 
     def call(self, key: Key, name: str, args: Sequence[Any]) -> tuple[Any, RunnerView]:
-        """A runner method, or a :mod:`stratequeue.engine.flatten` function, on one runner."""
-        runner = self.runners[key]
-        method = getattr(runner, name, None) if name in ("apply_fill", "cancel_order") else None
-        result = method(*args) if method else getattr(flatten, name)(runner, *args)
+        """A :mod:`stratequeue.engine.flatten` function on one runner."""
+        result = getattr(flatten, name)(self.runners[key], *args)
         return result, self._view(key)
 
     def recall(self, keys: Sequence[Key]) -> dict[Key, bytes]:

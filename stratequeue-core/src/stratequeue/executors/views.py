@@ -2,8 +2,9 @@
 result, and the main-process stand-in (:class:`RemoteRunner`) that answers from it.
 
 The portfolio reads a runner's equity, cash, position, pending orders, open and closed trades
-and fractional unit (``sleeve.runner.*``); it changes a book only through the runner's methods
-and :mod:`stratequeue.engine.flatten`, which a :class:`RemoteRunner` forwards to its worker.
+and fractional unit (``sleeve.runner.*``); between bars it changes a book (books priced by
+themselves: paper, replay, signals) only through :mod:`stratequeue.engine.flatten`, whose
+functions a :class:`RemoteRunner` forwards to its worker.
 Closed trades only grow, so a view carries the ones closed since the last view.
 """
 
@@ -49,22 +50,19 @@ class RunnerView:
     position_size: float
     bar_count: int
     stopped: bool
-    margin_available: float
-    leverage: float
     open_trades: tuple[TradeView, ...]
     orders: tuple[OrderView, ...]
     closed_new: list[TradeView] = field(default_factory=list)
     units: Any = None
 
 
-def _trade(t: Any, units: Any) -> TradeView:
+def _trade(t: Any) -> TradeView:
     return TradeView(ref_of(t), t.size, t.entry_price, float(t.pl))
 
 
 def view_of(runner: Any, closed_seen: int) -> RunnerView:
     """``runner``'s view, with its trades closed after the first ``closed_seen``."""
-    broker = runner._broker
-    open_trades = {id(t): _trade(t, runner.units) for t in runner.open_trades}
+    open_trades = {id(t): _trade(t) for t in runner.open_trades}
     closed = runner.closed_trades
     return RunnerView(
         equity=float(runner.equity),
@@ -72,27 +70,17 @@ def view_of(runner: Any, closed_seen: int) -> RunnerView:
         position_size=float(runner.position_size),
         bar_count=runner.bar_count,
         stopped=runner.stopped,
-        margin_available=float(broker.margin_available) if broker is not None else 0.0,
-        leverage=float(broker._leverage) if broker is not None else 1.0,
         open_trades=tuple(open_trades.values()),
         orders=tuple(OrderView(o, open_trades) for o in runner.orders),
-        closed_new=[_trade(t, runner.units) for t in closed[closed_seen:]],
+        closed_new=[_trade(t) for t in closed[closed_seen:]],
         units=runner.units,
     )
 
 
-class _BookFigures:
-    """``runner._broker`` as sizing.py reads it (margin for a fraction-of-margin order)."""
-
-    def __init__(self, view: RunnerView) -> None:
-        self.margin_available = view.margin_available
-        self._leverage = view.leverage
-
-
 class RemoteRunner:
-    """Stands in a sleeve for a runner that lives in a worker. ``call(method, *args)`` runs a
-    runner method (or a :mod:`stratequeue.engine.flatten` function) there and returns its
-    result, refreshing the view."""
+    """Stands in a sleeve for a runner that lives in a worker. ``remote(name, *args)`` runs a
+    :mod:`stratequeue.engine.flatten` function on it there and returns its result, refreshing
+    the view."""
 
     def __init__(
         self,
@@ -148,17 +136,3 @@ class RemoteRunner:
     @property
     def open_trades(self) -> tuple[TradeView, ...]:
         return self.view.open_trades
-
-    @property
-    def _broker(self) -> _BookFigures:
-        return _BookFigures(self.view)
-
-    # -- what changes the book, run in the worker ---------------------------------------------
-    def apply_fill(self, *args: Any) -> Any:
-        return self.remote("apply_fill", *args)
-
-    def cancel_order(self, *args: Any) -> Any:
-        return self.remote("cancel_order", *args)
-
-    def on_bar(self, bar: Any) -> Any:
-        return self.remote("on_bar", bar)
