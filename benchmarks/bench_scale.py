@@ -118,6 +118,7 @@ class Recorder(EngineBudget):
         self.app = app
         self.moments: list[float] = []
         self.cpu: list[float] = []
+        self.main_cpu: list[float] = []
         self.peak = 0
         self._last: dict[int, float] = {}
 
@@ -129,6 +130,7 @@ class Recorder(EngineBudget):
         spent = {p: now[p] - self._last.get(p, now[p]) for p in now}
         self._last = now
         own = spent.pop(os.getpid())
+        self.main_cpu.append(own)
         self.cpu.append(own + max(spent.values(), default=0.0))
         self.peak = max(self.peak, sum(rss(p) for p in now))
 
@@ -170,12 +172,14 @@ def measure(tmp: Path, strategies: list[StrategySpec], symbols: list[str], args,
     recorder = recorders[-1]
     timed = recorder.moments[args.settle : args.settle + args.bars]
     cpu = recorder.cpu[args.settle : args.settle + args.bars]
+    main_cpu = recorder.main_cpu[args.settle : args.settle + args.bars]
     return {
         "executor": executor,
         "runners": 4 * len(symbols),
         "median_s": statistics.median(timed),
         "p90_s": float(np.percentile(timed, 90)),
         "cpu_s": statistics.median(cpu),
+        "main_cpu_s": statistics.median(main_cpu),
         "bars": len(timed),
         "build_s": built,
         "peak_gb": recorder.peak / 2**30,
@@ -203,9 +207,9 @@ def main() -> None:
         print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
         print(
             "| runners | executor | median s/bar (wall) | p90 s/bar | median CPU s/bar "
-            "(main + busiest worker) | build s | peak memory GB | load |"
+            "(main + busiest worker) | of which main | build s | peak memory GB | load |"
         )
-        print("|---:|---|---:|---:|---:|---:|---:|---:|")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for n in (int(x) for x in args.runners.split(",")):
             symbols = write_universe(
                 tmp / f"data{n // 4}", n // 4, args.history + args.settle + args.bars
@@ -214,7 +218,8 @@ def main() -> None:
                 row = measure(tmp, strategies, symbols, args, executor)
                 print(
                     f"| {row['runners']} | {executor} | {row['median_s']:.3f} | "
-                    f"{row['p90_s']:.3f} | {row['cpu_s']:.3f} | {row['build_s']:.0f} | "
+                    f"{row['p90_s']:.3f} | {row['cpu_s']:.3f} | {row['main_cpu_s']:.3f} | "
+                    f"{row['build_s']:.0f} | "
                     f"{row['peak_gb']:.2f} | "
                     f"{os.getloadavg()[0]:.2f} |",
                     flush=True,
