@@ -243,3 +243,19 @@ def test_risk_refusals_change_the_books_in_the_workers_as_inline(tmp_path, execu
     got = dump(replay(tmp_path, executor, executor, *limits))
     for table in TABLES:
         assert got[table] == expected[table], table
+
+
+def test_auto_picks_processes_above_the_threshold_and_says_so_once():
+    from stratequeue.executors import AUTO_PROCESS_ABOVE, InlineExecutor, create_executor
+    from stratequeue.executors.process import ProcessExecutor
+
+    said: list[str] = []
+    few = create_executor("auto", AUTO_PROCESS_ABOVE, external=False, say=said.append)
+    assert isinstance(few, InlineExecutor) and said == []
+    many = create_executor("auto", AUTO_PROCESS_ABOVE + 1, external=False, say=said.append)
+    assert isinstance(many, ProcessExecutor)
+    assert len(said) == 1 and "--executor inline" in said[0]
+    real = create_executor("auto", 5000, external=True, say=said.append)
+    assert isinstance(real, InlineExecutor) and len(said) == 1
+    with pytest.raises(UsageError, match="needs --executor inline"):
+        create_executor("process", 10, external=True)
