@@ -4,6 +4,7 @@ Run on demand (not part of the tests)::
 
     uv run python benchmarks/bench_scale.py [--runners 100,500,2000] [--executors inline,process,ray]
                                             [--history 1000] [--bars 50] [--settle 10]
+                                            [--max-history N]
 
 Each symbol gets a seeded random walk of ``--history`` + ``--settle`` + ``--bars`` daily bars in
 a CSV file (a folder, as ``replay --data DIR`` reads). The run is what ``stratequeue replay``
@@ -150,6 +151,7 @@ def measure(tmp: Path, strategies: list[StrategySpec], symbols: list[str], args,
         replay=True,
         executor=executor,
         workers=args.workers,
+        max_history=args.max_history,
     )
     recorders: list[Recorder] = []
     started = time.perf_counter()
@@ -194,6 +196,7 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=50)
     parser.add_argument("--settle", type=int, default=10)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--max-history", type=int, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
