@@ -30,6 +30,7 @@ nox.options.sessions = [
     "analytics",
     "example_plugin",
     "docs",
+    "ray",
 ]
 
 CORE = "./stratequeue-core"
@@ -184,6 +185,25 @@ def coinbase_sdk(session: nox.Session) -> None:
         "no:cacheprovider",
         *session.posargs,
         env={**ENV, "COINBASE_SDK_PYTHON": str(sdk / "bin" / "python")},
+    )
+
+
+@nox.session
+def ray(session: nox.Session) -> None:
+    """The executors with Ray installed (`pip install "stratequeue[ray]"`): replays equal to
+    inline, the isolation tests and a SIGKILLed actor, on a local Ray instance of 2 CPUs."""
+    session.install("-e", f"{CORE}[test]", "-e", ".[ray]")
+    session.run(
+        "pytest",
+        "stratequeue-core/tests/test_executors.py",
+        "stratequeue-core/tests/test_portfolio_isolation.py",
+        "-k",
+        "ray",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=ENV,
     )
 
 

@@ -4,6 +4,7 @@ cash = allocation x account cash."""
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from test_replay_parity import (
 )
 
 HERE = Path(__file__).parent / "portfolio_files"
+#: each strategy's book is its solo backtest wherever the runners run (Ray: with the [ray] extra)
+EXECUTORS = ["inline", "process", *(["ray"] if importlib.util.find_spec("ray") else [])]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 
 
@@ -55,8 +58,11 @@ def run_shared(tmp_path, frame, lines, cash, *flags):
     return trades, db
 
 
+@pytest.mark.parametrize("executor", EXECUTORS)
 @pytest.mark.parametrize(("frame_name", "commission"), [("GOOG", 0.0), ("SYNTH", 0.002)])
-def test_opposite_strategies_in_one_account_keep_their_solo_books(tmp_path, frame_name, commission):
+def test_opposite_strategies_in_one_account_keep_their_solo_books(
+    tmp_path, frame_name, commission, executor
+):
     frame = GOOG if frame_name == "GOOG" else synthetic()
     cash = 100_000.0
     lines = [
@@ -65,7 +71,7 @@ def test_opposite_strategies_in_one_account_keep_their_solo_books(tmp_path, fram
         (FILES / "random_orders.py", "rnd", 0.3),
     ]
     flags = ["--commission", str(commission)] if commission else []
-    trades, db = run_shared(tmp_path, frame, lines, cash, *flags)
+    trades, db = run_shared(tmp_path, frame, lines, cash, *flags, "--executor", executor)
     kwargs = {"commission": commission} if commission else {}
     for path, sid, alloc in lines:
         mine = trades[(trades["Strategy"] == sid) & trades["ExitBar"].notna()].reset_index(

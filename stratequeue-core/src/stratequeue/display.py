@@ -87,6 +87,27 @@ class Display:
                 text = f"⛔ REJECTED {event.symbol} order {event.client_order_id}{who}: {event.message}"
                 self._print(Text(text, style="bold red"))
 
+    def moment(self, when: datetime, bars: int, events: Sequence[Event]) -> None:
+        """One line for a moment of many runners: bars, signals by action, fills, the symbols
+        most traded; rejections still one line each."""
+        signals: dict[str, int] = {}
+        fills = 0
+        symbols: dict[str, int] = {}
+        for event in events:
+            if isinstance(event, SignalEvent):
+                signals[event.action] = signals.get(event.action, 0) + 1
+                symbols[event.symbol] = symbols.get(event.symbol, 0) + 1
+            elif isinstance(event, FillEvent):
+                fills += 1
+        counted = ", ".join(f"{n} {action}" for action, n in sorted(signals.items()))
+        text = f"🎯 {when:%Y-%m-%d %H:%M:%S} · {bars} bars · {sum(signals.values())} signals"
+        if counted:
+            top = sorted(symbols, key=lambda s: (-symbols[s], s))[:5]
+            text += f" ({counted}; most on {', '.join(top)})"
+        text += f" · {fills} fills"
+        self._print(Text(text))
+        self.events([e for e in events if isinstance(e, RejectEvent)])
+
     def _signal(self, event: SignalEvent) -> None:
         icon = _ICONS.get(event.action, "•")
         head = f"{event.strategy_id} → {event.symbol}: {event.action} @ ${event.price:,.2f}"

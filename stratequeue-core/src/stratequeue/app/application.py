@@ -14,7 +14,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -23,12 +23,14 @@ from ..brokers.base import BaseBroker, BookPricedBroker
 from ..data.base import BaseDataSource
 from ..display import Display, panel_data
 from ..errors import StrateQueueError, UsageError
+from ..executors import Executor, create_executor
 from ..ledger import Ledger
 from ..models import AccountInfo
 from ..portfolio import Portfolio
 from .build import RunParts, build_run
 from .config import RunConfig
 from .controls import ControlDesk, allocations_from_controls
+from .moments import SUMMARISE_ABOVE, EngineBudget, Moment, moments
 from .pacing import Heartbeat, paced
 
 __all__ = ["App", "Confirm", "LifecycleError", "NotConfirmed", "RunSummary"]
@@ -212,7 +214,7 @@ class App:
         self.stop("SIGTERM")
 
     def _loop(self, parts: RunParts) -> str:
-        cfg, portfolio, broker = self.config, parts.portfolio, parts.broker
+        cfg, portfolio = self.config, parts.portfolio
         timer = None
         if cfg.duration:
             timer = threading.Timer(cfg.duration * 60, self.stop, args=("duration reached",))
@@ -226,27 +228,40 @@ class App:
         if str(cfg.db) != ":memory:":  # another process can reach the run through its file
             heartbeat = Heartbeat(cfg.db, parts.run_id, desk.pending)
             heartbeat.start()
+        executor = self._executor(parts)
+        runners = len(portfolio.all_sleeves())
+        budget = EngineBudget(parts.source.granularity.timedelta.total_seconds(), self._say)
+        # many runners: one line per moment instead of every signal and fill
+        moment = Moment(self._show_moment) if runners > SUMMARISE_ABOVE else None
         bars = parts.source.stream(list(cfg.symbols))
         reason = "feed ended"
         try:  # a live feed's bars come through a queue: controls apply between slow bars
-            for bar in bars if cfg.replay else paced(bars, desk.pending, self.stop_event):
+            executor.attach(portfolio.all_sleeves())
+            portfolio.executor = executor
+            feed: Iterator[Any] = bars if cfg.replay else paced(bars, desk.pending, self.stop_event)
+            if cfg.replay:
+                feed = moments(feed)  # a moment's bars step together (in parallel: workers)
+            for item in feed:
                 if self.stop_event.is_set():
                     break
-                if bar is None:
+                if item is None:
+                    if moment is not None:
+                        moment.flush()
                     self._show(desk.apply())
                     continue
-                if not parts.bar_filter.accept(bar, check_future=not cfg.replay):
-                    continue
-                parts.watch.on_bar(bar.symbol, bar.timestamp)
-                if broker is not None:
-                    broker.on_bar(bar)
-                events = portfolio.on_bar(bar)
-                if not cfg.replay:  # a live bar is durable before the next one is awaited
-                    parts.ledger.flush()
-                self.bars_seen += 1
-                self._show(events)
-                if desk.pending.is_set():  # between this bar and the next, on this thread
+                batch = [
+                    bar
+                    for bar in (item if isinstance(item, list) else [item])
+                    if parts.bar_filter.accept(bar, check_future=not cfg.replay)
+                ]
+                began = time.perf_counter()
+                self._step_moment(parts, executor, batch, moment)
+                if batch:
+                    budget.spent(batch[0].timestamp, time.perf_counter() - began, runners)
+                if desk.pending.is_set():  # between this moment and the next, on this thread
                     self._show(desk.apply())
+            if moment is not None:
+                moment.flush()
             if self.stop_event.is_set():
                 reason = self._stop_reason
             if portfolio.external:
@@ -259,10 +274,56 @@ class App:
                 timer.cancel()
             if heartbeat is not None:
                 heartbeat.stop()
+            self._release(executor)
         self._show(portfolio.on_exit(cfg.on_exit))
         if cfg.on_exit != "keep" and portfolio.external:
             self._drain_fills()
         return reason
+
+    def _step_moment(
+        self, parts: RunParts, executor: Executor, batch: list[Any], moment: Moment | None
+    ) -> None:
+        """The bars of one time (a live feed's: one bar): runners step (all at once in
+        workers), then bar by bar the broker sees the bar and the portfolio takes the steps."""
+        portfolio, broker = parts.portfolio, parts.broker
+        executor.prefetch(batch)
+        if len(batch) > 1:
+            portfolio.begin_moment()
+        for bar in batch:
+            parts.watch.on_bar(bar.symbol, bar.timestamp)
+            if broker is not None:
+                broker.on_bar(bar)
+            events = portfolio.on_bar(bar)
+            if not self.config.replay:  # a live bar is durable before the next one is awaited
+                parts.ledger.flush()
+            self.bars_seen += 1
+            if moment is None:
+                self._show(events)
+            else:
+                moment.add(bar.timestamp, events)
+        if len(batch) > 1:
+            portfolio.end_moment(batch[-1].timestamp)
+
+    def _executor(self, parts: RunParts) -> Executor:
+        """Where the runners step (``RunConfig.executor``): chosen once the run has started."""
+        cfg = self.config
+        return create_executor(
+            cfg.executor,
+            len(parts.portfolio.all_sleeves()),
+            external=parts.portfolio.external,
+            respawn=parts.respawn,
+            say=self._say,
+            workers=cfg.workers,
+            ray_address=cfg.ray_address,
+        )
+
+    def _release(self, executor: Executor) -> None:
+        """The runners come back to this process (the exit policy and summary read them)."""
+        try:
+            executor.detach()
+        finally:
+            executor.close()
+            self.portfolio.executor = None
 
     def stop(self, reason: str = "stopped") -> None:
         """End the run after the current bar (from any thread): duration, SIGTERM, Ctrl-C."""
@@ -339,6 +400,16 @@ class App:
             return
         if events:
             self.display.events(events)
+        for alert in alerts:
+            self.display.line(f"🚨 {alert}")
+        self.display.portfolio(panel_data(portfolio, self.broker, self.config.mode))
+
+    def _show_moment(self, when: Any, bars: int, events: list[Any]) -> None:
+        portfolio = self.portfolio
+        alerts, portfolio.alerts = portfolio.alerts, []
+        if self.display is None or not self.show_events:
+            return
+        self.display.moment(when, bars, events)
         for alert in alerts:
             self.display.line(f"🚨 {alert}")
         self.display.portfolio(panel_data(portfolio, self.broker, self.config.mode))

@@ -3,6 +3,7 @@ rebuild every strategy's book. Reads the broker account and changes nothing in i
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,10 @@ class RunParts:
     #: a replay with a book-priced broker: the account adopts the warm-up's trades
     adopt_warmup: bool = False
     resumed: int = 0
+    #: (strategy id, symbol) -> its runner rebuilt from the ledger (a lost worker's runners)
+    respawn: Callable[[str, str], Any] | None = None
+    #: (strategy id, symbol) -> bars after which an all-NaN indicator is NaN for good
+    settles: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
@@ -119,6 +124,7 @@ def build_run(config: RunConfig, say: Callable[[str], None]) -> RunParts:
         "warm-start" if run.resumed else "start",
         {"resumed_books": run.resumed, "went_live_before": run.went_live},
     )
+    run.respawn = _respawner(run, cfg, loaded, extractor, fills)
     if run.resumed:
         portfolio.resume_orders()
         say(f"Resumed {run.resumed} strategy book(s) from the ledger {cfg.db}.")
@@ -147,6 +153,7 @@ def _books(
         spec.strategy_id: settle_after(run.source, symbol, strategy, lookback, samples)
         for spec, strategy in loaded
     }
+    run.settles.update({(sid, symbol): settle for sid, settle in settles.items()})
     recorded = ledger.bars(symbol)
     fresh = [spec for spec, _ in loaded if ledger.sleeve(spec.strategy_id, symbol) is None]
     history: list[Any] = []
@@ -182,6 +189,7 @@ def _books(
                 times=time_view(cfg, run.source, symbol, strategy, say),
             )
             runner.settle_after = settle
+            runner.max_history = max_history(cfg, strategy)
             sleeve = rebuild_sleeve(runner, spec, symbol, row, recorded, ledger, bars_to_frame)
             portfolio.add(sleeve)
             run.resumed += 1
@@ -214,6 +222,7 @@ def _books(
             times=time_view(cfg, run.source, symbol, strategy, say),
         )
         runner.settle_after = settle
+        runner.max_history = max_history(cfg, strategy)
         if history:
             runner.warm_start(bars_to_frame(history))
         elif len(samples.get(symbol, ())):  # no history: look-ahead checked on the sample
@@ -286,6 +295,56 @@ def time_view(
             )
         return own(symbol)
     return zone_view(zone, "--timezone / TIMEZONE") if zone else UTC_VIEW
+def _respawner(
+    run: RunParts,
+    cfg: RunConfig,
+    loaded: Sequence[tuple[StrategySpec, Any]],
+    extractor: Any,
+    fills: str,
+) -> Callable[[str, str], Any]:
+    """Rebuilds one sleeve's runner from the ledger, as a restart does (rebuild.py)."""
+    from ..engine import BacktestOptions
+
+    by_id = {spec.strategy_id: (spec, strategy) for spec, strategy in loaded}
+
+    def respawn(strategy_id: str, symbol: str) -> Any:
+        spec, strategy = by_id[strategy_id]
+        row = run.ledger.sleeve(strategy_id, symbol)
+        assert row is not None  # every sleeve is recorded when it is built
+        unit = same_unit(run.ledger, strategy_id, fractional_unit(cfg, spec, strategy))
+        options = BacktestOptions(cash=row["capital"], fractional_unit=unit, **cfg.backtest_options)
+        runner = extractor.runner(
+            strategy,
+            strategy_id=strategy_id,
+            symbol=symbol,
+            options=options,
+            fills=fills,
+            times=time_view(cfg, run.source, symbol, strategy, lambda _: None),
+        )
+        runner.settle_after = run.settles[(strategy_id, symbol)]
+        runner.max_history = max_history(cfg, strategy)
+        recorded = run.ledger.bars(symbol)
+        rebuild_sleeve(runner, spec, symbol, row, recorded, run.ledger, bars_to_frame)
+        return runner
+
+    return respawn
+
+
+def max_history(cfg: RunConfig, strategy: Any) -> int | None:
+    """Bars a runner keeps for its indicators: ``--max-history``, else the file's
+    ``MAX_HISTORY``, else all (exact parity)."""
+    if cfg.max_history is not None:
+        return cfg.max_history
+    module = sys.modules.get(strategy.cls.__module__)
+    value = getattr(module, "MAX_HISTORY", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(
+            f"{strategy.path} sets MAX_HISTORY = {value!r}; it must be a whole number of bars "
+            "(at least 10x the longest indicator window keeps decisions unchanged)."
+        )
+    return value
 
 
 def fractional_unit(cfg: RunConfig, spec: StrategySpec, strategy: Any) -> float | None:

@@ -60,6 +60,14 @@ class RunConfig:
     on_exit: str = "keep"
     stale_after: int = 3
     extractor: str = "backtesting"
+    #: where runners run (stratequeue.executors): auto, inline, process or ray
+    executor: str = "auto"
+    #: worker processes or Ray actors (None: one per core, or the cluster's CPUs)
+    workers: int | None = None
+    #: the Ray cluster to join (None: RAY_ADDRESS, else a local Ray instance)
+    ray_address: str | None = None
+    #: bars each runner keeps for its indicators (None: all, or the file's MAX_HISTORY)
+    max_history: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategies", tuple(self.strategies))
@@ -91,5 +99,15 @@ class RunConfig:
 
             zone_view(self.timezone, "--timezone")
         plugins.registry("signal_extractors").get(self.extractor)  # unknown: one line, exit 2
+        from ..executors import EXECUTORS
+
+        if self.executor not in EXECUTORS:
+            raise UsageError(
+                f"Unknown executor '{self.executor}': use one of {', '.join(EXECUTORS)}."
+            )
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"workers {self.workers}: give 1 or more (or None: one per core).")
+        if self.max_history is not None and self.max_history < 1:
+            raise UsageError(f"max_history {self.max_history}: give 1 or more bars (or None).")
         if self.stale_after < 0:
             raise UsageError(f"stale_after {self.stale_after}: give periods >= 0 (0: never).")

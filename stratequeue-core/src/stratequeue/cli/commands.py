@@ -10,6 +10,7 @@ import click
 
 from ..errors import UsageError
 from .main import cli, resolve_db
+from .scale_options import executor_config, executor_options
 from .shared_options import (
     extractor_option,
     fractional_unit_option,
@@ -72,7 +73,11 @@ def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
     "--strategies", type=click.Path(dir_okay=False), help="A strategies.txt file (shared account)."
 )
 @click.option(
-    "--data", "data_path", required=True, type=click.Path(dir_okay=False), help="OHLCV CSV file."
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(),
+    help="OHLCV CSV file, or a folder of them: one per symbol, named SYMBOL.csv.",
 )
 @click.option("--symbol", default=None, help="Symbol name for the data [default: the file's name].")
 @click.option(
@@ -105,6 +110,7 @@ def trades_table(ledger: Any, *, with_strategy: bool) -> Any:
 @fractional_unit_option
 @extractor_option
 @risk_options
+@executor_options
 def replay(**opts: Any) -> None:
     """Run the LIVE code path over a CSV file as fast as it goes.
 
@@ -122,10 +128,10 @@ def replay(**opts: Any) -> None:
         if opts["strategies"]
         else [single_strategy(opts["strategy"])]
     )
-    symbol = (opts["symbol"] or Path(opts["data_path"]).stem).upper()
+    symbols = _replay_symbols(opts["data_path"], opts["symbol"])
     config = RunConfig(
         strategies=specs,
-        symbols=[symbol],
+        symbols=symbols,
         data_source="csv",
         granularity="1d",
         mode="paper",
@@ -147,6 +153,7 @@ def replay(**opts: Any) -> None:
         rebalance=opts["rebalance"],
         risk=risk_config(opts),
         extractor=opts["extractor"],
+        **executor_config(opts),
     )
     display = Display(mode_label="replay", broker_label="paper")
     with App(config, display, show_events=False) as app:
@@ -161,7 +168,7 @@ def replay(**opts: Any) -> None:
         equity = summary.account["equity"]
         closed = int(trades["ExitBar"].notna().sum())
         display.line(
-            f"Replayed {summary.bars} bars of {symbol} in {elapsed:.2f}s "
+            f"Replayed {summary.bars} bars of {symbols[0] if len(symbols) == 1 else f'{len(symbols)} symbols'} in {elapsed:.2f}s "
             f"({summary.bars / elapsed if elapsed else 0:,.0f} bars/s): {closed} closed trades, "
             f"{len(trades) - closed} open; equity ${equity:,.2f} "
             f"({equity / opts['cash'] - 1:+.2%})."
@@ -170,6 +177,20 @@ def replay(**opts: Any) -> None:
             display.summary(summary.strategies, summary.account)
         if opts["trades_out"]:
             display.line(f"Trades written to {opts['trades_out']}.")
+
+
+def _replay_symbols(data: str, symbol: str | None) -> list[str]:
+    """The symbol of a file (``--symbol`` or its name), or of each CSV file in a folder."""
+    from ..data.csv_source import folder_symbols
+
+    if Path(data).is_dir():
+        if symbol:
+            raise UsageError(
+                f"--symbol {symbol} names one file's symbol; {data} is a folder, whose files "
+                "are named by symbol. Drop --symbol, or give one file with --data."
+            )
+        return list(folder_symbols(data))
+    return [(symbol or Path(data).stem).upper()]
 
 
 @cli.command("plugins")

@@ -10,6 +10,7 @@ import click
 
 from .. import __version__
 from ..errors import UsageError
+from .scale_options import executor_options, read_symbols
 from .shared_options import (
     extractor_option,
     fractional_unit_option,
@@ -18,13 +19,6 @@ from .shared_options import (
 )
 
 __all__ = ["cli"]
-
-
-def _split_symbols(text: str | None) -> list[str]:
-    symbols = [s.strip().upper() for s in (text or "").split(",") if s.strip()]
-    if not symbols:
-        raise UsageError("No symbols given. Pass --symbols, e.g. --symbols AAPL,MSFT")
-    return list(dict.fromkeys(symbols))
 
 
 class _Group(click.Group):
@@ -68,7 +62,7 @@ class _Group(click.Group):
     type=click.Path(dir_okay=False),
     help="A strategies.txt file: filename,strategy_id,allocation lines.",
 )
-@click.option("--symbols", help="Comma-separated symbols, e.g. AAPL,MSFT,BTC.")
+@click.option("--symbols", help="Comma-separated symbols (AAPL,MSFT,BTC), or @FILE: one per line.")
 @click.option(
     "--data-source",
     default=None,
@@ -139,6 +133,7 @@ class _Group(click.Group):
     help="Pause a symbol's trading after this many bar periods without a bar (0: never).",
 )
 @risk_options
+@executor_options
 @click.option("--verbose", "-v", is_flag=True, help="Log every step.")
 @click.option(
     "--log-format",
@@ -190,7 +185,7 @@ def cli(ctx: click.Context, **opts: object) -> None:
         return
     from .run import run_strategies
 
-    run_strategies(opts, _split_symbols(opts["symbols"]))  # type: ignore[arg-type]
+    run_strategies(opts, read_symbols(opts["symbols"]))  # type: ignore[arg-type]
 
 
 def resolve_db(value: object) -> Path:

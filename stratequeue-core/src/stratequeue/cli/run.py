@@ -14,6 +14,7 @@ from ..display import Display
 from ..errors import UsageError
 from ..models import AccountInfo
 from ..portfolio.config import StrategySpec, parse_strategies_file, single_strategy
+from .scale_options import executor_config
 from .shared_options import risk_config
 
 __all__ = ["resolve_mode", "resolve_specs", "run_strategies"]
@@ -91,6 +92,7 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
         on_exit=opts["on_exit"],
         stale_after=opts["stale_after"],
         extractor=opts["extractor"],
+        **executor_config(opts),
     )
     if mode == "live" and plugins.registry("data_sources").get(source).simulated:
         click.echo(
@@ -107,7 +109,7 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
     def started(app: App) -> None:
         names = ", ".join(f"{s.strategy_id} ({s.allocation:.0%})" for s in specs)
         display.line(
-            f"🚀 {names} on {', '.join(symbols)} · {config.data_source} {config.granularity} "
+            f"🚀 {names} on {_symbols_label(symbols)} · {config.data_source} {config.granularity} "
             f"bars · {mode_label} via {display.broker_label} · ledger {config.db}"
             + (f" · {config.duration:g} min" if config.duration else "")
         )
@@ -124,3 +126,10 @@ def run_strategies(opts: Mapping[str, Any], symbols: list[str]) -> None:
                 summary = app.summary()
                 display.summary(summary.strategies, summary.account)
                 display.line(f"⏹  Run ended: {summary.reason}; {summary.bars} bars processed.")
+
+
+def _symbols_label(symbols: list[str], shown: int = 8) -> str:
+    """The run's symbols, or the first few and how many more."""
+    if len(symbols) <= shown:
+        return ", ".join(symbols)
+    return f"{', '.join(symbols[:shown])} and {len(symbols) - shown} more ({len(symbols)} symbols)"

@@ -4,7 +4,8 @@ A file has a date index column and ``Open, High, Low, Close[, Volume]`` columns 
 ``backtesting.test.GOOG``), and any further numeric columns, which reach the strategy as
 ``self.data.<name>`` as they would in ``Backtest``. Dates are kept as the file has them:
 naive dates stay naive for the strategy (and are taken as UTC everywhere else), a UTC offset
-stays. Option ``path`` is one file, or a template with ``{symbol}``.
+stays. Option ``path`` is one file, a template with ``{symbol}``, or a folder holding one file
+per symbol, named by it (``AAPL.csv``).
 ``history(symbol, n)`` returns the file's first ``n`` bars and ``stream()`` yields the rest as
 fast as the consumer takes them, in time order across symbols.
 """
@@ -23,7 +24,7 @@ from ..errors import UsageError
 from ..models import Bar, utc
 from .base import BaseDataSource, DataSourceConfig
 
-__all__ = ["CsvDataSource", "read_ohlcv", "register_data_sources"]
+__all__ = ["CsvDataSource", "folder_symbols", "read_ohlcv", "register_data_sources"]
 
 _COLUMNS = ("Open", "High", "Low", "Close")
 
@@ -90,6 +91,23 @@ def _dates(index: Any, path: str | Path) -> Any:
     return pd.DatetimeIndex(parsed, name="Date")
 
 
+def folder_symbols(folder: str | Path) -> dict[str, Path]:
+    """A folder of CSV files, one per symbol: symbol (the file name, upper-cased) -> file."""
+    files = sorted(Path(folder).glob("*.csv"))
+    found: dict[str, Path] = {}
+    for file in files:
+        symbol = file.stem.upper()
+        if symbol in found:
+            raise UsageError(
+                f"{found[symbol].name} and {file.name} in {folder} are both symbol {symbol}: "
+                "keep one file per symbol."
+            )
+        found[symbol] = file
+    if not found:
+        raise UsageError(f"No .csv file in {folder}. Put one OHLCV file per symbol, SYMBOL.csv.")
+    return found
+
+
 class CsvDataSource(BaseDataSource):
     name = "csv"
     display_name = "CSV files"
@@ -104,12 +122,21 @@ class CsvDataSource(BaseDataSource):
                 "(or a template such as --data 'data/{symbol}.csv')."
             )
         self.path = str(path)
+        self._folder = folder_symbols(self.path) if Path(self.path).is_dir() else None
         self._frames: dict[str, Any] = {}
         self._cursor: dict[str, int] = {}
 
     def frame(self, symbol: str) -> Any:
         if symbol not in self._frames:
-            self._frames[symbol] = read_ohlcv(self.path.format(symbol=symbol))
+            if self._folder is not None:
+                if symbol not in self._folder:
+                    raise UsageError(
+                        f"No file for symbol {symbol} in {self.path}: add {symbol}.csv there."
+                    )
+                file = str(self._folder[symbol])
+            else:
+                file = self.path.format(symbol=symbol)
+            self._frames[symbol] = read_ohlcv(file)
         return self._frames[symbol]
 
     def time_view(self, symbol: str) -> Any:

@@ -242,6 +242,13 @@ class LiveData(_Data):
         self._Data__cache.clear()
         self._version = buf.version
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled (a runner shipped to a worker process): the column arrays came as copies,
+        so they are made views of the buffers again."""
+        self.__dict__.update(state)
+        self._version = -1
+        self._refresh()
+
     def _advance(self) -> None:
         """Reveal every bar the buffer holds (after ``BarBuffer.append``)."""
         self._refresh()

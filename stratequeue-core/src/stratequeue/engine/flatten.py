@@ -3,9 +3,13 @@ strategy's backtest would still hold after its history are dropped from its book
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .book import ref_of
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "add_capital",
@@ -17,6 +21,19 @@ __all__ = [
 ]
 
 
+def _in_worker(fn: F) -> F:
+    """A runner kept in a worker process (``stratequeue.executors``) is changed there: its
+    stand-in forwards the call by name."""
+
+    @functools.wraps(fn)
+    def call(runner: Any, *args: Any) -> Any:
+        remote = getattr(runner, "remote", None)
+        return remote(fn.__name__, *args) if remote is not None else fn(runner, *args)
+
+    return call  # type: ignore[return-value]
+
+
+@_in_worker
 def flatten_inherited(runner: Any) -> set[str]:
     """Drop the trades inherited from the warm-up (and their SL/TP orders) from ``runner``'s
     book and give it back its starting cash, as if it had been flat. Returns the refs of the
@@ -45,11 +62,13 @@ def flatten_inherited(runner: Any) -> set[str]:
     return dropped
 
 
+@_in_worker
 def add_capital(runner: Any, delta: float) -> None:
     """Give the book ``delta`` more cash (negative: take it away): an allocation change."""
     runner._broker._cash += delta
 
 
+@_in_worker
 def close_positions(runner: Any) -> None:
     """Ask the book to close every open trade at the next bar (``--rebalance close``)."""
     for trade in list(runner._broker.trades):
@@ -57,6 +76,7 @@ def close_positions(runner: Any) -> None:
     runner._tracker.label(list(runner._broker.orders), runner._new_ref)
 
 
+@_in_worker
 def drop_order(runner: Any, ref: str) -> bool:
     """Remove a pending order from the book without a fill (a risk rule refused it)."""
     for order in list(runner._broker.orders):
@@ -67,6 +87,7 @@ def drop_order(runner: Any, ref: str) -> bool:
     return False
 
 
+@_in_worker
 def close_now(runner: Any, price: float, ref: str) -> list[Any]:
     """Close every open trade of the book at (real) ``price`` now (``--on-exit flatten`` when
     no bar will follow): the executions, each caused by order ``ref``."""
@@ -81,6 +102,7 @@ def close_now(runner: Any, price: float, ref: str) -> list[Any]:
     return [replace(e, order_ref=ref) for e in runner._executions(broker.take_events())]
 
 
+@_in_worker
 def set_units(runner: Any, ref: str, qty: float) -> bool:
     """A fraction-sized order was sent to a real broker as the quantity ``qty``: the book
     holds it as that many units (of its fractional unit, if any) from now on, so that partial

@@ -43,6 +43,7 @@ from .book import FillEvent, LiveBroker, ref_of, set_ref
 from .data import COLUMNS, BarBuffer, LiveData, utc_nanos
 from .events import executions, fill_bar
 from .frames import trades_frame
+from .history import extend, window
 from .intents import OrderTracker
 from .lookback import default_lookback
 from .shadow import (
@@ -125,6 +126,8 @@ class StrategyRunner:
         self._stamp_time: datetime | None = None
         self._stamp = ""
         self._seq = 0
+        #: indicators from the last N bars only (MAX_HISTORY, --max-history): see history.py
+        self.max_history: int | None = None
 
     # -- refs ----------------------------------------------------------------------------
     def _new_ref(self) -> str:
@@ -323,9 +326,14 @@ class StrategyRunner:
                 moved = _data_arrays(live, n)
             else:
                 live = self._live
-                shadow = build_shadow(self.strategy_cls, broker, data, self.params)
-                self._init_state.observe(shadow, n)
-                moved = transfer(shadow, live, n)
+                view = window(data, self.max_history)
+                shadow = build_shadow(self.strategy_cls, broker, view, self.params)
+                if view is data:
+                    self._init_state.observe(shadow, n)
+                    moved = transfer(shadow, live, n)
+                else:  # init() state from a window differs by design: not observed
+                    extend(shadow, live, len(view), n)
+                    moved = []  # the look-ahead check needs the whole history
         self._lookahead.observe(prepared + moved if prepared else moved)
         if self._start is None:
             self._start = warmup_start(live, self._settled(n))

@@ -59,6 +59,11 @@ class Portfolio:
         self.unsure: set[str] = set()
         #: where fills come from, chosen once for this broker (fill_model.py)
         self.fills: FillModel = fill_model_for(self)
+        #: where the runners step (stratequeue.executors): this process unless a run says
+        self.executor: Any = None
+        #: strategies whose snapshot waits for the end of the moment (:meth:`end_moment`);
+        #: None: each bar writes its strategies' snapshot
+        self.moment_snapshots: dict[str, None] | None = None
 
     @property
     def external(self) -> bool:
@@ -96,7 +101,11 @@ class Portfolio:
                 bar.close,
                 bar.volume,
             )
-        steps = [(sleeve, sleeve.runner.on_bar(bar)) for sleeve in sleeves]
+        steps = (
+            self.executor.step(bar, sleeves)
+            if self.executor is not None
+            else [(sleeve, sleeve.runner.on_bar(bar)) for sleeve in sleeves]
+        )
         actions = Actions()
         with self.ledger.transaction():
             self.ledger.record_bar(bar)
@@ -104,10 +113,27 @@ class Portfolio:
             routing.intents(
                 self, [(s, i) for s, step in steps for i in step.intents], events, actions
             )
-            summary.snapshot(self, bar.timestamp, sleeves)
+            if self.moment_snapshots is None:
+                summary.snapshot(self, bar.timestamp, sleeves)
+            else:
+                self.moment_snapshots.update(dict.fromkeys(s.strategy_id for s in sleeves))
             rails.watch_risk(self, bar.timestamp, sleeves)
         events += routing.apply(self, actions, bar.timestamp)
         return events
+
+    def begin_moment(self) -> None:
+        """The bars of one time follow: their strategies' snapshots are written once, at
+        :meth:`end_moment` (the values the last bar's snapshot would have left: a snapshot
+        replaces the one of the same time). Without this a moment of S symbols writes each
+        strategy's S positions S times."""
+        self.moment_snapshots = {}
+
+    def end_moment(self, ts: datetime) -> None:
+        """Write the snapshots of the moment's strategies (see :meth:`begin_moment`)."""
+        waiting, self.moment_snapshots = self.moment_snapshots, None
+        if waiting:
+            with self.ledger.transaction():
+                summary.snapshot_strategies(self, ts, list(waiting))
 
     def start(self, sleeves_intents: Iterable[tuple[Sleeve, Sequence[OrderIntent]]]) -> list[Event]:
         """Send the orders strategies had pending when their warm-up ended."""

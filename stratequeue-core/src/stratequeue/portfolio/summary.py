@@ -11,12 +11,17 @@ from .state import ClosedTally, Sleeve, avg_price
 if TYPE_CHECKING:
     from .pipeline import Portfolio
 
-__all__ = ["snapshot", "strategy_summary"]
+__all__ = ["snapshot", "snapshot_strategies", "strategy_summary"]
 
 
 def snapshot(p: Portfolio, ts: datetime, sleeves: Sequence[Sleeve]) -> None:
     """Cash, equity and positions of the strategies trading ``sleeves``, into the ledger."""
-    for strategy_id in dict.fromkeys(s.strategy_id for s in sleeves):
+    snapshot_strategies(p, ts, list(dict.fromkeys(s.strategy_id for s in sleeves)))
+
+
+def snapshot_strategies(p: Portfolio, ts: datetime, strategy_ids: Sequence[str]) -> None:
+    """Cash, equity and positions of ``strategy_ids``, into the ledger."""
+    for strategy_id in strategy_ids:
         own = p.by_strategy[strategy_id]
         cash = sum(float(s.runner.cash) for s in own)
         equity = sum(float(s.runner.equity) for s in own)
