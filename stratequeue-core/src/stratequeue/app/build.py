@@ -295,6 +295,8 @@ def time_view(
             )
         return own(symbol)
     return zone_view(zone, "--timezone / TIMEZONE") if zone else UTC_VIEW
+
+
 def _respawner(
     run: RunParts,
     cfg: RunConfig,

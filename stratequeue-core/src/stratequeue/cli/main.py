@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..errors import UsageError
 from .scale_options import executor_options, read_symbols
 from .shared_options import (
     extractor_option,

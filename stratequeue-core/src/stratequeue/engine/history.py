@@ -16,6 +16,8 @@ while the history is shorter than N.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 from backtesting import Strategy
@@ -36,6 +38,7 @@ class TailBuffer:
         self.version = (buffer.version, self.start)
         self.index_dtype = buffer.index_dtype
         self.tz = buffer.tz
+        self.columns = buffer.columns  # OHLCV and any further columns (a CSV's, prepare_data's)
 
     def column(self, name: str) -> np.ndarray:
         return self.buffer.column(name)[self.start :]
@@ -45,6 +48,9 @@ class TailBuffer:
 
     def time(self, i: int) -> pd.Timestamp:
         return self.buffer.time(self.start + i)
+
+    def utc_time(self, i: int) -> datetime:
+        return self.buffer.utc_time(self.start + i)
 
     def frame(self, n: int | None = None) -> pd.DataFrame:
         full = self.buffer.frame(self.start + (self.n if n is None else n))
