@@ -96,6 +96,8 @@ class AlpacaBroker(BaseBroker):
 
     name: ClassVar[str] = "alpaca"
     display_name: ClassVar[str] = "Alpaca"
+    #: a live run with --broker alpaca and no --data-source takes Alpaca's own bars
+    data_source: ClassVar[str | None] = "alpaca"
     features: ClassVar[Mapping[str, str]] = {
         "assets": "US stocks and ETFs (fractional where fractionable), crypto 24/7",
         "orders": "market, limit, stop, stop_limit, trailing_stop, bracket (sl/tp), oco exits, "

@@ -97,7 +97,8 @@ def default_data_source(mode: str, requested_broker: str | None) -> str:
         )
         raise UsageError(
             "--live needs real prices: pass --data-source NAME"
-            f"{choice}. The demo feed's prices are simulated."
+            f"{choice}, or --broker NAME for that broker's own bars. The demo feed's prices "
+            "are simulated."
         )
     return "demo"
 

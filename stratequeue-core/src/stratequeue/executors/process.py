@@ -92,7 +92,7 @@ class _ProcessWorker(Worker):
         return answer
 
     def _gone(self) -> str:
-        self.process.join(timeout=1)
+        self.process.join(timeout=10)  # a killed child is reaped late on a loaded machine
         code = self.process.exitcode
         if code is not None and code < 0:
             return f"killed by signal {signal.Signals(-code).name}"
