@@ -259,3 +259,26 @@ def test_auto_picks_processes_above_the_threshold_and_says_so_once():
     assert isinstance(real, InlineExecutor) and len(said) == 1
     with pytest.raises(UsageError, match="needs --executor inline"):
         create_executor("process", 10, external=True)
+
+
+def test_a_worker_gets_only_the_runs_strategy_files(tmp_path):
+    """Strategy files an earlier run loaded in this process (one importing a module that
+    exists only here) are not shipped: a worker executing them would die before its first
+    bar."""
+    from types import SimpleNamespace
+
+    from stratequeue.engine import load_strategy
+    from stratequeue.executors.shipping import strategy_sources
+
+    other = tmp_path / "other.py"
+    other.write_text(
+        "import sys\nsys.modules['only_in_this_process'] = sys\nimport only_in_this_process\n"
+        "from backtesting import Strategy\n\n\nclass Other(Strategy):\n"
+        "    def init(self):\n        pass\n\n    def next(self):\n        pass\n"
+    )
+    earlier = load_strategy(other)
+    mine = load_strategy(EXAMPLES / "sma.py")
+    sleeve = SimpleNamespace(runner=SimpleNamespace(strategy_cls=mine.cls))
+    shipped = strategy_sources([sleeve])
+    assert list(shipped) == [mine.cls.__module__]
+    assert earlier.cls.__module__ not in shipped

@@ -91,7 +91,7 @@ class RayExecutor(ShardedExecutor):
     def attach(self, sleeves: Any) -> None:
         from .shipping import strategy_sources
 
-        self._sources = strategy_sources()
+        self._sources = strategy_sources(sleeves)
         self._init()
         super().attach(sleeves)
 

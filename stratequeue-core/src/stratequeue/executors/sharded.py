@@ -75,7 +75,7 @@ class ShardedExecutor(Executor):
 
     # -- set-up -----------------------------------------------------------------------------
     def attach(self, sleeves: Sequence[Any]) -> None:
-        self._sources = strategy_sources()
+        self._sources = strategy_sources(sleeves)
         count = min(self.size, max(1, len(sleeves)))
         self._keys = [defaultdict(list) for _ in range(count)]
         shipped: list[list[tuple[Key, bytes, int]]] = [[] for _ in range(count)]

@@ -14,7 +14,7 @@ import importlib.util
 import io
 import pickle
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +49,17 @@ def dumps(obj: Any) -> bytes:
     return out.getvalue()
 
 
-def strategy_sources(modules: Mapping[str, Any] | None = None) -> dict[str, tuple[str, str]]:
-    """Every loaded strategy module: name -> (file path, source text), to ship to a worker."""
+def strategy_sources(
+    sleeves: Iterable[Any], modules: Mapping[str, Any] | None = None
+) -> dict[str, tuple[str, str]]:
+    """The strategy modules of ``sleeves``' runners: name -> (file path, source text), to ship
+    to a worker. Only these: another strategy file loaded in this process (an earlier run's)
+    may import what exists only here."""
+    loaded = sys.modules if modules is None else modules
+    wanted = {sleeve.runner.strategy_cls.__module__ for sleeve in sleeves}
     found = {}
-    for name, module in list((modules or sys.modules).items()):
+    for name in sorted(wanted):
+        module = loaded.get(name)
         path = getattr(module, "__file__", None)
         if name.startswith(STRATEGY_PACKAGE) and path:
             found[name] = (str(path), Path(path).read_text(encoding="utf-8"))
