@@ -204,6 +204,17 @@ def test_moments_group_one_bar_per_symbol_of_one_time():
         [("A", t0)],
         [("A", t1), ("B", t1)],
     ]
+    # a moment of every symbol is given before the next bar is read: a source that drives a
+    # broker (the fake Alpaca's replay) must not move it on before this moment's orders
+    read: list[str] = []
+
+    def feed():
+        for b in bars[3:]:
+            read.append(b.symbol)
+            yield b
+
+    first = next(moments(feed(), expected=2))
+    assert [b.symbol for b in first] == ["A", "B"] and read == ["A", "B"]
 
 
 def test_symbols_from_a_file(tmp_path):

@@ -239,8 +239,8 @@ class App:
             executor.attach(portfolio.all_sleeves())
             portfolio.executor = executor
             feed: Iterator[Any] = bars if cfg.replay else paced(bars, desk.pending, self.stop_event)
-            if cfg.replay:
-                feed = moments(feed)  # a moment's bars step together (in parallel: workers)
+            if cfg.replay:  # a moment's bars step together (in parallel: workers)
+                feed = moments(feed, expected=len(cfg.symbols))
             for item in feed:
                 if self.stop_event.is_set():
                     break

@@ -144,7 +144,6 @@ def _books(
     say: Callable[[str], None],
 ) -> None:
     """Every strategy's book on ``symbol``: rebuilt from the ledger, or warmed up on history."""
-    from ..engine import BacktestOptions
 
     ledger, portfolio = run.ledger, run.portfolio
     # before the history is read: a sample read after it would move a file's cursor
@@ -177,19 +176,10 @@ def _books(
         row = ledger.sleeve(spec.strategy_id, symbol)
         unit = same_unit(ledger, spec.strategy_id, fractional_unit(cfg, spec, strategy))
         if row is not None:
-            options = BacktestOptions(
-                cash=row["capital"], fractional_unit=unit, **cfg.backtest_options
-            )
-            runner = extractor.runner(
-                strategy,
-                strategy_id=spec.strategy_id,
-                symbol=symbol,
-                options=options,
-                fills=fills,
-                times=time_view(cfg, run.source, symbol, strategy, say),
-            )
-            runner.settle_after = settle
-            runner.max_history = max_history(cfg, strategy)
+            runner = make_runner(
+                run, cfg, extractor, strategy, spec.strategy_id, symbol, row["capital"], unit, fills,
+                settle, say,
+            )  # fmt: skip
             sleeve = rebuild_sleeve(runner, spec, symbol, row, recorded, ledger, bars_to_frame)
             portfolio.add(sleeve)
             run.resumed += 1
@@ -212,17 +202,10 @@ def _books(
                     )
             continue
         capital = spec.allocation * account_equity / len(cfg.symbols)
-        options = BacktestOptions(cash=capital, fractional_unit=unit, **cfg.backtest_options)
-        runner = extractor.runner(
-            strategy,
-            strategy_id=spec.strategy_id,
-            symbol=symbol,
-            options=options,
-            fills=fills,
-            times=time_view(cfg, run.source, symbol, strategy, say),
-        )
-        runner.settle_after = settle
-        runner.max_history = max_history(cfg, strategy)
+        runner = make_runner(
+            run, cfg, extractor, strategy, spec.strategy_id, symbol, capital, unit, fills, settle,
+            say,
+        )  # fmt: skip
         if history:
             runner.warm_start(bars_to_frame(history))
         elif len(samples.get(symbol, ())):  # no history: look-ahead checked on the sample
@@ -305,7 +288,6 @@ def _respawner(
     fills: str,
 ) -> Callable[[str, str], Any]:
     """Rebuilds one sleeve's runner from the ledger, as a restart does (rebuild.py)."""
-    from ..engine import BacktestOptions
 
     by_id = {spec.strategy_id: (spec, strategy) for spec, strategy in loaded}
 
@@ -314,22 +296,45 @@ def _respawner(
         row = run.ledger.sleeve(strategy_id, symbol)
         assert row is not None  # every sleeve is recorded when it is built
         unit = same_unit(run.ledger, strategy_id, fractional_unit(cfg, spec, strategy))
-        options = BacktestOptions(cash=row["capital"], fractional_unit=unit, **cfg.backtest_options)
-        runner = extractor.runner(
-            strategy,
-            strategy_id=strategy_id,
-            symbol=symbol,
-            options=options,
-            fills=fills,
-            times=time_view(cfg, run.source, symbol, strategy, lambda _: None),
-        )
-        runner.settle_after = run.settles[(strategy_id, symbol)]
-        runner.max_history = max_history(cfg, strategy)
         recorded = run.ledger.bars(symbol)
+        runner = make_runner(
+            run, cfg, extractor, strategy, strategy_id, symbol, row["capital"], unit, fills,
+            run.settles[(strategy_id, symbol)], lambda _: None,
+        )  # fmt: skip
         rebuild_sleeve(runner, spec, symbol, row, recorded, run.ledger, bars_to_frame)
         return runner
 
     return respawn
+
+
+def make_runner(
+    run: RunParts,
+    cfg: RunConfig,
+    extractor: Any,
+    strategy: Any,
+    strategy_id: str,
+    symbol: str,
+    capital: float,
+    unit: float | None,
+    fills: str,
+    settle: int,
+    say: Callable[[str], None],
+) -> Any:
+    """One sleeve's runner as this run makes it: its capital and unit, the run's Backtest
+    options, how it sees bar times, the warm-up rule's settle point and its history bound."""
+    from ..engine import BacktestOptions
+
+    runner = extractor.runner(
+        strategy,
+        strategy_id=strategy_id,
+        symbol=symbol,
+        options=BacktestOptions(cash=capital, fractional_unit=unit, **cfg.backtest_options),
+        fills=fills,
+        times=time_view(cfg, run.source, symbol, strategy, say),
+    )
+    runner.settle_after = settle
+    runner.max_history = max_history(cfg, strategy)
+    return runner
 
 
 def max_history(cfg: RunConfig, strategy: Any) -> int | None:

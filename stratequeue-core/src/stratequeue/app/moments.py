@@ -94,9 +94,13 @@ class Moment:
         self.when, self.bars, self.events = None, 0, []
 
 
-def moments(bars: Iterator[Bar]) -> Iterator[list[Bar]]:
+def moments(bars: Iterator[Bar], expected: int | None = None) -> Iterator[list[Bar]]:
     """A replay's bars grouped by moment: consecutive bars of one time, one per symbol (a
-    symbol seen twice starts a new group), so that their runners can step together."""
+    symbol seen twice starts a new group), so that their runners can step together.
+
+    A group of ``expected`` bars (every symbol's) is given at once, without reading the next
+    bar: reading ahead would let a source that drives a broker (a replay against a real
+    broker's fake) move that broker to the next bar before this one's orders are sent."""
     group: list[Bar] = []
     symbols: set[str] = set()
     for bar in bars:
@@ -105,5 +109,8 @@ def moments(bars: Iterator[Bar]) -> Iterator[list[Bar]]:
             group, symbols = [], set()
         group.append(bar)
         symbols.add(bar.symbol)
+        if expected is not None and len(group) >= expected:
+            yield group
+            group, symbols = [], set()
     if group:
         yield group
