@@ -5,6 +5,7 @@ bars is said next to the one on the bars received."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ START = datetime(2024, 6, 3, 13, 30, tzinfo=UTC)  # 9:30 New York, a Monday
 N = 300
 MISSING = 200  # the bar the run never received
 CHANGED = 150  # the bar whose close the vendor has 0.5 higher
+LATE = 100  # the bar that came late
 
 
 def minute_frame() -> pd.DataFrame:
@@ -92,3 +94,35 @@ def test_a_missing_bar_and_a_different_close_are_found_against_the_fake_polygon(
     assert f"{changed:%Y-%m-%d %H:%M}: high" in out and "close" in out
     assert "volumes differ" not in out and "not in the vendor's history" not in out
     assert "sma: a backtest on the vendor's bars makes" in out
+
+
+def test_a_late_bar_is_said_in_the_data_drift_section(tmp_path):
+    frame = minute_frame()
+    db = recorded_run(tmp_path, frame)  # a replay: no bar keeps an arrival time ...
+    late = START + timedelta(minutes=LATE)
+    con = sqlite3.connect(db)  # ... but this one came 125 s after its close (1 minute after)
+    done = con.execute(
+        "UPDATE bars SET received_at=? WHERE ts=?",
+        ((late + timedelta(seconds=60 + 125)).isoformat(), late.isoformat()),
+    )
+    assert done.rowcount == 1
+    con.commit()
+    con.close()
+    with FakePolygon(KEY) as fake:
+        fake.add_bars(
+            "AAPL",
+            60,
+            [
+                (ts.to_pydatetime(), r.Open, r.High, r.Low, r.Close, r.Volume)
+                for ts, r in zip(frame.index, frame.itertuples(), strict=True)
+            ],
+        )
+        done = stratequeue("verify", "--db", str(db), "--data-source", "polygon", env=fake.env)
+        out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    drift = out.split("data drift AAPL vs polygon:")[1]
+    assert (
+        f"  late: 1 bar(s) received more than 60 s after their close "
+        f"(worst {late:%Y-%m-%d %H:%M}, 125.0 s after its close)\n"
+    ) in drift, out
+    assert "bars received AAPL" not in out  # said once, in the drift section

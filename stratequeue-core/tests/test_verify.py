@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -201,6 +202,7 @@ def test_a_ledger_written_before_schema_3_opens_and_verifies_with_defaults(tmp_p
     con.executescript(
         "DROP TABLE run_settings; DROP TABLE strategy_files; DROP TABLE run_events; "
         "ALTER TABLE sleeves DROP COLUMN history_sha256; ALTER TABLE runs DROP COLUMN extractor; "
+        "ALTER TABLE bars DROP COLUMN received_at; "
         "UPDATE meta SET value='2' WHERE key='schema_version';"
     )
     con.close()
@@ -212,7 +214,7 @@ def test_a_ledger_written_before_schema_3_opens_and_verifies_with_defaults(tmp_p
     from stratequeue.ledger import SCHEMA_VERSION, Ledger
 
     ledger = Ledger(db)
-    assert ledger.schema_version == SCHEMA_VERSION == 4
+    assert ledger.schema_version == SCHEMA_VERSION == 5
     assert ledger.run_settings() == {}
     ledger.close()
 
@@ -285,3 +287,102 @@ def test_a_commission_function_is_kept_as_what_it_was_and_refused(tmp_path, caps
     code, _, err = verify(capsys, "--db", str(db))
     assert code == 2 and err.count("\n") == 1, err
     assert "Backtest option commission=<function _flat_fee" in err and "cannot keep" in err
+
+
+LIVE_BARS, WARMUP = 40, 120
+
+
+def recent_frame(now: datetime) -> pd.DataFrame:
+    """Hourly bars whose last closed half an hour before ``now``: received now, every live bar
+    but the last is more than an hour (one interval) after its close."""
+    frame = DATA["SYNTH"][0].iloc[: WARMUP + LIVE_BARS].copy()
+    base = now.replace(second=0, microsecond=0) - timedelta(minutes=30)
+    frame.index = pd.DatetimeIndex(
+        [base - timedelta(hours=len(frame) - k) for k in range(len(frame))], name=frame.index.name
+    )
+    return frame
+
+
+def arrivals(db: Path) -> list[tuple[str, str | None]]:
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT ts, received_at FROM bars ORDER BY ts").fetchall()
+    con.close()
+    return rows
+
+
+def test_a_live_runs_bars_keep_when_they_came_and_late_ones_are_reported(
+    tmp_path, capsys, live_csv
+):
+    before = datetime.now(UTC)
+    frame = recent_frame(before)
+    db = live_run(tmp_path, frame, cuts=[], lookback=WARMUP)
+    after = datetime.now(UTC)
+    rows = arrivals(db)
+    assert len(rows) == WARMUP + LIVE_BARS
+    assert [r for _, r in rows[:WARMUP]] == [None] * WARMUP  # the warm-up history never is late
+    received = [datetime.fromisoformat(r) for _, r in rows[WARMUP:] if r is not None]
+    assert len(received) == LIVE_BARS
+    assert all(before <= t <= after for t in received) and received == sorted(received)
+    code, out, err = verify(capsys, "--db", str(db))
+    assert code == 0, out + err  # late bars are a finding, not an unexplained difference
+    first_live = frame.index[WARMUP].to_pydatetime()
+    worst = f"{first_live:%Y-%m-%d %H:%M}, "
+    assert f"bars received {SYMBOL}: {LIVE_BARS} live" in out, out
+    line = next(x for x in out.splitlines() if "late:" in x)
+    assert line.startswith(
+        f"  late: {LIVE_BARS - 1} bar(s) received more than 3600 s after their close (worst {worst}"
+    ), line
+    seconds = float(line.split(worst)[1].split(" s after")[0])
+    close = first_live + timedelta(hours=1)
+    # said to a tenth of a second
+    assert (before - close).total_seconds() - 0.05 <= seconds
+    assert seconds <= (after - close).total_seconds() + 0.05
+
+
+def test_a_replay_keeps_no_arrival_time_and_says_nothing_of_late_bars(tmp_path, capsys):
+    frame = recent_frame(datetime.now(UTC))
+    db = live_run(tmp_path, frame, cuts=[], data_source="csv", replay=True, lookback=WARMUP)
+    rows = arrivals(db)
+    assert len(rows) == WARMUP + LIVE_BARS and {r for _, r in rows} == {None}
+    code, out, err = verify(capsys, "--db", str(db))
+    assert code == 0, out + err
+    assert "bars received" not in out and "late:" not in out
+
+
+def test_verify_counts_exactly_the_bars_received_more_than_an_interval_after_close(
+    tmp_path, capsys, live_csv
+):
+    frame = recent_frame(datetime.now(UTC))
+    recorded = live_run(tmp_path, frame, cuts=[], lookback=WARMUP)
+    db = tmp_path / "edited.sqlite"
+    source, con = sqlite3.connect(recorded), sqlite3.connect(db)
+    source.backup(con)  # a copy with what the write-ahead log holds
+    source.close()
+    times = list(frame.index[WARMUP:])
+
+    def arrive(k: int, seconds_after_close: float) -> None:
+        ts = times[k].to_pydatetime()
+        at = ts + timedelta(hours=1, seconds=seconds_after_close)
+        done = con.execute(
+            "UPDATE bars SET received_at=? WHERE ts=?", (at.isoformat(), ts.isoformat())
+        )
+        assert done.rowcount == 1
+
+    for k in range(LIVE_BARS):
+        arrive(k, 2.5)  # on time
+    con.commit()
+    code, out, _ = verify(capsys, "--db", str(db))
+    assert code == 0
+    assert f"bars received {SYMBOL}: {LIVE_BARS} live\n  none late (each within 3600 s" in out
+    arrive(5, 3600)  # exactly one interval after its close: not late
+    arrive(12, 3601)
+    arrive(30, 7205.5)
+    con.commit()
+    con.close()
+    code, out, _ = verify(capsys, "--db", str(db))
+    assert code == 0
+    worst = times[30].to_pydatetime()
+    assert (
+        f"bars received {SYMBOL}: {LIVE_BARS} live\n  late: 2 bar(s) received more than 3600 s "
+        f"after their close (worst {worst:%Y-%m-%d %H:%M}, 7205.5 s after its close)\n"
+    ) in out, out

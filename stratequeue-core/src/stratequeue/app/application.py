@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -242,6 +243,8 @@ class App:
             if cfg.replay:  # a moment's bars step together (in parallel: workers)
                 feed = moments(feed, expected=len(cfg.symbols))
             for item in feed:
+                # the moment a live bar reached the run (kept with it: verify tells late bars)
+                received = None if cfg.replay else datetime.now(UTC)
                 if self.stop_event.is_set():
                     break
                 if item is None:
@@ -255,7 +258,7 @@ class App:
                     if parts.bar_filter.accept(bar, check_future=not cfg.replay)
                 ]
                 began = time.perf_counter()
-                self._step_moment(parts, executor, batch, moment)
+                self._step_moment(parts, executor, batch, moment, received)
                 if batch:
                     budget.spent(batch[0].timestamp, time.perf_counter() - began, runners)
                 if desk.pending.is_set():  # between this moment and the next, on this thread
@@ -281,10 +284,16 @@ class App:
         return reason
 
     def _step_moment(
-        self, parts: RunParts, executor: Executor, batch: list[Any], moment: Moment | None
+        self,
+        parts: RunParts,
+        executor: Executor,
+        batch: list[Any],
+        moment: Moment | None,
+        received: datetime | None = None,
     ) -> None:
         """The bars of one time (a live feed's: one bar): runners step (all at once in
-        workers), then bar by bar the broker sees the bar and the portfolio takes the steps."""
+        workers), then bar by bar the broker sees the bar and the portfolio takes the steps
+        (``received``: when a live bar came, None in a replay)."""
         portfolio, broker = parts.portfolio, parts.broker
         executor.prefetch(batch)
         if len(batch) > 1:
@@ -293,7 +302,7 @@ class App:
             parts.watch.on_bar(bar.symbol, bar.timestamp)
             if broker is not None:
                 broker.on_bar(bar)
-            events = portfolio.on_bar(bar)
+            events = portfolio.on_bar(bar, received)
             if not self.config.replay:  # a live bar is durable before the next one is awaited
                 parts.ledger.flush()
             self.bars_seen += 1

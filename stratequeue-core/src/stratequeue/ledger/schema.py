@@ -6,7 +6,7 @@ newer StrateQueue is refused with a clear error (never guessed at).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -117,5 +117,10 @@ ALTER TABLE sleeves ADD COLUMN history_sha256 TEXT;
     # 4: the signal extractor that loaded each run's strategy files (--extractor)
     4: """
 ALTER TABLE runs ADD COLUMN extractor TEXT NOT NULL DEFAULT 'backtesting';
+""",
+    # 5: when each live bar reached StrateQueue (NULL: warm-up history, replays, older ledgers),
+    # so that `stratequeue verify` can tell a late bar (verify/arrival.py)
+    5: """
+ALTER TABLE bars ADD COLUMN received_at TEXT;
 """,
 }

@@ -83,7 +83,9 @@ class Portfolio:
         return list(dict.fromkeys(s.strategy_id for s in self.all_sleeves()))
 
     # -- the per-bar pipeline -------------------------------------------------------------------
-    def on_bar(self, bar: Bar) -> list[Event]:
+    def on_bar(self, bar: Bar, received_at: datetime | None = None) -> list[Event]:
+        """One closed bar through the sleeves; ``received_at``: when a live bar reached
+        StrateQueue (kept with the bar; None for a replay)."""
         sleeves = self.sleeves.get(bar.symbol, [])
         if not sleeves:
             return []
@@ -108,7 +110,7 @@ class Portfolio:
         )
         actions = Actions()
         with self.ledger.transaction():
-            self.ledger.record_bar(bar)
+            self.ledger.record_bar(bar, received_at)
             events += self.fills.after_step(bar, steps, actions)
             routing.intents(
                 self, [(s, i) for s, step in steps for i in step.intents], events, actions

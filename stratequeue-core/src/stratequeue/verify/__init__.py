@@ -3,7 +3,8 @@ and compare the trades; every difference is a bug (paper, replay) or explained b
 
 :mod:`.sleeve` reads what the ledger kept, :mod:`.reference` runs ``Backtest.run``,
 :mod:`.causes` lists what happened to the orders, :mod:`.compare` pairs and explains,
-:mod:`.drift` compares the bars with a vendor's history, :mod:`.text` says it all.
+:mod:`.drift` compares the bars with a vendor's history, :mod:`.arrival` finds the live bars
+that came late, :mod:`.text` says it all.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import UsageError
+from .arrival import Lateness, check_lateness
 from .compare import Difference, SleeveResult, compare_sleeve
 from .reference import Reference, run_reference
 from .sleeve import SleeveRecord, load_sleeves
@@ -33,6 +35,8 @@ class Verification:
     sleeves: list[SleeveRecord] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
     drift: list[Any] = field(default_factory=list)
+    #: per symbol that received bars live: the bars that came late (verify/arrival.py)
+    late: list[Lateness] = field(default_factory=list)
 
     @property
     def unexplained(self) -> int:
@@ -67,6 +71,7 @@ def verify_ledger(db: Path, strategy: str | None = None, symbol: str | None = No
             out.backtest_equity[sleeve.strategy_id] = (
                 live if mine is None else mine.add(live, fill_value=0.0)
             )
+        out.late = check_lateness(ledger, list(dict.fromkeys(s.symbol for s in sleeves)))
         return out
     finally:
         ledger.close()

@@ -3,7 +3,8 @@
 The vendor's source is built as a run builds it (its plugin, the environment's keys) with its
 clock set to the end of the run's bars, and asked for its history (``history(symbol, n)``:
 every data source's warm-up call) back to the first bar the run's books saw. Reported: bars
-the vendor has and the run never received (missing), bars the run received that the vendor
+the vendor has and the run never received (missing), live bars that came late (more than one
+interval after their close: :mod:`.arrival`), bars the run received that the vendor
 does not have, prices that differ by more than a tick, volumes that differ, and what the
 backtest would have traded on the vendor's bars instead.
 """
@@ -37,6 +38,8 @@ class Drift:
     prices: list[str] = field(default_factory=list)
     volumes: int = 0
     trades: list[str] = field(default_factory=list)
+    #: the late bars' line (:meth:`.arrival.Lateness.line`), None when none came late
+    late: str | None = None
 
     def lines(self) -> list[str]:
         out = [
@@ -46,6 +49,8 @@ class Drift:
         if self.missing:
             shown = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in self.missing[:5])
             out.append(f"  missing: {len(self.missing)} bar(s) never received ({shown})")
+        if self.late:
+            out.append(f"  {self.late}")
         if self.extra:
             shown = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in self.extra[:5])
             out.append(f"  not in the vendor's history: {len(self.extra)} bar(s) ({shown})")
@@ -54,7 +59,7 @@ class Drift:
             out += [f"    {p}" for p in self.prices[:5]]
         if self.volumes:
             out.append(f"  volumes differ: {self.volumes} bar(s)")
-        if not (self.missing or self.extra or self.prices or self.volumes):
+        if not (self.missing or self.late or self.extra or self.prices or self.volumes):
             out.append("  the bars are the vendor's")
         out += [f"  {t}" for t in self.trades]
         return out
@@ -136,6 +141,7 @@ def check_drift(verification: object, source_name: str) -> list[Drift]:
             source.close()
         theirs = [b for b in fetched if first <= b.timestamp <= last]
         drift = Drift(symbol, source_name, len(ours), len(theirs))
+        drift.late = next((x.line() for x in verification.late if x.symbol == symbol), None)
         _compare_bars(drift, ours, theirs)
         for k in members:
             sleeve = verification.sleeves[k]

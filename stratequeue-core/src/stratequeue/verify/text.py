@@ -62,6 +62,10 @@ def render_text(verification: Verification) -> list[str]:
         if parts:
             said = ", ".join(f"{_NAMES.get(k, k)} {v:+,.2f}" for k, v in parts.items())
             lines.append(f"  the gap by cause: {said}")
+    drifted = {drift.symbol for drift in verification.drift}
+    for late in verification.late:
+        if late.symbol not in drifted:  # else said in its data-drift section
+            lines += late.lines()
     for drift in verification.drift:
         lines += drift.lines()  # type: ignore[attr-defined]
     return lines
