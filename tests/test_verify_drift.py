@@ -90,7 +90,7 @@ def test_a_missing_bar_and_a_different_close_are_found_against_the_fake_polygon(
     missing = START + timedelta(minutes=MISSING)
     assert f"missing: 1 bar(s) never received ({missing:%Y-%m-%d %H:%M})" in out, out
     changed = START + timedelta(minutes=CHANGED)
-    assert "prices differ by more than 0.01: 1 bar(s)" in out
+    assert "prices differ by more than a tick (0.01): 1 bar(s)" in out
     assert f"{changed:%Y-%m-%d %H:%M}: high" in out and "close" in out
     assert "volumes differ" not in out and "not in the vendor's history" not in out
     assert "sma: a backtest on the vendor's bars makes" in out

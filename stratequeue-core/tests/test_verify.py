@@ -386,3 +386,19 @@ def test_verify_counts_exactly_the_bars_received_more_than_an_interval_after_clo
         f"bars received {SYMBOL}: {LIVE_BARS} live\n  late: 2 bar(s) received more than 3600 s "
         f"after their close (worst {worst:%Y-%m-%d %H:%M}, 7205.5 s after its close)\n"
     ) in out, out
+
+
+def test_the_instruments_tick_is_read_from_the_vendors_prices():
+    from datetime import UTC, datetime
+
+    from stratequeue.models import Bar
+    from stratequeue.verify.drift import instrument_tick
+
+    def bars(*prices: float) -> list[Bar]:
+        t = datetime(2024, 1, 2, tzinfo=UTC)
+        return [Bar("X", t, p, p, p, p, 1.0) for p in prices]
+
+    assert instrument_tick(bars(187.25, 188.1, 190.0)) == 0.01  # a US stock
+    assert instrument_tick(bars(1.08541, 1.0855)) == 10.0**-5  # a five-digit FX quote
+    assert instrument_tick(bars(64_210.0, 64_300.0)) == 1.0  # whole prices
+    assert instrument_tick(bars(0.5, float("nan"))) == 0.1

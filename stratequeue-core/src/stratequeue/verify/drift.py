@@ -21,10 +21,24 @@ from ..ledger import Ledger
 from ..models import Bar
 from .reference import RefTrade, run_reference
 
-__all__ = ["TICK", "Drift", "check_drift"]
+__all__ = ["Drift", "check_drift", "instrument_tick"]
 
-#: Prices closer than this are the same price (a cent: the tick of US stocks above $1).
-TICK = 0.01
+
+def instrument_tick(bars: list[Bar]) -> float:
+    """The instrument's tick as the vendor's prices show it: the finest decimal step they use
+    (a cent for US stocks above $1, 0.00001 for a five-digit FX quote, 1 for whole prices)."""
+    finest = 0
+    for bar in bars:
+        for price in (bar.open, bar.high, bar.low, bar.close):
+            if price != price:
+                continue
+            decimals = 0
+            while decimals < 8 and abs(round(price, decimals) - price) > 1e-9 * max(
+                1.0, abs(price)
+            ):
+                decimals += 1
+            finest = max(finest, decimals)
+    return 10.0**-finest
 
 
 @dataclass
@@ -40,6 +54,8 @@ class Drift:
     trades: list[str] = field(default_factory=list)
     #: the late bars' line (:meth:`.arrival.Lateness.line`), None when none came late
     late: str | None = None
+    #: the instrument's tick (:func:`instrument_tick`): prices closer than this are the same
+    tick: float = 0.01
 
     def lines(self) -> list[str]:
         out = [
@@ -55,7 +71,9 @@ class Drift:
             shown = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in self.extra[:5])
             out.append(f"  not in the vendor's history: {len(self.extra)} bar(s) ({shown})")
         if self.prices:
-            out.append(f"  prices differ by more than {TICK:g}: {len(self.prices)} bar(s)")
+            out.append(
+                f"  prices differ by more than a tick ({self.tick:g}): {len(self.prices)} bar(s)"
+            )
             out += [f"    {p}" for p in self.prices[:5]]
         if self.volumes:
             out.append(f"  volumes differ: {self.volumes} bar(s)")
@@ -91,6 +109,8 @@ def _first_difference(ours: list[RefTrade], theirs: list[RefTrade]) -> str | Non
 def _compare_bars(drift: Drift, ours: list[Bar], theirs: list[Bar]) -> None:
     mine = {b.timestamp: b for b in ours}
     vendor = {b.timestamp: b for b in theirs}
+    drift.tick = instrument_tick(theirs)
+    beyond = drift.tick * (1 + 1e-9)
     drift.missing = sorted(set(vendor) - set(mine))
     drift.extra = sorted(set(mine) - set(vendor))
     for ts in sorted(set(mine) & set(vendor)):
@@ -103,7 +123,7 @@ def _compare_bars(drift: Drift, ours: list[Bar], theirs: list[Bar]) -> None:
                 ("low", a.low, b.low),
                 ("close", a.close, b.close),
             )
-            if abs(x - y) > TICK
+            if abs(x - y) > beyond
         ]
         if off:
             drift.prices.append(f"{ts:%Y-%m-%d %H:%M}: " + ", ".join(off))
