@@ -27,22 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from backtesting import Backtest, Strategy
+from test_replay_parity import COLUMNS  # the trade columns every parity test compares
 
-COLUMNS = [
-    "Size",
-    "EntryBar",
-    "ExitBar",
-    "EntryPrice",
-    "ExitPrice",
-    "SL",
-    "TP",
-    "PnL",
-    "Commission",
-    "ReturnPct",
-    "EntryTime",
-    "ExitTime",
-    "Tag",
-]
 BROKER_KEYS = (
     "cash",
     "commission",
