@@ -49,6 +49,18 @@ ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
 XDIST = ("-n", "2", "--dist", "loadfile")
 
 
+def _pytest(
+    session: nox.Session, *args: str, parallel: bool = False, env: dict[str, str] | None = None
+) -> None:
+    """pytest on ``args`` (quiet, no cache; two workers with ``parallel``), then the session's
+    own arguments (``nox -s core -- -k parity``)."""
+    workers = XDIST if parallel else ()
+    session.run(
+        "pytest", *args, *workers, "-q", "-p", "no:cacheprovider", *session.posargs,
+        env=env or ENV,
+    )  # fmt: skip
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
@@ -80,16 +92,11 @@ def core(session: nox.Session) -> None:
     """The core's own tests, with no plugin installed (and no analytics extra: its tests run
     in the ``analytics`` session)."""
     session.install("-e", f"{CORE}[test]", "pytest-xdist")
-    session.run(
-        "pytest",
+    _pytest(
+        session,
         "stratequeue-core/tests",
         "--ignore=stratequeue-core/tests/analytics",
-        *XDIST,
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
-        env=ENV,
+        parallel=True,
     )
 
 
@@ -121,15 +128,7 @@ def core_alone(session: nox.Session) -> None:
 
 def _plugin(session: nox.Session, name: str) -> None:
     session.install("-e", CORE, "-e", f"{PLUGINS[name]}[test]")
-    session.run(
-        "pytest",
-        f"{PLUGINS[name][2:]}/tests",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
-        env=ENV,
-    )
+    _pytest(session, f"{PLUGINS[name][2:]}/tests")
 
 
 @nox.session
@@ -177,13 +176,9 @@ def coinbase_sdk(session: nox.Session) -> None:
     session.run(
         "uv", "pip", "install", "-q", "-p", str(sdk), "coinbase-advanced-py==1.8.4", external=True
     )
-    session.run(
-        "pytest",
+    _pytest(
+        session,
         "stratequeue-coinbase/tests/test_official_sdk.py",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
         env={**ENV, "COINBASE_SDK_PYTHON": str(sdk / "bin" / "python")},
     )
 
@@ -193,17 +188,12 @@ def ray(session: nox.Session) -> None:
     """The executors with Ray installed (`pip install "stratequeue[ray]"`): replays equal to
     inline, the isolation tests and a SIGKILLed actor, on a local Ray instance of 2 CPUs."""
     session.install("-e", f"{CORE}[test]", "-e", ".[ray]")
-    session.run(
-        "pytest",
+    _pytest(
+        session,
         "stratequeue-core/tests/test_executors.py",
         "stratequeue-core/tests/test_portfolio_isolation.py",
         "-k",
         "ray",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
-        env=ENV,
     )
 
 
@@ -218,9 +208,7 @@ def integration(session: nox.Session) -> None:
         ".",
         "pytest-xdist",
     )
-    session.run(
-        "pytest", "tests", *XDIST, "-q", "-p", "no:cacheprovider", *session.posargs, env=ENV
-    )
+    _pytest(session, "tests", parallel=True)
 
 
 @nox.session
@@ -228,16 +216,7 @@ def analytics(session: nox.Session) -> None:
     """``stratequeue[analytics]`` (scipy, TA-Lib): the TA-Lib example strategy replays exactly as
     Backtest.run, and the report's returns distribution and probabilistic Sharpe ratio."""
     session.install("-e", f"{CORE}[test]", "-e", ".[analytics]", "pytest-xdist")
-    session.run(
-        "pytest",
-        "stratequeue-core/tests/analytics",
-        *XDIST,
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
-        env=ENV,
-    )
+    _pytest(session, "stratequeue-core/tests/analytics", parallel=True)
 
 
 @nox.session
@@ -245,15 +224,7 @@ def example_plugin(session: nox.Session) -> None:
     """The plugin the documentation's guide builds (examples/stratequeue-toy),
     installed for real and tested with its own tests, the broker conformance kit among them."""
     session.install("-e", CORE, "-e", f"{EXAMPLE_PLUGIN}[test]")
-    session.run(
-        "pytest",
-        f"{EXAMPLE_PLUGIN[2:]}/tests",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
-        env=ENV,
-    )
+    _pytest(session, f"{EXAMPLE_PLUGIN[2:]}/tests")
 
 
 @nox.session
