@@ -127,7 +127,7 @@ class ShardedExecutor(Executor):
             if any(s in symbols for s in self._keys[i])
         }
         pending = {
-            i: self._workers[i].submit("step", list(bars), keys) for i, keys in asked.items()
+            i: self._send(self._workers[i], "step", list(bars), keys) for i, keys in asked.items()
         }
         for i, wait in pending.items():
             again = lambda i=i: self._workers[i].submit("step", list(bars), asked[i])  # noqa: E731
@@ -141,13 +141,25 @@ class ShardedExecutor(Executor):
         def again() -> Any:
             return self._workers[shard].submit("call", runner.key, name, list(args))
 
-        result, view = self._answer(shard, self._workers[shard], again(), again)
+        pending = self._send(self._workers[shard], "call", runner.key, name, list(args))
+        result, view = self._answer(shard, self._workers[shard], pending, again)
         runner.update(view)
         return result
 
     # -- a lost worker ----------------------------------------------------------------------
+    @staticmethod
+    def _send(worker: Worker, method: str, *args: Any) -> Any:
+        """``worker.submit``; a worker lost before the request went out is kept as the pending
+        answer, so :meth:`_answer` restarts it like one lost while stepping."""
+        try:
+            return worker.submit(method, *args)
+        except WorkerLost as lost:
+            return lost
+
     def _answer(self, shard: int, worker: Worker, pending: Any, again: Callable[[], Any]) -> Any:
         try:
+            if isinstance(pending, WorkerLost):
+                raise pending
             return worker.result(pending)
         except WorkerLost as lost:
             self._restart(shard, str(lost))
