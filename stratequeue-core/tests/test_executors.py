@@ -261,15 +261,13 @@ def test_auto_picks_processes_above_the_threshold_and_says_so_once():
     from stratequeue.executors.process import ProcessExecutor
 
     said: list[str] = []
-    few = create_executor("auto", AUTO_PROCESS_ABOVE, external=False, say=said.append)
+    few = create_executor("auto", AUTO_PROCESS_ABOVE, say=said.append)
     assert isinstance(few, InlineExecutor) and said == []
-    many = create_executor("auto", AUTO_PROCESS_ABOVE + 1, external=False, say=said.append)
+    many = create_executor("auto", AUTO_PROCESS_ABOVE + 1, say=said.append)
     assert isinstance(many, ProcessExecutor)
     assert len(said) == 1 and "--executor inline" in said[0]
-    real = create_executor("auto", 5000, external=True, say=said.append)
-    assert isinstance(real, InlineExecutor) and len(said) == 1
-    with pytest.raises(UsageError, match="needs --executor inline"):
-        create_executor("process", 10, external=True)
+    with pytest.raises(UsageError, match="Unknown executor 'threads'"):
+        create_executor("threads", 10)
 
 
 def test_a_worker_gets_only_the_runs_strategy_files(tmp_path):

@@ -96,21 +96,25 @@ def replay_config(
     path: str | Path,
     strategies: Sequence[StrategySpec],
     *,
-    symbol: str,
+    symbol: str | Sequence[str],
     db: str | Path = ":memory:",
     lookback: int = 0,
     backtest_options: dict[str, Any] | None = None,
+    **options: Any,
 ) -> RunConfig:
-    """A replay of ``path`` (bars of ``symbol``) with broker ``alpaca`` pointed at ``fake``."""
+    """A replay of ``path`` (bars of ``symbol``; several symbols: a folder of one CSV file per
+    symbol) with broker ``alpaca`` pointed at ``fake``; ``options``: more RunConfig fields."""
     if fake.exchange.fill_mode != "on_bar":
         raise UsageError(
             "A replay needs the fake to fill on the next bar: FakeAlpaca(fill_mode='on_bar')."
         )
-    if symbol.upper() not in fake.exchange.assets:
-        fake.exchange.add_asset(symbol)
+    symbols = [symbol] if isinstance(symbol, str) else list(symbol)
+    for name in symbols:
+        if name.upper() not in fake.exchange.assets:
+            fake.exchange.add_asset(name)
     return RunConfig(
         strategies=strategies,
-        symbols=[symbol],
+        symbols=symbols,
         data_source=SOURCE,
         granularity="1d",
         mode="paper",
@@ -123,4 +127,5 @@ def replay_config(
         env=fake.env(),
         replay=True,
         stale_after=0,
+        **options,
     )

@@ -295,14 +295,14 @@ class App:
         workers), then bar by bar the broker sees the bar and the portfolio takes the steps
         (``received``: when a live bar came, None in a replay)."""
         portfolio, broker = parts.portfolio, parts.broker
+        # the broker's news first (before any runner steps), shown with the first bar
+        opening = portfolio.begin_moment(batch[0].timestamp) if len(batch) > 1 else []
         executor.prefetch(batch)
-        if len(batch) > 1:
-            portfolio.begin_moment()
         for bar in batch:
             parts.watch.on_bar(bar.symbol, bar.timestamp)
             if broker is not None:
                 broker.on_bar(bar)
-            events = portfolio.on_bar(bar, received)
+            events, opening = opening + portfolio.on_bar(bar, received), []
             if not self.config.replay:  # a live bar is durable before the next one is awaited
                 parts.ledger.flush()
             self.bars_seen += 1
@@ -319,7 +319,6 @@ class App:
         return create_executor(
             cfg.executor,
             len(parts.portfolio.all_sleeves()),
-            external=parts.portfolio.external,
             respawn=parts.respawn,
             say=self._say,
             workers=cfg.workers,

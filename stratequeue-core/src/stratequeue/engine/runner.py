@@ -339,6 +339,14 @@ class StrategyRunner(WarmStart):
         )
 
     @property
+    def buying_power(self) -> float:
+        """What a fraction-sized order is a fraction of: the book's free margin times its
+        leverage, as ``backtesting.py`` sizes one (the real broker's quantity, external fills)."""
+        if self._broker is None:  # no bar yet: all of the cash is free
+            return self.options.cash / self.options.margin
+        return self._broker.margin_available * self._broker._leverage
+
+    @property
     def cash(self) -> float:
         return float(self._broker._cash) if self._broker else self.options.cash
 

@@ -25,7 +25,6 @@ def create_executor(
     name: str,
     runners: int,
     *,
-    external: bool,
     respawn: Respawn | None = None,
     say: Callable[[str], None] | None = None,
     workers: int | None = None,
@@ -36,7 +35,7 @@ def create_executor(
     if name not in EXECUTORS:
         raise UsageError(f"Unknown executor '{name}': use one of {', '.join(EXECUTORS)}.")
     if name == "auto":
-        if external or runners <= AUTO_PROCESS_ABOVE:
+        if runners <= AUTO_PROCESS_ABOVE:
             return InlineExecutor()
         name = "process"
         if say is not None:
@@ -46,11 +45,6 @@ def create_executor(
             )
     if name == "inline":
         return InlineExecutor()
-    if external:
-        raise UsageError(
-            f"--executor {name} runs the paper broker, replays and --no-trading; a broker that "
-            "reports its own fills needs --executor inline for now."
-        )
     options: dict[str, Any] = {"respawn": respawn, "say": say}
     if name == "process":
         from .process import ProcessExecutor

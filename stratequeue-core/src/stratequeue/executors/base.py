@@ -10,7 +10,8 @@ each runner's view changing only when the portfolio reaches its bar, as inline.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..models import Bar
@@ -35,6 +36,13 @@ class Executor:
     def step(self, bar: Bar, sleeves: Sequence[Any]) -> list[tuple[Any, Any]]:
         """Each of ``sleeves`` (the bar's symbol's, in order) with its runner's BarStep."""
         return [(sleeve, sleeve.runner.on_bar(bar)) for sleeve in sleeves]
+
+    @contextmanager
+    def journal(self) -> Iterator[None]:
+        """Changes to books (``RemoteRunner`` calls) that the ledger records only at the end of
+        the block (a real fill applied to each strategy it nets): a worker lost inside the
+        block gets them again after its rebuild, before the lost call is retried."""
+        yield
 
     def detach(self) -> None:
         """Give the runners back to their sleeves (after the last bar)."""

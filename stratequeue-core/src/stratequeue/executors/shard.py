@@ -12,7 +12,7 @@ from typing import Any
 from ..engine import flatten
 from ..models import Bar
 from .shipping import dumps, install_sources, loads
-from .views import RunnerView, view_of
+from .views import RUNNER_CALLS, RunnerView, view_of
 
 __all__ = ["Key", "Shard"]
 
@@ -60,8 +60,13 @@ class Shard:
         return out
 
     def call(self, key: Key, name: str, args: Sequence[Any]) -> tuple[Any, RunnerView]:
-        """A :mod:`stratequeue.engine.flatten` function on one runner."""
-        result = getattr(flatten, name)(self.runners[key], *args)
+        """A :mod:`stratequeue.engine.flatten` function, or one of :data:`RUNNER_CALLS`, on
+        one runner."""
+        runner = self.runners[key]
+        if name in RUNNER_CALLS:
+            result = getattr(runner, name)(*args)
+        else:
+            result = getattr(flatten, name)(runner, *args)
         return result, self._view(key)
 
     def recall(self, keys: Sequence[Key]) -> dict[Key, bytes]:

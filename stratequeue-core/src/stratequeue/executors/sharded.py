@@ -6,16 +6,19 @@ runners; results come back as plain data and are handed to the portfolio bar by 
 sleeves' order (:class:`~.base.Executor`), so the ledger is the inline run's.
 
 A worker that dies is replaced: its runners are rebuilt from the ledger, as a restart rebuilds
-them (warm start, then every recorded bar and event), shipped to the new worker, and the bar
-is stepped again. Nothing of the lost step reached the ledger or the broker (the portfolio
-writes a bar only after every runner of it stepped), so no fill is booked twice.
+them (warm start, then every recorded bar, event and real fill), shipped to the new worker,
+and the bar is stepped again. Nothing of the lost step reached the ledger or the broker (the
+portfolio writes a bar only after every runner of it stepped), so no fill is booked twice. A
+real fill is recorded once it was applied to every strategy it nets: a worker lost in between
+gets the parts applied so far again (:meth:`ShardedExecutor.journal`), then the lost one.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import StrateQueueError
@@ -68,6 +71,8 @@ class ShardedExecutor(Executor):
         self._shard_of: dict[Key, int] = {}
         self._keys: list[dict[str, list[Key]]] = []  # per shard: symbol -> keys, in order
         self._ready: dict[Key, tuple[Any, Any, Any]] = {}  # key -> (bar time, step, view)
+        #: calls made inside :meth:`journal` (not in the ledger yet): (key, name, args)
+        self._journal: list[tuple[Key, str, list[Any]]] | None = None
 
     # -- transport, given by subclasses -----------------------------------------------------
     def spawn(self, index: int) -> Worker:
@@ -144,7 +149,20 @@ class ShardedExecutor(Executor):
         pending = self._send(self._workers[shard], "call", runner.key, name, list(args))
         result, view = self._answer(shard, self._workers[shard], pending, again)
         runner.update(view)
+        if self._journal is not None:
+            self._journal.append((runner.key, name, list(args)))
         return result
+
+    @contextmanager
+    def journal(self) -> Iterator[None]:
+        if self._journal is not None:  # nested: the outer block keeps the calls
+            yield
+            return
+        self._journal = []
+        try:
+            yield
+        finally:
+            self._journal = None
 
     # -- a lost worker ----------------------------------------------------------------------
     @staticmethod
@@ -184,6 +202,11 @@ class ShardedExecutor(Executor):
             runner = self.respawn(*key)
             shipped.append((key, dumps(runner), len(runner.closed_trades)))
         views = worker.result(worker.submit("add", shipped))
+        for key, name, args in self._journal or ():  # what the ledger does not hold yet
+            if key in views:
+                _, view = worker.result(worker.submit("call", key, name, args))
+                view.closed_new = []  # the stand-in has the trades these calls closed
+                views[key] = view
         for key, view in views.items():
             proxy = self._home[key].runner
             proxy.update(view)

@@ -1,10 +1,11 @@
 """What the portfolio reads of a runner that lives in a worker: a small view, sent with each
 result, and the main-process stand-in (:class:`RemoteRunner`) that answers from it.
 
-The portfolio reads a runner's equity, cash, position, pending orders, open and closed trades
-and fractional unit (``sleeve.runner.*``); between bars it changes a book (books priced by
-themselves: paper, replay, signals) only through :mod:`stratequeue.engine.flatten`, whose
-functions a :class:`RemoteRunner` forwards to its worker.
+The portfolio reads a runner's equity, cash, position, pending orders, open and closed trades,
+fractional unit and (a real broker's run) buying power (``sleeve.runner.*``); between bars it
+changes a book only through :mod:`stratequeue.engine.flatten`'s functions and, with a broker
+that reports its own fills, ``apply_fill`` / ``cancel_order``: a :class:`RemoteRunner`
+forwards each to its worker (:data:`RUNNER_CALLS`).
 Closed trades only grow, so a view carries the ones closed since the last view.
 """
 
@@ -16,7 +17,10 @@ from typing import Any
 
 from ..engine.book import REF_ATTR, ref_of
 
-__all__ = ["RemoteRunner", "RunnerView", "TradeView", "OrderView", "view_of"]
+__all__ = ["RUNNER_CALLS", "RemoteRunner", "RunnerView", "TradeView", "OrderView", "view_of"]
+
+#: the runner's own methods a RemoteRunner forwards (the rest are flatten functions)
+RUNNER_CALLS = frozenset({"apply_fill", "cancel_order"})
 
 
 class TradeView:
@@ -54,6 +58,8 @@ class RunnerView:
     orders: tuple[OrderView, ...]
     closed_new: list[TradeView] = field(default_factory=list)
     units: Any = None
+    #: only with external fills (the real broker's quantity of a fraction-sized order)
+    buying_power: float | None = None
 
 
 def _trade(t: Any) -> TradeView:
@@ -74,6 +80,7 @@ def view_of(runner: Any, closed_seen: int) -> RunnerView:
         orders=tuple(OrderView(o, open_trades) for o in runner.orders),
         closed_new=[_trade(t) for t in closed[closed_seen:]],
         units=runner.units,
+        buying_power=runner.buying_power if runner.fills == "external" else None,
     )
 
 
@@ -108,6 +115,14 @@ class RemoteRunner:
     def remote(self, name: str, *args: Any) -> Any:
         return self._call(self, name, args)
 
+    def apply_fill(self, order_ref: str, qty: float, price: float, time: Any = None) -> Any:
+        """``StrategyRunner.apply_fill`` in the worker (a real broker's fill)."""
+        return self.remote("apply_fill", order_ref, qty, price, time)
+
+    def cancel_order(self, order_ref: str, reason: str = "") -> None:
+        """``StrategyRunner.cancel_order`` in the worker (the broker rejected or canceled it)."""
+        self.remote("cancel_order", order_ref, reason)
+
     # -- what the portfolio reads -----------------------------------------------------------
     @property
     def equity(self) -> float:
@@ -132,6 +147,12 @@ class RemoteRunner:
     @property
     def orders(self) -> tuple[OrderView, ...]:
         return self.view.orders
+
+    @property
+    def buying_power(self) -> float:
+        if self.view.buying_power is None:
+            raise AttributeError("buying_power: only a runner with external fills reports it")
+        return self.view.buying_power
 
     @property
     def open_trades(self) -> tuple[TradeView, ...]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -214,7 +215,8 @@ class BrokerFills:
             row = p.ledger.order(cid)
         events: list[Event] = []
         actions = Actions()
-        with p.ledger.transaction():
+        journal = p.executor.journal() if p.executor is not None else nullcontext()
+        with p.ledger.transaction(), journal:  # a lost worker gets this fill's parts again
             if row is None:  # not ours: somebody else traded this account
                 p.ledger.record_fill(
                     fill, [Allocation(EXTERNAL, fill.symbol, "", fill.signed_qty, fill.price)]

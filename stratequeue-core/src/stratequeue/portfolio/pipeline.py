@@ -89,7 +89,8 @@ class Portfolio:
         sleeves = self.sleeves.get(bar.symbol, [])
         if not sleeves:
             return []
-        events = self.fills.before_bar(bar.timestamp)
+        # in a moment the broker was asked once, before its runners stepped (begin_moment)
+        events = self.fills.before_bar(bar.timestamp) if self.moment_snapshots is None else []
         self.last_price[bar.symbol] = bar.close
         self.last_time[bar.symbol] = bar.timestamp
         if bar_log.isEnabledFor(logging.DEBUG):
@@ -123,12 +124,17 @@ class Portfolio:
         events += routing.apply(self, actions, bar.timestamp)
         return events
 
-    def begin_moment(self) -> None:
-        """The bars of one time follow: their strategies' snapshots are written once, at
-        :meth:`end_moment` (the values the last bar's snapshot would have left: a snapshot
-        replaces the one of the same time). Without this a moment of S symbols writes each
-        strategy's S positions S times."""
+    def begin_moment(self, when: datetime) -> list[Event]:
+        """The bars of time ``when`` follow, their runners stepped together (possibly all at
+        once, in workers, before the first bar reaches :meth:`on_bar`). So what the broker
+        reported since the last moment (a real broker's fills) is taken now, once, before any
+        of them steps, as a rebuilt book applies it; and their strategies' snapshots are
+        written once, at :meth:`end_moment` (the values the last bar's snapshot would have
+        left: a snapshot replaces the one of the same time). Without this a moment of S
+        symbols writes each strategy's S positions S times."""
+        events = self.fills.before_bar(when)
         self.moment_snapshots = {}
+        return events
 
     def end_moment(self, ts: datetime) -> None:
         """Write the snapshots of the moment's strategies (see :meth:`begin_moment`)."""

@@ -59,8 +59,7 @@ def broker_qty(sleeve: Any, intent: OrderIntent, last_price: float | None) -> fl
     if not price:
         return 0.0
     runner = sleeve.runner
-    book = runner._broker
-    budget = book.margin_available * book._leverage * abs(intent.size)
+    budget = runner.buying_power * abs(intent.size)
     units = runner.units
     if units.unit is not None:  # whole units at the price per unit, as the book would
         return sign * units.qty(float(math.floor(budget / units.book_price(price))))
