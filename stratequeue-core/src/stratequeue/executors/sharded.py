@@ -1,9 +1,12 @@
 """Runners sharded over workers (processes or Ray actors) that keep them between bars.
 
 Sleeves are dealt to shards round-robin in the portfolio's order, so each shard holds a mix of
-strategies and symbols. Per moment, every shard gets the bars in one message and steps its
-runners; results come back as plain data and are handed to the portfolio bar by bar, in the
-sleeves' order (:class:`~.base.Executor`), so the ledger is the inline run's.
+strategies and symbols. Per moment, every shard gets the bars in a few pieces, all sent at
+once, and steps its runners piece after piece; results come back as plain data and are handed
+to the portfolio bar by bar, in the sleeves' order (:class:`~.base.Executor`), so the ledger is
+the inline run's. The portfolio books a piece's bars while the workers step the next pieces.
+A change to a book (:meth:`ShardedExecutor._call`) waits for its worker's pieces: it reaches
+the runner after the moment's step, as when the whole moment was stepped first.
 
 A worker that dies is replaced: its runners are rebuilt from the ledger, as a restart rebuilds
 them (warm start, then every recorded bar, event and real fill), shipped to the new worker,
@@ -16,7 +19,7 @@ gets the parts applied so far again (:meth:`ShardedExecutor.journal`), then the 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +34,10 @@ from .views import RemoteRunner, TradeView
 __all__ = ["ShardedExecutor", "WorkerLost"]
 
 log = logging.getLogger("stratequeue.executors")
+
+
+#: a moment's bars go to each worker in this many pieces (see ShardedExecutor.prefetch)
+PIECES = 8
 
 
 class WorkerLost(StrateQueueError):
@@ -71,6 +78,8 @@ class ShardedExecutor(Executor):
         self._shard_of: dict[Key, int] = {}
         self._keys: list[dict[str, list[Key]]] = []  # per shard: symbol -> keys, in order
         self._ready: dict[Key, tuple[Any, Any, Any]] = {}  # key -> (bar time, step, view)
+        #: per shard: pieces of the moment sent and not answered yet (bars, keys, pending)
+        self._pending: list[deque[tuple[list[Bar], Any, Any]]] = []
         #: calls made inside :meth:`journal` (not in the ledger yet): (key, name, args)
         self._journal: list[tuple[Key, str, list[Any]]] | None = None
 
@@ -93,6 +102,7 @@ class ShardedExecutor(Executor):
             runner = sleeve.runner
             shipped[shard].append((key, dumps(runner), len(runner.closed_trades)))
         self._workers = [self.spawn(i) for i in range(count)]
+        self._pending = [deque() for _ in range(count)]
         pending = [w.submit("add", batch) for w, batch in zip(self._workers, shipped, strict=True)]
         for shard, (worker, wait) in enumerate(zip(self._workers, pending, strict=True)):
             views = self._answer(shard, worker, wait, lambda: None)
@@ -109,14 +119,32 @@ class ShardedExecutor(Executor):
 
     # -- bars -------------------------------------------------------------------------------
     def prefetch(self, bars: Sequence[Bar]) -> None:
-        if len(bars) > 1:
-            self._step_shards(bars, range(len(self._workers)))
+        """Send the moment's bars to every worker in :data:`PIECES` pieces, without waiting:
+        the portfolio books the first piece's bars while the workers step the next ones."""
+        if len(bars) <= 1:
+            return
+        size = -(-len(bars) // PIECES)
+        for start in range(0, len(bars), size):
+            piece = list(bars[start : start + size])
+            symbols = {b.symbol for b in piece}
+            for i, worker in enumerate(self._workers):
+                keys = {s: k for s, k in self._keys[i].items() if s in symbols}
+                if keys:
+                    self._pending[i].append((piece, keys, self._send(worker, "step", piece, keys)))
 
     def step(self, bar: Bar, sleeves: Sequence[Any]) -> list[tuple[Any, Any]]:
         keys = [(s.strategy_id, s.symbol) for s in sleeves]
-        missing = [k for k in keys if k not in self._ready or self._ready[k][0] != bar.timestamp]
-        if missing:
-            self._step_shards([bar], sorted({self._shard_of[k] for k in missing}))
+
+        def missing() -> list[Key]:
+            ready = self._ready
+            return [k for k in keys if k not in ready or ready[k][0] != bar.timestamp]
+
+        for shard in sorted({self._shard_of[k] for k in missing()}):
+            while self._pending[shard] and any(self._shard_of[k] == shard for k in missing()):
+                self._take(shard)
+        lost = missing()  # not sent ahead, or its worker was lost: stepped now
+        if lost:
+            self._step_shards([bar], sorted({self._shard_of[k] for k in lost}))
         out = []
         for sleeve, key in zip(sleeves, keys, strict=True):
             _, step, view = self._ready.pop(key)
@@ -139,9 +167,27 @@ class ShardedExecutor(Executor):
             for key, n, step, view in self._answer(i, self._workers[i], wait, again):
                 self._ready[key] = (bars[n].timestamp, step, view)
 
+    def _take(self, shard: int) -> None:
+        """The answer to ``shard``'s oldest piece, into the ready steps (a worker answers in
+        the order it was asked). A lost worker is restarted and its pieces dropped: the bars
+        not yet booked are stepped again, one by one, by :meth:`step`."""
+        piece, _, wait = self._pending[shard].popleft()
+        worker = self._workers[shard]
+        try:
+            if isinstance(wait, WorkerLost):
+                raise wait
+            answer = worker.result(wait)
+        except WorkerLost as lost:
+            self._restart(shard, str(lost))
+            return
+        for key, n, step, view in answer:
+            self._ready[key] = (piece[n].timestamp, step, view)
+
     # -- changes to a book between steps ------------------------------------------------------
     def _call(self, runner: RemoteRunner, name: str, args: Sequence[Any]) -> Any:
         shard = self._shard_of[runner.key]
+        while self._pending[shard]:  # the worker steps the moment's pieces first, in order
+            self._take(shard)
 
         def again() -> Any:
             return self._workers[shard].submit("call", runner.key, name, list(args))
@@ -195,6 +241,7 @@ class ShardedExecutor(Executor):
         )
         for key in keys:
             self._ready.pop(key, None)
+        self._pending[shard].clear()
         old.stop()
         worker = self._workers[shard] = self.spawn(shard)
         shipped = []
@@ -215,6 +262,9 @@ class ShardedExecutor(Executor):
     def detach(self) -> None:
         if not self._workers:
             return
+        for shard in range(len(self._workers)):
+            while self._pending[shard]:
+                self._take(shard)
         pending = [
             (i, w.submit("recall", [k for g in self._keys[i].values() for k in g]))
             for i, w in enumerate(self._workers)
