@@ -4,7 +4,7 @@ Run on demand (not part of the tests)::
 
     uv run python benchmarks/bench_scale.py [--runners 100,500,2000] [--executors inline,process,ray]
                                             [--history 1000] [--bars 50] [--settle 10]
-                                            [--max-history N]
+                                            [--max-history N] [--pieces N]
 
 Each symbol gets a seeded random walk of ``--history`` + ``--settle`` + ``--bars`` daily bars in
 a CSV file (a folder, as ``replay --data DIR`` reads). The run is what ``stratequeue replay``
@@ -21,6 +21,7 @@ so also note its load (printed).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import tempfile
@@ -197,7 +198,20 @@ def main() -> None:
     parser.add_argument("--settle", type=int, default=10)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--max-history", type=int, default=None)
+    parser.add_argument(
+        "--pieces",
+        type=int,
+        default=None,
+        help="pieces a moment is sent to the workers in (1: booking waits for the whole step)",
+    )
     args = parser.parse_args()
+    if args.pieces is not None:
+        import stratequeue.executors.sharded as sharded
+
+        sharded.PIECES = args.pieces
+    # the books' own notes (a small sleeve's order canceled for insufficient margin) are the
+    # strategies' business, not the benchmark's output
+    logging.getLogger("stratequeue").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         (tmp / "slow_cross.py").write_text(SLOW_SMA)
