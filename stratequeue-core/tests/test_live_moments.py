@@ -20,6 +20,7 @@ from stratequeue import hookimpl, plugins
 from stratequeue.app import App, RunConfig
 from stratequeue.app.live_feed import Arrived, gather_window, paced
 from stratequeue.data.csv_source import CsvDataSource
+from stratequeue.errors import UsageError
 from stratequeue.models import Bar
 from stratequeue.portfolio.config import StrategySpec
 
@@ -82,11 +83,12 @@ def test_one_symbol_gets_each_bar_as_it_comes_and_the_next_only_when_asked():
 
 
 def test_a_missing_symbol_costs_the_window_and_the_bar_that_ends_a_moment_begins_the_next():
-    release = threading.Event()
+    release, released = threading.Event(), []
 
     def bars() -> Iterator[Bar]:
         yield from (bar("A", 0), bar("B", 0), bar("A", 1), bar("B", 1))  # no C: illiquid
-        release.wait(10)  # C1 never comes; minute 2 waits until the test has seen minute 1
+        # C1 never comes; minute 2 waits until the test has seen minute 1
+        released.append(release.wait(5))
         yield from (bar("A", 2), bar("B", 2), bar("C", 2), bar("A", 3), bar("A", 3))
         yield bar("B", 3)
 
@@ -97,6 +99,7 @@ def test_a_missing_symbol_costs_the_window_and_the_bar_that_ends_a_moment_begins
     assert names(next(items)) == ["A2", "B2", "C2"]
     assert names(next(items)) == ["A3"]  # ended by a second A3
     assert [names(item) for item in items] == [["A3", "B3"]]
+    assert released == [True]  # minute 1 came within the window, not when minute 2 did
 
 
 def test_each_bar_keeps_the_time_it_came_not_its_moments():
@@ -118,12 +121,14 @@ def test_pending_controls_wake_the_run_between_moments_not_within_one():
     pending.set()
 
     def bars() -> Iterator[Bar]:
-        yield bar("A", 0)  # B0 never comes
+        yield bar("A", 0)
+        time.sleep(0.4)  # longer than the feed's waits between looks at pending
+        yield bar("B", 0)
         release.wait(10)
         yield bar("A", 1)
 
-    items = feed(bars(), expected=2, window=0.05, pending=pending)
-    assert names(next(items)) == ["A0"]  # gathered to the window, not cut short by pending
+    items = feed(bars(), expected=2, window=5.0, pending=pending)
+    assert names(next(items)) == ["A0", "B0"]  # gathered, not cut short by pending
     assert next(items) is None  # no bar comes: the controls' turn
     release.set()
     assert names(next(item for item in items if item is not None)) == ["A1"]
@@ -236,3 +241,8 @@ def test_a_live_run_steps_moments_and_trades_as_its_replay(tmp_path):
         data_options={"path": str(folder)},
     )
     assert len(live) > 3 and live == replayed
+
+
+def test_a_negative_gather_window_is_refused_by_name():
+    with pytest.raises(UsageError, match=r"gather -1 s: give seconds >= 0"):
+        RunConfig(strategies=[StrategySpec(CROSS, "cross", 1.0)], symbols=["AAA"], gather=-1)
