@@ -14,9 +14,9 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -31,8 +31,9 @@ from ..portfolio import Portfolio
 from .build import RunParts, build_run
 from .config import RunConfig
 from .controls import ControlDesk, allocations_from_controls
+from .live_feed import Arrived, gather_window, paced
 from .moments import SUMMARISE_ABOVE, EngineBudget, Moment, moments
-from .pacing import Heartbeat, paced
+from .pacing import Heartbeat
 
 __all__ = ["App", "Confirm", "LifecycleError", "NotConfirmed", "RunSummary"]
 
@@ -231,7 +232,8 @@ class App:
             heartbeat.start()
         executor = self._executor(parts)
         runners = len(portfolio.all_sleeves())
-        budget = EngineBudget(parts.source.granularity.timedelta.total_seconds(), self._say)
+        interval = parts.source.granularity.timedelta.total_seconds()
+        budget = EngineBudget(interval, self._say)
         # many runners: one line per moment instead of every signal and fill
         moment = Moment(self._show_moment) if runners > SUMMARISE_ABOVE else None
         bars = parts.source.stream(list(cfg.symbols))
@@ -239,12 +241,19 @@ class App:
         try:  # a live feed's bars come through a queue: controls apply between slow bars
             executor.attach(portfolio.all_sleeves())
             portfolio.executor = executor
-            feed: Iterator[Any] = bars if cfg.replay else paced(bars, desk.pending, self.stop_event)
-            if cfg.replay:  # a moment's bars step together (in parallel: workers)
-                feed = moments(feed, expected=len(cfg.symbols))
+            # a moment's bars step together (in parallel: workers); live ones within a window
+            feed: Iterator[Any] = (
+                moments(bars, expected=len(cfg.symbols))
+                if cfg.replay
+                else paced(
+                    bars,
+                    desk.pending,
+                    self.stop_event,
+                    expected=len(cfg.symbols),
+                    window=gather_window(cfg.gather, interval),
+                )
+            )
             for item in feed:
-                # the moment a live bar reached the run (kept with it: verify tells late bars)
-                received = None if cfg.replay else datetime.now(UTC)
                 if self.stop_event.is_set():
                     break
                 if item is None:
@@ -252,11 +261,14 @@ class App:
                         moment.flush()
                     self._show(desk.apply())
                     continue
-                batch = [
-                    bar
-                    for bar in (item if isinstance(item, list) else [item])
+                # a live bar keeps when it reached the run (verify tells late bars by it)
+                pairs = item.pairs() if isinstance(item, Arrived) else [(b, None) for b in item]
+                kept = [
+                    (bar, at)
+                    for bar, at in pairs
                     if parts.bar_filter.accept(bar, check_future=not cfg.replay)
                 ]
+                batch, received = [bar for bar, _ in kept], [at for _, at in kept]
                 began = time.perf_counter()
                 self._step_moment(parts, executor, batch, moment, received)
                 if batch:
@@ -289,21 +301,21 @@ class App:
         executor: Executor,
         batch: list[Any],
         moment: Moment | None,
-        received: datetime | None = None,
+        received: Sequence[datetime | None] | None = None,
     ) -> None:
-        """The bars of one time (a live feed's: one bar): runners step (all at once in
-        workers), then bar by bar the broker sees the bar and the portfolio takes the steps
-        (``received``: when a live bar came, None in a replay)."""
+        """The bars of one time: runners step (all at once in workers), then bar by bar the
+        broker sees the bar and the portfolio takes the steps (``received``: when each live
+        bar came, None in a replay)."""
         portfolio, broker = parts.portfolio, parts.broker
         # the broker's news first (before any runner steps), shown with the first bar
         opening = portfolio.begin_moment(batch[0].timestamp) if len(batch) > 1 else []
         executor.prefetch(batch)
-        for bar in batch:
+        for bar, at in zip(batch, received or [None] * len(batch), strict=True):
             parts.watch.on_bar(bar.symbol, bar.timestamp)
             if broker is not None:
                 broker.on_bar(bar)
-            events, opening = opening + portfolio.on_bar(bar, received), []
-            if not self.config.replay:  # a live bar is durable before the next one is awaited
+            events, opening = opening + portfolio.on_bar(bar, at), []
+            if not self.config.replay:  # a live moment is durable before the next is awaited
                 parts.ledger.flush()
             self.bars_seen += 1
             if moment is None:

@@ -68,6 +68,10 @@ class RunConfig:
     ray_address: str | None = None
     #: bars each runner keeps for its indicators (None: all, or the file's MAX_HISTORY)
     max_history: int | None = None
+    #: seconds a live run waits for the rest of a moment (its other symbols' bars of one
+    #: time) before stepping what came; None: a twentieth of the bar interval, at most 1 s;
+    #: 0: no gathering (stratequeue.app.live_feed says what the wait trades)
+    gather: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategies", tuple(self.strategies))
@@ -109,5 +113,7 @@ class RunConfig:
             raise UsageError(f"workers {self.workers}: give 1 or more (or None: one per core).")
         if self.max_history is not None and self.max_history < 1:
             raise UsageError(f"max_history {self.max_history}: give 1 or more bars (or None).")
+        if self.gather is not None and self.gather < 0:
+            raise UsageError(f"gather {self.gather:g} s: give seconds >= 0 (or None: derived).")
         if self.stale_after < 0:
             raise UsageError(f"stale_after {self.stale_after}: give periods >= 0 (0: never).")

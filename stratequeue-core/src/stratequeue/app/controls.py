@@ -1,9 +1,10 @@
 """Operator controls in a running run: the ledger's pending requests applied on the run's
 thread, between two bars, through the portfolio's normal paths (see ledger/controls.py).
 
-Two helper threads only *signal* (pacing.py): the heartbeat raises :attr:`ControlDesk.pending`
-when a request waits, and the live bars come through a queue so that the run's thread wakes
-within a second even when bars are minutes apart. All portfolio work is
+Two helper threads only *signal* (pacing.py, live_feed.py): the heartbeat raises
+:attr:`ControlDesk.pending` when a request waits, and the live bars come through a queue so
+that the run's thread wakes within a second even when bars are minutes apart (while a
+moment's bars are being gathered, after at most its window). All portfolio work is
 :meth:`ControlDesk.apply`, called by the run loop on its own thread.
 
 - ``pause``: the sleeves' new entry orders are refused (as a stale feed's are: the book keeps
