@@ -31,7 +31,7 @@ from .test_replay_alpaca_parity import synthetic  # noqa: E402
 
 STRATEGIES = Path(__file__).parent / "strategies"
 SYMBOLS = ["S0", "S1", "S2"]
-BARS = 300
+BARS = 200
 #: the tables a run's decisions land in; the fake's execution ids are random, so left out
 TABLES = {
     "signals": "strategy_id, symbol, bar_time, signal, price, size, detail",
@@ -134,7 +134,7 @@ def test_real_fills_in_workers_write_the_inline_ledger(data, inline, tmp_path):
 def test_a_killed_worker_comes_back_with_its_real_fills(data, inline, tmp_path):
     def kill(app: App, thread: threading.Thread) -> tuple[int, int]:
         deadline = time.monotonic() + 120
-        while app.bars_seen < 400 and thread.is_alive() and time.monotonic() < deadline:
+        while app.bars_seen < 200 and thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
         executor = app.portfolio.executor
         assert executor is not None and thread.is_alive(), "the run ended before the kill"
