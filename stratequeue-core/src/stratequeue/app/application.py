@@ -31,7 +31,7 @@ from ..portfolio import Portfolio
 from .build import RunParts, build_run
 from .config import RunConfig
 from .controls import ControlDesk, allocations_from_controls
-from .live_feed import Arrived, gather_window, paced
+from .live_feed import accepted, gather_window, paced
 from .moments import SUMMARISE_ABOVE, EngineBudget, Moment, moments
 from .pacing import Heartbeat
 
@@ -261,14 +261,7 @@ class App:
                         moment.flush()
                     self._show(desk.apply())
                     continue
-                # a live bar keeps when it reached the run (verify tells late bars by it)
-                pairs = item.pairs() if isinstance(item, Arrived) else [(b, None) for b in item]
-                kept = [
-                    (bar, at)
-                    for bar, at in pairs
-                    if parts.bar_filter.accept(bar, check_future=not cfg.replay)
-                ]
-                batch, received = [bar for bar, _ in kept], [at for _, at in kept]
+                batch, received = accepted(item, parts.bar_filter.accept, live=not cfg.replay)
                 began = time.perf_counter()
                 self._step_moment(parts, executor, batch, moment, received)
                 if batch:

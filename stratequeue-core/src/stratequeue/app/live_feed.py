@@ -33,14 +33,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ..models import Bar
 
-__all__ = ["Arrived", "gather_window", "paced"]
+__all__ = ["Arrived", "accepted", "gather_window", "paced"]
 
 #: the default window's share of the bar interval, and its ceiling in seconds
 GATHER_SHARE, GATHER_CEILING = 0.05, 1.0
@@ -59,6 +59,16 @@ class Arrived:
     def pairs(self) -> list[tuple[Bar, datetime | None]]:
         """Each bar with its time."""
         return list(zip(self.bars, self.received, strict=True))
+
+
+def accepted(
+    item: Arrived | Sequence[Bar], accept: Callable[..., bool], *, live: bool
+) -> tuple[list[Bar], list[datetime | None]]:
+    """The bars of a moment (a live one's or a replay's) that ``accept`` keeps (a live bar is
+    also checked for a time in the future), each with when it came (None in a replay)."""
+    pairs = item.pairs() if isinstance(item, Arrived) else [(b, None) for b in item]
+    kept = [(bar, at) for bar, at in pairs if accept(bar, check_future=live)]
+    return [bar for bar, _ in kept], [at for _, at in kept]
 
 
 def gather_window(gather: float | None, interval: float) -> float:
