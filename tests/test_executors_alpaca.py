@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 pytest.importorskip("stratequeue_alpaca")
 from stratequeue.app import App  # noqa: E402
+from stratequeue.ledger.decisions import DECISIONS, decisions  # noqa: E402
 from stratequeue.portfolio.config import StrategySpec  # noqa: E402
 from stratequeue_alpaca.testing import FakeAlpaca  # noqa: E402
 from stratequeue_alpaca.testing.replay import fake_replay_source, replay_config  # noqa: E402
@@ -32,20 +32,8 @@ from .test_replay_alpaca_parity import synthetic  # noqa: E402
 STRATEGIES = Path(__file__).parent / "strategies"
 SYMBOLS = ["S0", "S1", "S2"]
 BARS = 200
-#: the tables a run's decisions land in; the fake's execution ids are random, so left out
-TABLES = {
-    "signals": "strategy_id, symbol, bar_time, signal, price, size, detail",
-    "intents": "strategy_id, symbol, ref, action, bar_time, size, order_type, limit_price, "
-    "stop_price, sl, tp, parent_ref, client_order_id",
-    "orders": "client_order_id, symbol, side, qty, order_type, limit_price, stop_price, status",
-    "order_legs": "client_order_id, strategy_id, ref, size",
-    "fills": "client_order_id, symbol, side, qty, price, commission, ts",
-    "fill_allocations": "strategy_id, symbol, ref, qty, price, commission",
-    "trades": "strategy_id, symbol, trade_ref, status, size, entry_bar, exit_bar, entry_price, "
-    "exit_price, sl, tp, pnl",
-    "equity": "ts, strategy_id, cash, equity",
-    "positions": "ts, strategy_id, symbol, qty, avg_price, market_price",
-}
+#: the decision tables but the bars (the same CSV files); the fake's execution ids are random
+TABLES = {t: c for t, c in DECISIONS.items() if t != "bars"}
 SPECS = [
     StrategySpec(STRATEGIES / "sma_units.py", "long10", 0.25),
     StrategySpec(STRATEGIES / "sma_units_mirror.py", "short7", 0.25),
@@ -55,16 +43,7 @@ SPECS = [
 
 
 def dump(db: Path) -> dict[str, list[tuple]]:
-    with sqlite3.connect(db) as con:
-        ledger_id = con.execute("SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0]
-
-        def plain(row: tuple) -> tuple:
-            return tuple(v.replace(ledger_id, "L") if isinstance(v, str) else v for v in row)
-
-        return {
-            t: sorted(plain(r) for r in con.execute(f"SELECT {cols} FROM {t}"))
-            for t, cols in TABLES.items()
-        }
+    return decisions(db, TABLES, leave_out=["execution_id", "fill_id"])
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from stratequeue.app.moments import moments
 from stratequeue.cli import main
 from stratequeue.cli.scale_options import read_symbols
 from stratequeue.errors import UsageError
+from stratequeue.ledger.decisions import DECISIONS, decisions
 from stratequeue.models import Bar
 from stratequeue.portfolio.config import parse_strategies_file
 from test_replay_parity import FILES, synthetic
@@ -28,21 +29,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 HAS_RAY = importlib.util.find_spec("ray") is not None
 REMOTE = ["process", *(["ray"] if HAS_RAY else [])]
 
-#: every table a run's decisions land in, with the columns that do not hold wall-clock times
-TABLES = {
-    "bars": "symbol, ts, open, high, low, close, volume",
-    "signals": "strategy_id, symbol, bar_time, signal, price, size, detail",
-    "intents": "strategy_id, symbol, ref, action, bar_time, size, order_type, limit_price, "
-    "stop_price, sl, tp, parent_ref, client_order_id",
-    "orders": "client_order_id, symbol, side, qty, order_type, limit_price, stop_price, status",
-    "order_legs": "client_order_id, strategy_id, ref, size",
-    "fills": "execution_id, client_order_id, symbol, side, qty, price, commission, ts",
-    "fill_allocations": "fill_id, strategy_id, symbol, ref, qty, price, commission",
-    "trades": "strategy_id, symbol, trade_ref, status, size, entry_bar, exit_bar, entry_price, "
-    "exit_price, sl, tp, pnl",
-    "equity": "ts, strategy_id, cash, equity",
-    "positions": "ts, strategy_id, symbol, qty, avg_price, market_price",
-}
+TABLES = DECISIONS
 
 
 def universe(tmp_path: Path, symbols: int = 3, bars: int = 500) -> tuple[Path, Path]:
@@ -60,17 +47,7 @@ def universe(tmp_path: Path, symbols: int = 3, bars: int = 500) -> tuple[Path, P
 
 
 def dump(db: Path) -> dict[str, list[tuple]]:
-    """The tables, each ledger's own id taken out of client order ids and execution ids."""
-    with sqlite3.connect(db) as con:
-        ledger_id = con.execute("SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0]
-
-        def plain(row: tuple) -> tuple:
-            return tuple(v.replace(ledger_id, "L") if isinstance(v, str) else v for v in row)
-
-        return {
-            t: sorted(plain(r) for r in con.execute(f"SELECT {cols} FROM {t}"))
-            for t, cols in TABLES.items()
-        }
+    return decisions(db)
 
 
 def replay(tmp_path: Path, name: str, executor: str, *extra: str) -> Path:
