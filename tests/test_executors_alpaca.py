@@ -11,18 +11,15 @@ applied in the worker creates the SL/TP orders that go out next).
 from __future__ import annotations
 
 import os
-import signal
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytest.importorskip("stratequeue_alpaca")
-from stratequeue.app import App  # noqa: E402
 from stratequeue.ledger.decisions import DECISIONS, decisions  # noqa: E402
 from stratequeue.portfolio.config import StrategySpec  # noqa: E402
+from stratequeue.testing.app_thread import AppThread  # noqa: E402
 from stratequeue_alpaca.testing import FakeAlpaca  # noqa: E402
 from stratequeue_alpaca.testing.replay import fake_replay_source, replay_config  # noqa: E402
 
@@ -55,39 +52,23 @@ def data(tmp_path_factory) -> Path:
 
 
 def replay(data: Path, db: Path, executor: str, during: Any = None) -> tuple[list[str], Any]:
-    """The replay against a fresh fake; ``during(app)`` runs on this thread while it runs."""
-    notes: list[str] = []
-
-    class Notes:
-        def line(self, text: str) -> None:
-            notes.append(text)
-
+    """The replay against a fresh fake; ``during(run)`` runs on this thread while it runs."""
     with FakeAlpaca(fill_mode="on_bar", cash=100_000.0) as fake, fake_replay_source():
         config = replay_config(
             fake, data, SPECS, symbol=SYMBOLS, db=db, lookback=60,
             executor=executor, workers=2,
         )  # fmt: skip
-        with App(config, Notes(), show_events=False) as app:  # type: ignore[arg-type]
-            errors: list[BaseException] = []
-
-            def go() -> None:
-                try:
-                    app.execute()
-                except BaseException as exc:
-                    errors.append(exc)
-
-            thread = threading.Thread(target=go, daemon=True)
-            thread.start()
-            result = during(app, thread) if during is not None else None
-            thread.join(timeout=600)
-            assert not thread.is_alive() and not errors, errors
+        run = AppThread(config).start()
+        with run.app as app:
+            result = during(run) if during is not None else None
+            run.join(timeout=600)
             with fake.exchange.lock:
                 account = {s: float(p.qty) for s, p in fake.exchange.positions.items()}
             books: dict[str, float] = {}
             for sleeve in app.portfolio.all_sleeves():
                 books[sleeve.symbol] = books.get(sleeve.symbol, 0.0) + sleeve.runner.position_size
             assert {s: q for s, q in account.items() if q} == {s: q for s, q in books.items() if q}
-    return notes, result
+    return run.notes, result
 
 
 @pytest.fixture(scope="module")
@@ -111,15 +92,8 @@ def test_real_fills_in_workers_write_the_inline_ledger(data, inline, tmp_path):
 
 
 def test_a_killed_worker_comes_back_with_its_real_fills(data, inline, tmp_path):
-    def kill(app: App, thread: threading.Thread) -> tuple[int, int]:
-        deadline = time.monotonic() + 120
-        while app.bars_seen < 200 and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        executor = app.portfolio.executor
-        assert executor is not None and thread.is_alive(), "the run ended before the kill"
-        victim = executor.workers()[0]
-        os.kill(victim, signal.SIGKILL)
-        return victim, app.bars_seen
+    def kill(run: AppThread) -> tuple[int, int]:
+        return run.kill_a_worker(after_bars=200)
 
     db = tmp_path / "killed.sqlite"
     notes, (victim, killed_at) = replay(data, db, "process", kill)

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
 import sqlite3
-import threading
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from backtesting.test import GOOG
-from stratequeue.app import App, RunConfig
+from stratequeue.app import RunConfig
 from stratequeue.app.moments import moments
 from stratequeue.cli import main
 from stratequeue.cli.scale_options import read_symbols
@@ -23,6 +20,7 @@ from stratequeue.errors import UsageError
 from stratequeue.ledger.decisions import DECISIONS, decisions
 from stratequeue.models import Bar
 from stratequeue.portfolio.config import parse_strategies_file
+from stratequeue.testing.app_thread import AppThread
 from test_replay_parity import FILES, synthetic
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
@@ -85,29 +83,6 @@ def test_a_replay_writes_the_same_ledger_under_every_executor(inline_ledger, exe
         assert got[table] == expected[table], table
 
 
-def run_in_thread(
-    config: RunConfig,
-) -> tuple[App, threading.Thread, list[str], list[BaseException]]:
-    notes: list[str] = []
-    errors: list[BaseException] = []
-
-    class Notes:
-        def line(self, text: str) -> None:
-            notes.append(text)
-
-    app = App(config, Notes(), show_events=False)  # type: ignore[arg-type]
-
-    def go() -> None:
-        try:
-            app.execute()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=go, daemon=True)
-    thread.start()
-    return app, thread, notes, errors
-
-
 @pytest.fixture
 def cluster(executor):
     """Ray: a local instance of two CPUs, as in CI (the executor joins it)."""
@@ -144,17 +119,11 @@ def test_a_killed_worker_is_rebuilt_from_the_ledger_and_the_run_is_unchanged(
         executor=executor,
         workers=2,
     )
-    app, thread, notes, errors = run_in_thread(config)
-    deadline = time.monotonic() + 120
-    while app.bars_seen < 300 and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    run = AppThread(config).start()
+    app, notes = run.app, run.notes
+    victim, killed_at = run.kill_a_worker(after_bars=300)
     workers = app.portfolio.executor
-    assert workers is not None and thread.is_alive(), "the run ended before the kill"
-    victim = workers.workers()[0]
-    os.kill(victim, signal.SIGKILL)
-    killed_at = app.bars_seen
-    thread.join(timeout=300)
-    assert not thread.is_alive() and not errors, errors
+    run.join(timeout=300)
     app.close()
     with pytest.raises(ProcessLookupError):  # the kill landed: that process is gone
         os.kill(victim, 0)
