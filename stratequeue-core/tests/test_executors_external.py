@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from stratequeue.engine import BacktestOptions, StrategyRunner, load_strategy
 from stratequeue.engine.book import ref_of
+from stratequeue.engine.flatten import drop_order
 from stratequeue.executors.process import ProcessExecutor
 from stratequeue.models import Bar
 
@@ -32,8 +33,8 @@ class Buyer(Strategy):
 """
 
 
-def bars(n: int) -> list[Bar]:
-    return [Bar("X", T0 + timedelta(minutes=i), 100.0, 101.0, 99.0, 100.0) for i in range(n)]
+def bars(n: int, symbol: str = "X") -> list[Bar]:
+    return [Bar(symbol, T0 + timedelta(minutes=i), 100.0, 101.0, 99.0, 100.0) for i in range(n)]
 
 
 @pytest.fixture
@@ -42,13 +43,13 @@ def buyer(tmp_path: Path):
     path.write_text(BUYER)
     cls = load_strategy(path).cls
 
-    def runner(strategy_id: str) -> StrategyRunner:
+    def runner(strategy_id: str, symbol: str = "X") -> StrategyRunner:
         """A book with a market order of 10 waiting for the broker's fill (as the ledger has
         it: the fill is not recorded until every part of it was applied)."""
         made = StrategyRunner(
-            cls, strategy_id=strategy_id, symbol="X", options=BacktestOptions(), fills="external"
+            cls, strategy_id=strategy_id, symbol=symbol, options=BacktestOptions(), fills="external"
         )
-        for bar in bars(3):
+        for bar in bars(3, symbol):
             made.on_bar(bar)
         return made
 
@@ -79,3 +80,24 @@ def test_a_worker_lost_inside_a_fill_gets_its_applied_parts_again(buyer):
     assert [b.position_size for b in books] == [10, 10]  # a's part applied again, once
     assert [len(b.open_trades) for b in books] == [1, 1]
     assert all(b.orders == () for b in books)
+
+
+def test_a_change_between_a_moments_step_and_its_booking_is_not_undone(buyer):
+    """The moment is stepped ahead; a change to a book whose bar the portfolio has not reached
+    yet (a kill switch, a refusal) is what the portfolio then sees, not the step's older view."""
+    sleeves = [SimpleNamespace(strategy_id="s", symbol=x, runner=buyer("s", x)) for x in "XY"]
+    executor = ProcessExecutor(1)
+    try:
+        executor.attach(sleeves)
+        moment = [bars(4, "X")[3], bars(4, "Y")[3]]
+        executor.prefetch(moment)
+        executor.step(moment[0], sleeves[:1])
+        later = sleeves[1].runner
+        assert drop_order(later, ref_of(later.orders[0])) is True
+        assert later.orders == ()
+        executor.step(moment[1], sleeves[1:])
+        assert later.orders == ()  # not the order the step's view still held
+        executor.detach()
+    finally:
+        executor.close()
+    assert sleeves[1].runner.orders == () and sleeves[0].runner.orders != ()

@@ -194,6 +194,11 @@ class ShardedExecutor(Executor):
 
         pending = self._send(self._workers[shard], "call", runner.key, name, list(args))
         result, view = self._answer(shard, self._workers[shard], pending, again)
+        ready = self._ready.get(runner.key)
+        if ready is not None:  # its step is not handed out yet: it gets this (newer) view
+            when, step, stepped = ready
+            view.closed_new = stepped.closed_new + view.closed_new
+            self._ready[runner.key] = (when, step, view)
         runner.update(view)
         if self._journal is not None:
             self._journal.append((runner.key, name, list(args)))
