@@ -342,8 +342,8 @@ class StrategyRunner(WarmStart):
     def buying_power(self) -> float:
         """What a fraction-sized order is a fraction of: the book's free margin times its
         leverage, as ``backtesting.py`` sizes one (the real broker's quantity, external fills)."""
-        if self._broker is None:  # no bar yet: all of the cash is free
-            return self.options.cash / self.options.margin
+        if self._broker is None:  # no bar yet: all of the cash is free (as _Broker computes it)
+            return self.options.cash * (1 / self.options.margin)
         return self._broker.margin_available * self._broker._leverage
 
     @property

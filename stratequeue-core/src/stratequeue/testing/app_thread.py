@@ -3,7 +3,10 @@ while it runs: kill a worker, send a control, read the ledger."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from typing import Any
 
 __all__ = ["AppThread"]
@@ -39,10 +42,6 @@ class AppThread:
     def kill_a_worker(self, after_bars: int, timeout: float = 120) -> tuple[int, int]:
         """SIGKILL the run's first worker once ``after_bars`` bars went through: (its pid,
         the bars seen then). Fails if the run ends first: the kill must land mid-run."""
-        import os
-        import signal
-        import time
-
         deadline = time.monotonic() + timeout
         app = self.app
         while app.bars_seen < after_bars and self.thread.is_alive():
